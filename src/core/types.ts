@@ -1,0 +1,151 @@
+// Shared contracts of the engine (see DESIGN.md, "Contracts other parts rely on").
+// Every layer of core/ speaks these types; nothing here imports anything.
+
+/** Why a file was not turned into memory blocks. */
+export type SkipReason =
+  | 'binary' // NUL bytes or a known magic number
+  | 'too-large' // over the size limit
+  | 'minified' // minified or generated (line-length statistics)
+  | 'undecodable' // not valid UTF-8 text
+  | 'unreadable' // permission denied or another read error
+  | 'vanished' // deleted between listing and reading
+  | 'secret' // .env, keys, credentials: never put into memory by default
+  | 'symlink-outside' // a symlink that leaves the root (not allowed by default)
+  | 'symlink-loop'; // a symlink cycle
+
+export const SKIP_REASONS: readonly SkipReason[] = [
+  'binary',
+  'too-large',
+  'minified',
+  'undecodable',
+  'unreadable',
+  'vanished',
+  'secret',
+  'symlink-outside',
+  'symlink-loop',
+];
+
+/** A file found by the walk that passed the ignore rules. Paths are repo-relative, '/'-separated. */
+export interface WalkedFile {
+  path: string;
+  absPath: string;
+  size: number;
+  mtimeMs: number;
+}
+
+export interface SkippedFile {
+  path: string;
+  reason: SkipReason;
+  detail?: string;
+}
+
+/** A file's text after the content checks passed. */
+export interface SourceText {
+  path: string;
+  text: string;
+  /** sha256 of the raw bytes, hex. */
+  hash: string;
+  size: number;
+  mtimeMs: number;
+}
+
+/** A piece of one file, cut at definition boundaries. 1-based inclusive line numbers. */
+export interface Chunk {
+  /** Stable id: derived from path, start line and content hash. */
+  id: string;
+  path: string;
+  startLine: number;
+  endLine: number;
+  lang: string;
+  /** Names the chunk defines (functions, classes, methods, types, constants). */
+  symbols: string[];
+  text: string;
+  tokens: number;
+  /** sha256 of `text`, hex: the key that lets identical content skip compression. */
+  hash: string;
+}
+
+/** What a compressor makes of one chunk. */
+export interface Compressed {
+  /** Text form: the kept tokens, readable by any reasoner. */
+  compressed: string;
+  compressedTokens: number;
+  /** Recall vector, L2-normalised. */
+  vector: Float32Array;
+}
+
+/** A memory block as stored and served (DESIGN.md "Memory block"). */
+export interface MemoryBlock extends Compressed {
+  id: string;
+  path: string;
+  startLine: number;
+  endLine: number;
+  lang: string;
+  symbols: string[];
+  hash: string;
+  tokens: number;
+  /** Compressor name@version that produced `compressed` and `vector`. */
+  model: string;
+  /** Content hash of the whole file the block was cut from (for crash recovery). */
+  fileHash: string;
+}
+
+/** What the store remembers about each file of the workspace. */
+export interface FileRecord {
+  path: string;
+  size: number;
+  mtimeMs: number;
+  /** sha256 of the file bytes; empty for skipped files that were not read. */
+  hash: string;
+  skip: SkipReason | null;
+  /** Number of blocks written for the file. */
+  blocks: number;
+  tokens: number;
+}
+
+export interface SearchHit {
+  blockId: string;
+  path: string;
+  startLine: number;
+  endLine: number;
+  score: number;
+}
+
+/** One step of answering a question (DESIGN.md "Trace events"). */
+export interface TraceEvent {
+  type: 'gate' | 'read' | 'memory' | 'answer' | 'error';
+  step: number;
+  blockId?: string;
+  path?: string;
+  startLine?: number;
+  endLine?: number;
+  score?: number;
+  memory?: string;
+  text?: string;
+  tokens?: number;
+  ms: number;
+}
+
+/** Progress of long work, for stderr, JSON-RPC notifications and the status bar. */
+export interface Progress {
+  phase: 'scan' | 'index' | 'recompress' | 'done';
+  filesDone: number;
+  filesTotal: number;
+  tokensDone: number;
+  tokensTotal: number;
+  tokensPerSec: number;
+  etaSec: number | null;
+}
+
+/** Errors the user caused (bad input, usage): exit code 1 with a clear message. */
+export class UserError extends Error {
+  override readonly name = 'UserError';
+}
+
+/** Thrown when work is cancelled through an AbortSignal. */
+export class CancelledError extends Error {
+  override readonly name = 'CancelledError';
+  constructor(message = 'cancelled') {
+    super(message);
+  }
+}
