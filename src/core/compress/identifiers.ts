@@ -1,0 +1,47 @@
+// Identifier and word splitting shared by the recall vector and the lexical terms,
+// so a question ("retry delay") and code (`retryDelay`, `RETRY_DELAY`) meet.
+
+/** Identifiers and words in any script (`$` and `_` belong to identifiers). */
+export const WORD = /[\p{L}_$][\p{L}\p{N}_$]*/gu;
+
+/** Sub-words of one identifier: camelCase, PascalCase, snake_case, kebab, digits. */
+const PART = /\p{Lu}+(?=\p{Lu}\p{Ll})|\p{Lu}?[\p{Ll}\p{Lo}\p{M}]+|\p{Lu}+|\p{L}+/gu;
+
+/** Lowercased sub-words of an identifier, e.g. `parseHTTPResponse2` -> parse, http, response. */
+export function subWords(identifier: string): string[] {
+  const out: string[] = [];
+  PART.lastIndex = 0;
+  let m: RegExpExecArray | null;
+  while ((m = PART.exec(identifier)) !== null) out.push(m[0].toLowerCase());
+  return out;
+}
+
+/**
+ * Words that carry no meaning for recall: English function words of questions and
+ * the keywords every language repeats. Dropped from vectors and query terms alike.
+ */
+export const STOP_WORDS: ReadonlySet<string> = new Set(
+  (
+    'a an the is are was were be been being am do does did done doing have has had ' +
+    'where what which who whom whose when why how there here this that these those ' +
+    'it its of in on at to from by for with without into onto about as and or not no nor ' +
+    'if else then than so but can could should would will shall may might must ' +
+    'i me my we our you your he she they them their his her ' +
+    'any all some each every get set find show tell use used uses using ' +
+    'const let var function return new import export default class interface type ' +
+    'public private protected static readonly async await void def self fn pub mut ' +
+    'true false null undefined none nil end begin'
+  ).split(' '),
+);
+
+/** Crude English suffix stripping so `retries`/`retry`, `configured`/`configure` share a stem. */
+export function stem(word: string): string {
+  let w = word;
+  const n = w.length;
+  if (n > 5 && w.endsWith('ies')) w = w.slice(0, -3) + 'y';
+  else if (n > 5 && w.endsWith('ing')) w = w.slice(0, -3);
+  else if (n > 4 && w.endsWith('ed')) w = w.slice(0, -2);
+  else if (n > 3 && w.endsWith('s') && !w.endsWith('ss') && !w.endsWith('us')) w = w.slice(0, -1);
+  if (w.length > 4 && w.endsWith('e')) w = w.slice(0, -1);
+  return w;
+}
