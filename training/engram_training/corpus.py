@@ -6,8 +6,8 @@ registry's digest, and its source files are extracted to `<out>/repos/<repo id>/
 license, archive sha256, split, file and token counts. The split is by repository,
 deterministic, and stratified by main language so every split sees every language.
 
-    python -m engram_training.corpus fetch --out training/.data/corpus
-    python -m engram_training.corpus stats --corpus training/.data/corpus
+    python -m engram_training.corpus fetch --out .data/corpus      (run in training/)
+    python -m engram_training.corpus stats --corpus .data/corpus
 """
 
 from __future__ import annotations
@@ -413,12 +413,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m engram_training.corpus")
     sub = ap.add_subparsers(dest="cmd", required=True)
     f = sub.add_parser("fetch", help="download the pinned packages and split them")
-    f.add_argument("--out", type=Path, default=Path("training/.data/corpus"))
+    f.add_argument("--out", type=Path, default=Path(".data/corpus"))
     f.add_argument("--npm-registry", default=NPM_REGISTRY)
     f.add_argument("--pypi-base", default=PYPI_BASE)
     f.add_argument("--only", nargs="*", help="repo ids or package names to fetch (default: all)")
     s = sub.add_parser("stats", help="print per-split statistics")
-    s.add_argument("--corpus", type=Path, default=Path("training/.data/corpus"))
+    s.add_argument("--corpus", type=Path, default=Path(".data/corpus"))
     args = ap.parse_args(argv)
     if args.cmd == "fetch":
         specs = [p for p in PACKAGES if not args.only or p.name in args.only or p.repo_id in args.only]

@@ -1,6 +1,6 @@
 """Build the QA sets from a fetched corpus (and feedback files).
 
-    python -m engram_training.qa build --corpus training/.data/corpus --out training/.data/qa \
+    python -m engram_training.qa build --corpus .data/corpus --out .data/qa   (run in training/) \
         [--feedback FILE.jsonl ...] [--per-kind 3] [--seed 0]
 
 Writes, per split, `contexts.jsonl` and `qa.jsonl`; for validation and test also
@@ -110,8 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m engram_training.qa")
     sub = ap.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="generate contexts and verified QA from the corpus")
-    b.add_argument("--corpus", type=Path, default=Path("training/.data/corpus"))
-    b.add_argument("--out", type=Path, default=Path("training/.data/qa"))
+    b.add_argument("--corpus", type=Path, default=Path(".data/corpus"))
+    b.add_argument("--out", type=Path, default=Path(".data/qa"))
     b.add_argument("--splits", nargs="+", default=["train", "validation", "test"])
     b.add_argument("--per-kind", type=int, default=3, help="questions per kind per context")
     b.add_argument("--max-contexts", type=int, default=24, help="training contexts per repository")
