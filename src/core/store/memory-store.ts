@@ -18,7 +18,7 @@ import type { Compressed, FileRecord, MemoryBlock, SearchHit, SkipReason } from 
 import { UserError } from '../types.js';
 import { isUri } from './location.js';
 import { StoreLock } from './lock.js';
-import { BLOCKS, FILES, META, SCHEMA_VERSION, blocksSchema, filesSchema, metaSchema, pieces, sqlEq, sqlIn, sqlString } from './schema.js';
+import { BLOCKS, DATA_STORAGE_VERSION, FILES, META, SCHEMA_VERSION, blocksSchema, filesSchema, metaSchema, pieces, sqlEq, sqlIn, sqlString } from './schema.js';
 import { queryTerms, termsOf } from './terms.js';
 
 export interface StoreStats {
@@ -514,7 +514,9 @@ async function openExisting(dir: string, dim: number, readOnly: boolean): Promis
 
 async function createFresh(dir: string, dim: number): Promise<Tables> {
   const db = await connect(dir, false);
-  const blocks = await db.createEmptyTable(BLOCKS, blocksSchema(dim));
+  const blocks = await db.createEmptyTable(BLOCKS, blocksSchema(dim), {
+    storageOptions: { new_table_data_storage_version: DATA_STORAGE_VERSION },
+  });
   const files = await db.createEmptyTable(FILES, filesSchema());
   await blocks.createIndex('terms', {
     config: lancedb.Index.fts({ withPosition: false, baseTokenizer: 'simple', lowercase: true, stem: true, removeStopWords: false }),

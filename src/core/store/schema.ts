@@ -2,9 +2,24 @@
 // older store is then moved aside and rebuilt (nothing is lost).
 import { Field, FixedSizeList, Float16, Float64, Int32, Schema, Utf8 } from 'apache-arrow';
 
-export const SCHEMA_VERSION = '1';
+export const SCHEMA_VERSION = '2';
 
 export const BLOCKS = 'blocks';
+
+/**
+ * Lance data format of new tables. With zstd on the text columns, 2.0 measured
+ * smaller than 2.1 on code (2.1's default string encodings ignore the zstd hint).
+ */
+export const DATA_STORAGE_VERSION = '2.0';
+
+/**
+ * Column encoding hint: zstd for the text columns. Level 9 cut store size ~4% below
+ * level 3 at ~1.7K blocks/s written (far above indexing speed); 19 was 3x slower still.
+ */
+const ZSTD = new Map([
+  ['lance-encoding:compression', 'zstd'],
+  ['lance-encoding:compression-level', '9'],
+]);
 export const FILES = 'files';
 export const META = 'meta';
 
@@ -26,8 +41,8 @@ export function blocksSchema(dim: number): Schema {
     new Field('model', new Utf8(), false),
     new Field('tokens', new Int32(), false),
     new Field('compressedTokens', new Int32(), false),
-    new Field('compressed', new Utf8(), false),
-    new Field('terms', new Utf8(), false),
+    new Field('compressed', new Utf8(), false, ZSTD),
+    new Field('terms', new Utf8(), false, ZSTD),
     new Field('vector', new FixedSizeList(dim, new Field('item', new Float16(), true)), false),
   ]);
 }
