@@ -87,26 +87,33 @@ export function lineWindows(L: Lines, a: number, b: number, budget: number, symb
   return out;
 }
 
-/** Parts of one line, each at most `budget` tokens, cut at whitespace where possible. */
+/** Parts of one line, each at most `budget` tokens, cut at whitespace where possible. Linear:
+ *  the line is counted in short steps, each step once (a word cut between two steps counts
+ *  twice, so a step sum never undercounts). */
 export function splitLongLine(line: string, budget: number): string[] {
+  const STEP = 64;
   const parts: string[] = [];
-  let rest = line;
-  while (rest.length > 0) {
-    const total = countTokens(rest);
-    if (total <= budget) {
-      parts.push(rest);
-      break;
+  let i = 0;
+  while (i < line.length) {
+    let j = i;
+    let tok = 0;
+    while (j < line.length) {
+      const k = Math.min(line.length, j + STEP);
+      const t = countTokens(line.slice(j, k));
+      if (tok + t > budget) break;
+      tok += t;
+      j = k;
     }
-    let len = Math.max(1, Math.floor((rest.length * budget) / total));
-    let part = rest.slice(0, len);
-    while (len > 1 && countTokens(part) > budget) {
-      len = Math.max(1, Math.floor(len * 0.8));
-      part = rest.slice(0, len);
+    if (j === i) {
+      // One step is over budget on its own (tiny budgets): grow a character at a time.
+      j = i + 1;
+      while (j < line.length && countTokens(line.slice(i, j + 1)) <= budget) j++;
+    } else if (j < line.length) {
+      const ws = line.slice(i, j).search(/\s\S*$/);
+      if (ws > (j - i) / 2) j = i + ws + 1;
     }
-    const ws = part.search(/\s\S*$/);
-    if (ws > len / 2) part = rest.slice(0, ws + 1);
-    parts.push(part);
-    rest = rest.slice(part.length);
+    parts.push(line.slice(i, j));
+    i = j;
   }
   return parts;
 }
