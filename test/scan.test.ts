@@ -363,3 +363,40 @@ test('maxFileBytes, cancellation and bad input', async () => {
   assert.throws(() => new Scanner(root, { maxFileBytes: -1 }), UserError);
   assert.ok(lstatSync(scanner.root).isDirectory());
 });
+
+test('binary signatures are recognised, look-alike text is not', async () => {
+  const root = tempDir('engram-magic-');
+  const bin: Record<string, number[]> = {
+    'a.jpg': [0xff, 0xd8, 0xff, 0xe0],
+    'a.gif': [...Buffer.from('GIF89a')],
+    'a.pdf': [...Buffer.from('%PDF-1.7\n')],
+    'a.zip': [0x50, 0x4b, 0x03, 0x04],
+    'a.gz': [0x1f, 0x8b, 0x08],
+    'a.elf': [0x7f, 0x45, 0x4c, 0x46, 0x02],
+    'a.macho': [0xcf, 0xfa, 0xed, 0xfe],
+    'a.wasm': [0x00, 0x61, 0x73, 0x6d, 0x01],
+    'A.class': [0xca, 0xfe, 0xba, 0xbe],
+    'a.sqlite': [...Buffer.from('SQLite format 3\0')],
+  };
+  const pe = Buffer.alloc(0x80, 0x41);
+  pe.write('MZ', 0);
+  pe.writeUInt32LE(0x40, 0x3c);
+  pe.write('PE\0\0', 0x40, 'latin1');
+  for (const [name, bytes] of Object.entries(bin)) put(root, name, Buffer.concat([Buffer.from(bytes), Buffer.from(' padding text\n')]));
+  put(root, 'a.exe', pe);
+  put(root, 'mz.txt', 'MZ is how this sentence starts, and it is text.\n');
+  put(root, 'gif.md', 'GIF stands for graphics interchange format.\n');
+  put(root, 'utf16be.txt', Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from('hi\n', 'utf16le').swap16()]));
+  put(root, 'ansi.log.txt', '\x1b[31mred\x1b[0m\tand tabs\r\n');
+  const scanner = new Scanner(root);
+  const verdict: Record<string, string> = {};
+  for (const f of (await scanner.walk()).files) {
+    const x = await scanner.read(f);
+    verdict[f.path] = isSkipped(x) ? x.reason : x.text;
+  }
+  for (const name of [...Object.keys(bin), 'a.exe']) assert.equal(verdict[name], 'binary', name);
+  assert.equal(verdict['mz.txt'], 'MZ is how this sentence starts, and it is text.\n');
+  assert.equal(verdict['gif.md'], 'GIF stands for graphics interchange format.\n');
+  assert.equal(verdict['utf16be.txt'], 'hi\n');
+  assert.equal(verdict['ansi.log.txt'], '\x1b[31mred\x1b[0m\tand tabs\r\n');
+});

@@ -1,5 +1,5 @@
-import { constants, realpathSync, statSync, type Dirent, type Stats } from 'node:fs';
-import { lstat, open, readdir, realpath, stat, type FileHandle } from 'node:fs/promises';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, realpathSync, statSync, type Dirent, type Stats } from 'node:fs';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { sha256Hex } from '../hash.js';
 import { CancelledError, UserError, type SkipReason, type SkippedFile, type SourceText, type WalkedFile } from '../types.js';
@@ -27,6 +27,9 @@ export interface WalkResult {
 const DEFAULT_MAX_FILE_BYTES = 1_000_000;
 /** Concurrent file system calls during a walk (the libuv pool has 4 threads; this keeps it fed). */
 const FS_CONCURRENCY = 32;
+const STAT_BATCH = 512;
+/** Longest stretch of synchronous reads before read() yields to the event loop. */
+const YIELD_MS = 10;
 
 export function isSkipped(x: SourceText | SkippedFile): x is SkippedFile {
   return 'reason' in x;
@@ -79,6 +82,7 @@ export class Scanner {
   private readonly allowSymlinksOutside: boolean;
   private readonly includeSecrets: boolean;
   private readonly rules: IgnoreRules;
+  private lastYield = performance.now();
 
   constructor(root: string, options: ScanOptions = {}) {
     this.givenRoot = resolve(root);
@@ -119,16 +123,20 @@ export class Scanner {
     const visited = new Map<string, string>([[this.root, '']]);
     let pendingLinks: PendingLink[] = [];
 
-    const addFile = async (rel: string, abs: string, st?: Stats): Promise<void> => {
+    // Files are stat'ed synchronously: one lstat is ~5 µs, while a round trip through the libuv
+    // pool costs far more on a busy machine (measured 4-5x slower for 100k files). The walk
+    // yields to the event loop every STAT_BATCH stats so cancellation and messages get through.
+    let statsSinceYield = 0;
+    const addFile = (rel: string, abs: string, st?: Stats): void => {
       if (!this.includeSecrets && isSecretPath(rel)) {
         skipped.push(skip(rel, 'secret'));
         return;
       }
       if (!st) {
+        statsSinceYield++;
         try {
-          st = await limit(() => lstat(abs));
+          st = lstatSync(abs);
         } catch (e) {
-          if (e instanceof CancelledError) throw e;
           skipped.push(skip(rel, reasonForError(e), errCode(e)));
           return;
         }
@@ -162,7 +170,7 @@ export class Scanner {
       const special = specialKind(st);
       if (special) skipped.push(skip(rel, 'unreadable', `not a regular file (${special})`));
       else if (st.isDirectory()) pendingLinks.push({ rel, abs, real });
-      else await addFile(rel, abs, st);
+      else addFile(rel, abs, st);
     };
 
     const walkDir = async (rel: string, abs: string, real: string): Promise<void> => {
@@ -198,7 +206,14 @@ export class Scanner {
         }
         // Links to directories are only told apart after stat; patterns that match files apply first.
         if (this.rules.testOwn(dirRules, childRel, false)) continue;
-        if (ent.isFile()) tasks.push(addFile(childRel, childAbs));
+        if (ent.isFile()) {
+          addFile(childRel, childAbs);
+          if (statsSinceYield >= STAT_BATCH) {
+            statsSinceYield = 0;
+            await new Promise<void>((r) => setImmediate(r));
+            throwIfAborted(signal);
+          }
+        }
         else if (ent.isSymbolicLink()) tasks.push(addLink(childRel, childAbs, dirRules));
         else {
           // FIFOs, sockets and devices are never opened (opening a FIFO would block).
@@ -232,22 +247,35 @@ export class Scanner {
     return { files, skipped };
   }
 
-  /** Reads one walked file and runs the content checks. Never throws for file system reasons. */
+  /**
+   * Reads one walked file and runs the content checks. Never throws for file system reasons.
+   * The syscalls are synchronous (open, fstat, read, close: ~20 µs for a small file, against
+   * ~0.3 ms through the libuv pool on a busy machine); the event loop gets a turn at least every
+   * YIELD_MS so a caller looping over files still lets cancellation and messages through.
+   */
   async read(file: WalkedFile): Promise<SourceText | SkippedFile> {
+    if (performance.now() - this.lastYield > YIELD_MS) {
+      await new Promise<void>((r) => setImmediate(r));
+      this.lastYield = performance.now();
+    }
+    return this.readNow(file);
+  }
+
+  private readNow(file: WalkedFile): SourceText | SkippedFile {
     // Watchers may build WalkedFile themselves, so the path-based check is repeated here.
     if (!this.includeSecrets && isSecretPath(file.path)) return skip(file.path, 'secret');
-    let fh: FileHandle;
+    let fd: number;
     try {
       // O_NONBLOCK: if the path became a FIFO since the walk, opening it must not hang.
-      fh = await open(file.absPath, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+      fd = openSync(file.absPath, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
     } catch (e) {
       return skip(file.path, reasonForError(e), errCode(e));
     }
     try {
-      const st = await fh.stat();
+      const st = fstatSync(fd);
       if (!st.isFile()) return skip(file.path, 'unreadable', `not a regular file (${specialKind(st) ?? 'directory'})`);
       if (st.size > this.maxFileBytes) return skip(file.path, 'too-large', `${st.size} bytes`);
-      const bytes = await readCapped(fh, this.maxFileBytes + 1, st.size);
+      const bytes = readCapped(fd, this.maxFileBytes + 1, st.size);
       if (bytes.length > this.maxFileBytes) return skip(file.path, 'too-large', `grew past ${this.maxFileBytes} bytes`);
       const verdict = checkContent(bytes, file.path);
       if ('reason' in verdict) return skip(file.path, verdict.reason, verdict.detail);
@@ -255,7 +283,11 @@ export class Scanner {
     } catch (e) {
       return skip(file.path, reasonForError(e), errCode(e));
     } finally {
-      await fh.close().catch(() => undefined);
+      try {
+        closeSync(fd);
+      } catch {
+        /* nothing left to do with it */
+      }
     }
   }
 
@@ -312,7 +344,7 @@ function isOutside(rel: string): boolean {
 }
 
 /** Reads at most `cap` bytes, growing the buffer from the stat size (files can change meanwhile). */
-async function readCapped(fh: FileHandle, cap: number, sizeHint: number): Promise<Buffer> {
+function readCapped(fd: number, cap: number, sizeHint: number): Buffer {
   let buf = Buffer.allocUnsafe(Math.max(1, Math.min(cap, sizeHint + 1)));
   let n = 0;
   for (;;) {
@@ -322,7 +354,7 @@ async function readCapped(fh: FileHandle, cap: number, sizeHint: number): Promis
       buf.copy(bigger, 0, 0, n);
       buf = bigger;
     }
-    const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
+    const bytesRead = readSync(fd, buf, n, buf.length - n, n);
     if (bytesRead === 0) break;
     n += bytesRead;
   }
