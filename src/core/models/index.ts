@@ -1,0 +1,21 @@
+// The model runtime: every model Engram runs goes through here (DESIGN.md, "Models").
+export { DecoderModel } from './decoder.js';
+export type { DecoderInfo, DecoderLoadOptions, FinishReason, GenerateOptions, GenerationChunk, GenerationResult } from './decoder.js';
+export { EncoderModel } from './encoder.js';
+export type { EncoderLoadOptions, EncoderRow, RowOutput } from './encoder.js';
+export { ModelTokenizer } from './tokenizer.js';
+export { OpenAIChatBackend, BackendError, isLoopbackUrl } from './openai.js';
+export type { BackendErrorKind, ChatMessage, ChatOptions, ChatResult, OpenAIBackendOptions } from './openai.js';
+export { pullModel } from './download.js';
+export type { PullOptions, PullProgress, PulledModel } from './download.js';
+export { listModels, findModel, readManifest, shippedModelsDir } from './registry.js';
+export type { InstalledModel, ManifestEntry, ModelRole, RegistryOptions } from './registry.js';
+export { detectCuda, chooseProviders, cpuThreads, CUDA_LIBRARIES } from './providers.js';
+export type { CudaStatus, ProviderName, ProviderPreference } from './providers.js';
+export { openSession } from './session.js';
+export type { OpenedSession, SessionOptions } from './session.js';
+export { readModelFolder, pickOnnxFile, DECODER_ARCHITECTURES } from './layout.js';
+export type { ModelDtype } from './layout.js';
+export { modelsCacheDir, hubEndpoint } from './paths.js';
+export { makeSampler, seededRandom, argmax } from './sampling.js';
+export type { SamplingOptions } from './sampling.js';
