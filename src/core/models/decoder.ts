@@ -39,6 +39,8 @@ export interface GenerateOptions extends SamplingOptions {
   /** Prompt + new tokens must fit here (default: the model's context length). */
   maxContextTokens?: number;
   signal?: AbortSignal;
+  /** Keep going past end-of-sequence tokens (benchmarks). */
+  ignoreEos?: boolean;
 }
 
 export interface GenerationChunk {
@@ -168,7 +170,7 @@ export class DecoderModel {
       }
       const rows = logits.length / vocab;
       const next = sample(logits.subarray((rows - 1) * vocab, rows * vocab));
-      if (this.config.eosIds.includes(next)) {
+      if (!opts.ignoreEos && this.config.eosIds.includes(next)) {
         finish = 'eos';
         break;
       }

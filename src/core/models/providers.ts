@@ -27,7 +27,7 @@ export const CUDA_LIBRARIES = [
 ];
 
 const INSTALL_ORT_CUDA =
-  'install the CUDA build: ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node (or npm i onnxruntime-node with that variable set; npm 11 needs install scripts allowed)';
+  'fetch its CUDA provider: ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install (needs CUDA 12 and cuDNN 9; see docs/models.md)';
 const LIB_HINT: Record<string, string> = {
   'libcuda.so.1': 'the NVIDIA driver (no NVIDIA GPU driver found)',
   'libcudart.so.12': 'the CUDA 12 runtime (apt install cuda-cudart-12-x, or pip install nvidia-cuda-runtime-cu12 and add its lib folder to LD_LIBRARY_PATH)',
