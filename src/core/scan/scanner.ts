@@ -311,6 +311,32 @@ export class Scanner {
     return false;
   }
 
+  /**
+   * The walk's verdict for one path, without walking (for watcher events): the file, a
+   * skip with its reason, or null when the path is ignored, gone, or not a file.
+   */
+  async statFile(path: string): Promise<WalkedFile | SkippedFile | null> {
+    const rel = this.toRel(path);
+    if (rel === null || rel === '' || this.isIgnored(rel, false)) return null;
+    if (!this.includeSecrets && isSecretPath(rel)) return skip(rel, 'secret');
+    const abs = join(this.root, rel);
+    let st: Stats;
+    try {
+      st = await stat(abs);
+      const real = await realpath(abs);
+      if (!this.allowSymlinksOutside && !this.contains(real)) return skip(rel, 'symlink-outside', real);
+    } catch (e) {
+      const code = errCode(e);
+      if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+      return skip(rel, reasonForError(e), code);
+    }
+    if (st.isDirectory()) return null;
+    const special = specialKind(st);
+    if (special) return skip(rel, 'unreadable', `not a regular file (${special})`);
+    if (st.size > this.maxFileBytes) return skip(rel, 'too-large', `${st.size} bytes`);
+    return { path: rel, absPath: abs, size: st.size, mtimeMs: st.mtimeMs };
+  }
+
   invalidateIgnoreRules(): void {
     this.rules.invalidate();
   }

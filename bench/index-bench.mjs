@@ -1,0 +1,154 @@
+// `npm run bench:index [-- --set medium|10m|demo] [--edits 50]`
+// Indexing benchmark on real third-party code: cold index throughput, peak RSS,
+// store size per source byte, save-to-searchable latency and branch-switch
+// convergence, all through the real CLI and JSON-RPC server.
+import { spawn, execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync, readdirSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node.js';
+import { corpus } from './corpus.mjs';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const CLI = join(ROOT, 'bin', 'engram.js');
+const { values: args } = parseArgs({
+  options: { set: { type: 'string', default: 'medium' }, edits: { type: 'string', default: '50' }, 'skip-live': { type: 'boolean', default: false } },
+});
+
+const tmp = mkdtempSync(join(tmpdir(), 'engram-bench-'));
+const repo = join(tmp, 'repo');
+const store = join(tmp, 'store');
+try {
+  cpSync(corpus(args.set), repo, { recursive: true });
+  const cold = await coldIndex();
+  const status = JSON.parse(execFileSync(process.execPath, [CLI, 'status', '--json', '--repo', repo, '--store', store], { encoding: 'utf8' }));
+  const indexedBytes = status.sourceBytes;
+  const warm = await timed(() => runCli(['index', '--json', '--repo', repo, '--store', store]));
+  const rows = [
+    ['corpus', `${args.set} (${status.files} files, ${fmt(status.tokens)} tokens, ${fmt(indexedBytes)}B indexed source)`],
+    ['cold index', `${fmt((status.tokens / cold.ms) * 60000)} tokens/min · ${((cold.report.filesIndexed / cold.ms) * 1000).toFixed(0)} files/s · ${(cold.ms / 1000).toFixed(1)} s`],
+    ['peak RSS (cold index)', `${cold.peakRssMb.toFixed(0)} MB`],
+    ['store size', `${fmt(status.storeBytes)}B = ${(status.storeBytes / indexedBytes).toFixed(3)}x indexed source bytes`],
+    ['no-op re-index', `${(warm.ms / 1000).toFixed(2)} s`],
+    ['skipped', JSON.stringify(status.skipped)],
+  ];
+  if (!args['skip-live']) rows.push(...(await live(Number(args.edits))));
+  console.log('\nEngram index benchmark (structural compressor)');
+  for (const [k, v] of rows) console.log(`  ${k.padEnd(28)} ${v}`);
+  console.log(`  targets: >= 2M tokens/min cold, <= 1 s p95 save-to-searchable, <= 0.5x store, <= 1 GB peak RSS at 10M tokens`);
+} finally {
+  rmSync(tmp, { recursive: true, force: true });
+}
+
+async function coldIndex() {
+  const started = Date.now();
+  const { stdout, peakRssMb } = await runCli(['index', '--json', '--quiet', '--repo', repo, '--store', store]);
+  return { ms: Date.now() - started, report: JSON.parse(stdout), peakRssMb };
+}
+
+/** Runs the CLI, sampling its peak RSS (VmHWM) from /proc while it runs. */
+function runCli(argv) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...argv], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    let peak = 0;
+    child.stdout.on('data', (d) => (stdout += d));
+    const poll = setInterval(() => {
+      try {
+        const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+        if (m) peak = Math.max(peak, Number(m[1]) / 1024);
+      } catch {}
+    }, 50);
+    child.on('exit', (code) => {
+      clearInterval(poll);
+      if (code === 0) resolve({ stdout, peakRssMb: peak });
+      else reject(new Error(`engram ${argv.join(' ')} exited ${code}`));
+    });
+  });
+}
+
+async function timed(fn) {
+  const started = Date.now();
+  const result = await fn();
+  return { ...result, ms: Date.now() - started };
+}
+
+/** Save-to-searchable latency and branch-switch convergence through `serve --stdio`. */
+async function live(edits) {
+  execFileSync('git', ['init', '-q'], { cwd: repo });
+  execFileSync('git', ['-c', 'user.email=b@e', '-c', 'user.name=bench', 'add', '-A'], { cwd: repo });
+  execFileSync('git', ['-c', 'user.email=b@e', '-c', 'user.name=bench', 'commit', '-qm', 'a'], { cwd: repo });
+  const server = spawn(process.execPath, [CLI, 'serve', '--stdio', '--repo', repo, '--store', store], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const rpc = createMessageConnection(new StreamMessageReader(server.stdout), new StreamMessageWriter(server.stdin));
+  rpc.listen();
+  try {
+    await rpc.sendRequest('index', {});
+    await rpc.sendRequest('watch', { enabled: true });
+    const files = listFiles(repo).filter((f) => /\.(js|ts|mjs)$/.test(f)).slice(0, 4000);
+    const latencies = [];
+    for (let i = 0; i < edits; i++) {
+      const file = files[(i * 7919) % files.length];
+      const marker = `engramedit${i}x${Date.now().toString(36)}`;
+      const started = Date.now();
+      appendFileSync(join(repo, file), `\nexport const ${marker} = ${i};\n`);
+      latencies.push(await until(async () => (await rpc.sendRequest('search', { query: marker, k: 3 })).results.some((r) => r.path === file), started));
+    }
+    latencies.sort((a, b) => a - b);
+    const q = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
+
+    // Branch B: 500 files changed, 200 deleted, 200 added; then switch to it.
+    execFileSync('git', ['-c', 'user.email=b@e', '-c', 'user.name=bench', 'commit', '-qam', 'edits'], { cwd: repo });
+    execFileSync('git', ['checkout', '-qb', 'b'], { cwd: repo });
+    const marker = `engrambranch${Date.now().toString(36)}`;
+    files.slice(0, 500).forEach((f) => appendFileSync(join(repo, f), `\n// ${marker}\n`));
+    files.slice(500, 700).forEach((f) => unlinkSync(join(repo, f)));
+    for (let i = 0; i < 200; i++) writeFileSync(join(repo, `added_${i}.js`), `export function ${marker}Added${i}() { return ${i}; }\n`);
+    execFileSync('git', ['add', '-A'], { cwd: repo });
+    execFileSync('git', ['-c', 'user.email=b@e', '-c', 'user.name=bench', 'commit', '-qm', 'b'], { cwd: repo });
+    execFileSync('git', ['checkout', '-q', 'master'], { cwd: repo });
+    await until(async () => (await rpc.sendRequest('search', { query: `${marker}Added1`, k: 3 })).results.length === 0, Date.now());
+    const expected = (await rpc.sendRequest('status', {})).files + 200; // 200 added files
+    const started = Date.now();
+    execFileSync('git', ['checkout', '-q', 'b'], { cwd: repo });
+    const converge = await until(async () => {
+      const s = await rpc.sendRequest('status', {});
+      const hit = (await rpc.sendRequest('search', { query: `${marker}Added199`, k: 3 })).results.some((r) => r.path === 'added_199.js');
+      return hit && s.files === expected - 200;
+    }, started);
+    return [
+      ['save-to-searchable', `p50 ${q(0.5)} ms · p95 ${q(0.95)} ms over ${edits} edits`],
+      ['branch switch (900 files)', `${converge} ms to converge`],
+    ];
+  } finally {
+    rpc.dispose();
+    server.kill();
+  }
+}
+
+async function until(check, started, timeoutMs = 120_000) {
+  while (!(await check())) {
+    if (Date.now() - started > timeoutMs) throw new Error('timed out waiting for the store to converge');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return Date.now() - started;
+}
+
+function listFiles(dir, base = '') {
+  const out = [];
+  for (const e of readdirSync(join(dir, base), { withFileTypes: true })) {
+    const rel = base ? `${base}/${e.name}` : e.name;
+    if (e.name === '.git' || e.name === 'node_modules' || e.name === 'dist' || e.name === 'build') continue;
+    if (e.isDirectory()) out.push(...listFiles(dir, rel));
+    else if (e.isFile()) out.push(rel);
+  }
+  return out;
+}
+
+function fmt(n) {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)}G`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}K`;
+  return `${Math.round(n)}`;
+}

@@ -1,0 +1,137 @@
+// The engine facade: everything the CLI, the JSON-RPC server and the extension
+// can do goes through here, so they all run exactly the same engine.
+import { readFile, stat } from 'node:fs/promises';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { Chunker } from './chunk/index.js';
+import { StructuralCompressor, type Compressor } from './compress/index.js';
+import { recall } from './gate/recall.js';
+import { Scanner } from './scan/index.js';
+import { defaultStoreDir, MemoryStore, type StoreStats } from './store/index.js';
+import { Indexer, type IndexReport, type IndexRunOptions } from './sync/indexer.js';
+import { WorkspaceWatcher, type WatchOptions } from './sync/watcher.js';
+import { UserError, type MemoryBlock, type SearchHit } from './types.js';
+
+export interface EngineOptions {
+  repo: string;
+  /** Store folder; default from ENGRAM_STORE_DIR or the cache folder (see defaultStoreDir). */
+  store?: string;
+  env?: NodeJS.ProcessEnv;
+  maxFileBytes?: number;
+  excludes?: string[];
+  /** Chunk budget in tokens (default 512). */
+  maxTokens?: number;
+  allowSymlinksOutside?: boolean;
+  includeSecrets?: boolean;
+  onWarning?: (message: string) => void;
+}
+
+/** DESIGN.md's status object, plus the bytes of the files that became blocks. */
+export interface StatusReport extends StoreStats {
+  sourceBytes: number;
+}
+
+/** A block as `inspect` shows it: stored fields, the vector's size, and the raw lines from disk. */
+export interface InspectedBlock extends Omit<MemoryBlock, 'vector'> {
+  vectorDim: number;
+  /** The source lines as they are on disk now; null when the file is gone. */
+  raw: string | null;
+  /** True when the file changed since the block was made (raw and compressed may disagree). */
+  stale: boolean;
+}
+
+export class Engine {
+  private constructor(
+    readonly repo: string,
+    readonly storeDir: string,
+    private readonly scanner: Scanner,
+    private readonly compressor: Compressor,
+    private readonly store: MemoryStore,
+    private readonly indexer: Indexer,
+  ) {}
+
+  static async open(options: EngineOptions): Promise<Engine> {
+    const repo = resolve(options.repo);
+    const info = await stat(repo).catch(() => null);
+    if (!info?.isDirectory()) throw new UserError(`not a folder: ${repo}`);
+    const storeDir = options.store ? resolve(options.store) : defaultStoreDir(repo, options.env ?? process.env);
+    const scanner = new Scanner(repo, {
+      maxFileBytes: options.maxFileBytes,
+      excludes: [...(options.excludes ?? []), ...storeExcludes(repo, storeDir)],
+      allowSymlinksOutside: options.allowSymlinksOutside,
+      includeSecrets: options.includeSecrets,
+    });
+    const compressor = new StructuralCompressor();
+    const [chunker, store] = await Promise.all([
+      Chunker.create(),
+      MemoryStore.open(storeDir, { dim: compressor.dim, onWarning: options.onWarning }),
+    ]);
+    const indexer = new Indexer({ scanner, chunker, compressor, store, maxTokens: options.maxTokens ?? 512 });
+    return new Engine(repo, storeDir, scanner, compressor, store, indexer);
+  }
+
+  index(options: IndexRunOptions = {}): Promise<IndexReport> {
+    return this.indexer.indexAll(options);
+  }
+
+  /** Starts watching the workspace; the caller closes the watcher. */
+  async watch(options: WatchOptions = {}): Promise<WorkspaceWatcher> {
+    const watcher = new WorkspaceWatcher(this.scanner, this.indexer, options);
+    await watcher.start();
+    return watcher;
+  }
+
+  async status(): Promise<StatusReport> {
+    const [stats, records] = await Promise.all([this.store.stats(), this.store.files()]);
+    let sourceBytes = 0;
+    for (const record of records.values()) if (record.skip === null) sourceBytes += record.size;
+    return { ...stats, sourceBytes };
+  }
+
+  async search(query: string, k = 10): Promise<SearchHit[]> {
+    const text = query.trim();
+    if (text === '') throw new UserError('empty search query');
+    if (!Number.isInteger(k) || k < 1 || k > 1000) throw new UserError(`k must be an integer from 1 to 1000, got ${k}`);
+    return recall(this.store, this.compressor, text, k);
+  }
+
+  /** A block by id, or the block covering `path:line`. */
+  async inspect(target: string): Promise<InspectedBlock> {
+    const block = await this.findBlock(target);
+    const { vector, ...rest } = block;
+    const raw = await this.readLines(block.path, block.startLine, block.endLine);
+    const records = await this.store.files();
+    return { ...rest, vectorDim: vector.length, raw: raw, stale: records.get(block.path)?.hash !== block.fileHash || raw === null };
+  }
+
+  async close(): Promise<void> {
+    await this.store.close();
+  }
+
+  private async findBlock(target: string): Promise<MemoryBlock> {
+    const at = /^(.*):(\d+)$/.exec(target);
+    if (at) {
+      const [, path = '', line = '0'] = at;
+      const n = Number(line);
+      const block = (await this.store.blocksForPath(path)).find((b) => b.startLine <= n && n <= b.endLine);
+      if (!block) throw new UserError(`no block covers ${path}:${n}`);
+      return block;
+    }
+    const block = await this.store.getBlock(target);
+    if (!block) throw new UserError(`no block with id ${target} (use an id from search, or PATH:LINE)`);
+    return block;
+  }
+
+  private async readLines(path: string, start: number, end: number): Promise<string | null> {
+    const text = await readFile(resolve(this.repo, path), 'utf8').catch(() => null);
+    if (text === null) return null;
+    return text.split(/\r?\n/).slice(start - 1, end).join('\n');
+  }
+}
+
+/** A store kept inside the workspace (with its lock and set-aside copies) must never index itself. */
+function storeExcludes(repo: string, storeDir: string): string[] {
+  const rel = relative(repo, storeDir);
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return [];
+  const posix = rel.split(sep).join('/');
+  return [`/${posix}`, `/${posix}.*`];
+}

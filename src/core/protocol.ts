@@ -1,0 +1,27 @@
+// The JSON-RPC protocol of `engram serve --stdio`: the extension's only way into
+// the engine. Both sides import these types, so a change breaks the build, not users.
+import { NotificationType, RequestType } from 'vscode-jsonrpc';
+import type { InspectedBlock, StatusReport } from './engine.js';
+import type { IndexReport } from './sync/indexer.js';
+import type { Progress, SearchHit } from './types.js';
+
+/** Application error codes carried in ResponseError.code (outside JSON-RPC's reserved range). */
+export const RpcErrorCode = {
+  /** Bad input: the message is for the user. */
+  UserError: 1,
+  /** The engine failed. */
+  EngineFailure: 2,
+  /** The request was cancelled. */
+  Cancelled: 3,
+} as const;
+
+export const IndexRequest = new RequestType<Record<string, never>, IndexReport, void>('index');
+export const StatusRequest = new RequestType<Record<string, never>, StatusReport, void>('status');
+export const SearchRequest = new RequestType<{ query: string; k?: number }, { results: SearchHit[] }, void>('search');
+export const InspectRequest = new RequestType<{ target: string }, InspectedBlock, void>('inspect');
+/** Turns watching on or off; updates arrive as `updated` notifications. */
+export const WatchRequest = new RequestType<{ enabled: boolean }, { watching: boolean }, void>('watch');
+
+export const ProgressNotification = new NotificationType<Progress>('progress');
+export const UpdatedNotification = new NotificationType<{ report: IndexReport; paths: number }>('updated');
+export const WarningNotification = new NotificationType<{ message: string }>('warning');
