@@ -3,7 +3,7 @@
 import { NotificationType, RequestType } from 'vscode-jsonrpc';
 import type { InspectedBlock, StatusReport } from './engine.js';
 import type { IndexReport } from './sync/indexer.js';
-import type { Progress, SearchHit } from './types.js';
+import type { AskMode, AskResult, Progress, SearchHit, TraceEvent } from './types.js';
 
 /** Application error codes carried in ResponseError.code (outside JSON-RPC's reserved range). */
 export const RpcErrorCode = {
@@ -25,3 +25,16 @@ export const WatchRequest = new RequestType<{ enabled: boolean }, { watching: bo
 export const ProgressNotification = new NotificationType<Progress>('progress');
 export const UpdatedNotification = new NotificationType<{ report: IndexReport; paths: number }>('updated');
 export const WarningNotification = new NotificationType<{ message: string }>('warning');
+
+export interface AskParams {
+  question: string;
+  mode?: AskMode;
+  /** Echoed on every `trace` notification of this question, so a client can tell questions apart. */
+  askId?: string;
+  /** Block ids to read whatever the gate says, and block ids never to read. */
+  pinned?: string[];
+  excluded?: string[];
+}
+/** Answers a question; trace events stream as `trace` notifications while it runs; cancellable. */
+export const AskRequest = new RequestType<AskParams, AskResult, void>('ask');
+export const TraceNotification = new NotificationType<{ askId: string; event: TraceEvent }>('trace');

@@ -149,3 +149,29 @@ export class CancelledError extends Error {
     super(message);
   }
 }
+
+/** How a question is answered (same reasoner and blocks in every mode). */
+export type AskMode = 'gated' | 'memagent' | 'full' | 'rag';
+export const ASK_MODES: readonly AskMode[] = ['gated', 'memagent', 'full', 'rag'];
+
+export interface Citation {
+  path: string;
+  startLine: number;
+  endLine: number;
+}
+
+export interface AskStats {
+  blocksTotal: number;
+  blocksRead: number;
+  tokensRead: number;
+  ms: number;
+  peakRssMb: number;
+}
+
+/** `engram ask --json` and the JSON-RPC `ask` result (DESIGN.md). */
+export interface AskResult {
+  answer: string;
+  citations: Citation[];
+  steps: TraceEvent[];
+  stats: AskStats;
+}
