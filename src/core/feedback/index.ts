@@ -1,0 +1,3 @@
+export * from './record.js';
+export * from './store.js';
+export * from './export.js';
