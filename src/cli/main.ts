@@ -2,6 +2,7 @@
 // codes (0 ok, 1 usage or bad input, 2 engine failure) and one-line messages.
 import { CancelledError, UserError } from '../core/types.js';
 import type { CliIO, Command } from './io.js';
+import { exportFeedbackCommand } from './commands/export-feedback.js';
 import { indexCommand } from './commands/index.js';
 import { inspectCommand } from './commands/inspect.js';
 import { modelsCommand } from './commands/models.js';
@@ -18,6 +19,7 @@ const COMMANDS: Record<string, Command> = {
   inspect: inspectCommand,
   serve: serveCommand,
   models: modelsCommand,
+  'export-feedback': exportFeedbackCommand,
 };
 
 const USAGE = `usage: engram <command> [options]
@@ -30,6 +32,7 @@ commands:
   inspect ID|PATH:LINE  a block, raw beside compressed
   serve --stdio         JSON-RPC server for the editor
   models list|pull      installed models and the provider each runs on; download REPO_ID
+  export-feedback OUT   feedback as TRL datasets: OUT/kto.jsonl, dpo.jsonl, gate.jsonl
 
 options (every command):
   --repo DIR            workspace folder (default: current folder)

@@ -2,6 +2,8 @@
 // the engine. Both sides import these types, so a change breaks the build, not users.
 import { NotificationType, RequestType } from 'vscode-jsonrpc';
 import type { InspectedBlock, StatusReport } from './engine.js';
+import type { ExportReport } from './feedback/export.js';
+import type { FeedbackInput } from './feedback/record.js';
 import type { IndexReport } from './sync/indexer.js';
 import type { AskMode, AskResult, Progress, SearchHit, TraceEvent } from './types.js';
 
@@ -38,3 +40,8 @@ export interface AskParams {
 /** Answers a question; trace events stream as `trace` notifications while it runs; cancellable. */
 export const AskRequest = new RequestType<AskParams, AskResult, void>('ask');
 export const TraceNotification = new NotificationType<{ askId: string; event: TraceEvent }>('trace');
+
+/** Stores explicit feedback on one answer in the local feedback file (nothing is sent anywhere). */
+export const FeedbackRequest = new RequestType<FeedbackInput, { id: string; file: string }, void>('feedback');
+/** Writes the feedback file as TRL datasets (kto/dpo/gate JSONL) into `out`. */
+export const ExportFeedbackRequest = new RequestType<{ out: string }, ExportReport, void>('exportFeedback');

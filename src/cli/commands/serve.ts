@@ -2,6 +2,8 @@
 // carries only protocol messages; logs go to stderr.
 import { createMessageConnection, ResponseError, StreamMessageReader, StreamMessageWriter, type CancellationToken } from 'vscode-jsonrpc/node';
 import { Engine } from '../../core/engine.js';
+import { defaultFeedbackFile } from '../../core/feedback/store.js';
+import { registerFeedbackHandlers } from '../../core/feedback/serve.js';
 import {
   IndexRequest,
   InspectRequest,
@@ -15,11 +17,12 @@ import {
 } from '../../core/protocol.js';
 import { CancelledError, UserError } from '../../core/types.js';
 import type { WorkspaceWatcher } from '../../core/sync/watcher.js';
+import { resolve as resolvePath } from 'node:path';
 import type { Command } from '../io.js';
 import { engineOptions, parseCommand } from '../options.js';
 
 export const serveCommand: Command = async (argv, io) => {
-  const { values } = parseCommand(argv, { stdio: { type: 'boolean', default: false } });
+  const { values } = parseCommand(argv, { stdio: { type: 'boolean', default: false }, feedback: { type: 'string' } });
   if (!values.stdio) throw new UserError('usage: engram serve --stdio [--repo DIR] [--store DIR]');
 
   const connection = createMessageConnection(new StreamMessageReader(process.stdin), new StreamMessageWriter(process.stdout));
@@ -47,6 +50,8 @@ export const serveCommand: Command = async (argv, io) => {
       return { watching: watcher !== undefined };
     }),
   );
+
+  registerFeedbackHandlers(connection, engine, values.feedback ? resolvePath(io.cwd, values.feedback) : defaultFeedbackFile(io.env));
 
   const closed = new Promise<void>((resolve) => {
     connection.onClose(() => resolve());
