@@ -3,6 +3,8 @@
 import { CancelledError, UserError } from '../core/types.js';
 import type { CliIO, Command } from './io.js';
 import { exportFeedbackCommand } from './commands/export-feedback.js';
+import { askCommand } from './commands/ask.js';
+import { evalCommand } from './commands/eval.js';
 import { indexCommand } from './commands/index.js';
 import { inspectCommand } from './commands/inspect.js';
 import { modelsCommand } from './commands/models.js';
@@ -20,6 +22,8 @@ const COMMANDS: Record<string, Command> = {
   serve: serveCommand,
   models: modelsCommand,
   'export-feedback': exportFeedbackCommand,
+  ask: askCommand,
+  eval: evalCommand,
 };
 
 const USAGE = `usage: engram <command> [options]
@@ -30,6 +34,8 @@ commands:
   status                files, blocks, tokens, skipped files, store size
   search "QUERY"        blocks by vector and lexical recall (--k N)
   inspect ID|PATH:LINE  a block, raw beside compressed
+  ask "QUESTION"        answer with cited lines (--mode gated|memagent|full|rag; 'engram ask' alone lists options)
+  eval --qa FILE.jsonl  accuracy, citations, gate recall@k, latency and memory over a QA file
   serve --stdio         JSON-RPC server for the editor
   models list|pull      installed models and the provider each runs on; download REPO_ID
   export-feedback OUT   feedback as TRL datasets: OUT/kto.jsonl, dpo.jsonl, gate.jsonl

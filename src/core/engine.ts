@@ -5,11 +5,13 @@ import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { Chunker } from './chunk/index.js';
 import { StructuralCompressor, type Compressor } from './compress/index.js';
 import { recall } from './gate/recall.js';
+import { Gate } from './gate/gate.js';
+import { ask, checkQuestion, evaluate, SourceLines, type AskOptions, type EvalReport, type QaItem, type QuestionReport } from './ask/index.js';
 import { Scanner } from './scan/index.js';
 import { defaultStoreDir, MemoryStore, type StoreStats } from './store/index.js';
 import { Indexer, type IndexReport, type IndexRunOptions } from './sync/indexer.js';
 import { WorkspaceWatcher, type WatchOptions } from './sync/watcher.js';
-import { UserError, type MemoryBlock, type SearchHit } from './types.js';
+import { UserError, type AskResult, type Citation, type MemoryBlock, type SearchHit } from './types.js';
 
 export interface EngineOptions {
   repo: string;
@@ -92,6 +94,29 @@ export class Engine {
     if (text === '') throw new UserError('empty search query');
     if (!Number.isInteger(k) || k < 1 || k > 1000) throw new UserError(`k must be an integer from 1 to 1000, got ${k}`);
     return recall(this.store, this.compressor, text, k);
+  }
+
+  /** Answers a question with the given reasoner (modes, gate, budgets, trace: see AskOptions). */
+  ask(question: string, options: AskOptions): Promise<AskResult> {
+    return ask({ repo: this.repo, store: this.store, compressor: this.compressor }, question, options);
+  }
+
+  /** The gate's first round for a question (empty memory), best first. */
+  async gateRank(question: string, k: number, options: Pick<AskOptions, 'gate' | 'gateOptions' | 'signal'> = {}): Promise<Citation[]> {
+    const source = new SourceLines(this.repo);
+    const gate = new Gate(this.store, this.compressor, options.gate ?? null, async (b) => (await source.lines(b.path, b.startLine, b.endLine))?.join('\n') ?? b.compressed, options.gateOptions);
+    const ranked = await gate.rank(checkQuestion(question), '', { read: new Set(), excluded: new Set() }, options.signal);
+    return ranked.slice(0, k).map(({ block: b }) => ({ path: b.path, startLine: b.startLine, endLine: b.endLine }));
+  }
+
+  /** Answers every QA item and scores answers, citations and the gate (`engram eval`). */
+  eval(items: readonly QaItem[], options: AskOptions & { k?: number; onQuestion?: (q: QuestionReport, done: number, total: number) => void }): Promise<EvalReport> {
+    return evaluate(items, {
+      ask: (q) => this.ask(q, options),
+      rank: (q, k) => this.gateRank(q, k, options),
+      ...(options.k ? { k: options.k } : {}),
+      ...(options.onQuestion ? { onQuestion: options.onQuestion } : {}),
+    });
   }
 
   /** A block by id, or the block covering `path:line`. */

@@ -166,6 +166,12 @@ export interface AskStats {
   tokensRead: number;
   ms: number;
   peakRssMb: number;
+  /** Citations the reasoner gave that point outside the lines it read (dropped). */
+  citationsDropped?: number;
+  /** All tokens the reasoner read and wrote for this question (prompts included). */
+  modelTokens?: number;
+  /** Why reading stopped early (a token or time budget), when it did. */
+  stopped?: string;
 }
 
 /** `engram ask --json` and the JSON-RPC `ask` result (DESIGN.md). */

@@ -1,0 +1,166 @@
+// `engram ask "QUESTION"`: the answer with verified citations; --json gives DESIGN.md's
+// object with every trace step. Reasoner and gate options are shared with eval and serve.
+import { openGate, type GateOptions, type GateScorer } from '../../core/gate/index.js';
+import { defaultReasonerSpec, openReasoner, REASONER_BACKENDS, type Reasoner, type ReasonerSpec } from '../../core/reason/index.js';
+import { ASK_MODES, UserError, type AskMode, type AskResult } from '../../core/types.js';
+import type { AskOptions } from '../../core/ask/index.js';
+import { writeJson, type CliIO, type Command } from '../io.js';
+import { withEngine } from '../open-engine.js';
+import { parseCommand } from '../options.js';
+
+export const ASK_OPTIONS = {
+  mode: { type: 'string', default: 'gated' },
+  backend: { type: 'string' },
+  model: { type: 'string' },
+  server: { type: 'string' },
+  'server-model': { type: 'string' },
+  'context-tokens': { type: 'string' },
+  'allow-remote': { type: 'boolean', default: false },
+  gate: { type: 'string' },
+  threshold: { type: 'string' },
+  'min-blocks': { type: 'string' },
+  'max-blocks': { type: 'string' },
+  'block-budget': { type: 'string' },
+  'memory-tokens': { type: 'string' },
+  'max-tokens': { type: 'string' },
+  'time-budget': { type: 'string' },
+  'rag-k': { type: 'string' },
+} as const;
+
+export const ASK_USAGE = `  --mode gated|memagent|full|rag   how to read (default gated)
+  --backend onnx|openai   reasoner backend (default: from --model/--server, ENGRAM_REASONER[_URL], or the shipped reasoner)
+  --model NAME|DIR        ONNX decoder folder or installed model name
+  --server URL            OpenAI-compatible server (e.g. http://127.0.0.1:11434/v1) with --server-model NAME
+  --context-tokens N      the server model's window (default 8192)
+  --gate NAME|DIR|none    gate model (default: the installed gate; none: recall ranking)
+  --threshold P --min-blocks N --max-blocks N --block-budget TOKENS   gate selection
+  --memory-tokens N       working-memory bound (default 1024)
+  --max-tokens N --time-budget SECONDS   stop reading and answer from memory
+  --rag-k N               blocks for --mode rag (default 8)`;
+
+export interface AskValues {
+  mode?: string | undefined;
+  backend?: string | undefined;
+  model?: string | undefined;
+  server?: string | undefined;
+  'server-model'?: string | undefined;
+  'context-tokens'?: string | undefined;
+  'allow-remote'?: boolean | undefined;
+  gate?: string | undefined;
+  threshold?: string | undefined;
+  'min-blocks'?: string | undefined;
+  'max-blocks'?: string | undefined;
+  'block-budget'?: string | undefined;
+  'memory-tokens'?: string | undefined;
+  'max-tokens'?: string | undefined;
+  'time-budget'?: string | undefined;
+  'rag-k'?: string | undefined;
+}
+
+function num(v: string | undefined, what: string, opts: { integer?: boolean; min?: number; max?: number } = {}): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  const ok = Number.isFinite(n) && (!opts.integer || Number.isInteger(n)) && n >= (opts.min ?? 0) && n <= (opts.max ?? Number.MAX_SAFE_INTEGER);
+  if (!ok) throw new UserError(`${what} must be ${opts.integer ? 'an integer' : 'a number'}${opts.max !== undefined ? ` from ${opts.min ?? 0} to ${opts.max}` : ` >= ${opts.min ?? 0}`}, got ${v}`);
+  return n;
+}
+
+export function parseMode(v: string | undefined): AskMode {
+  const mode = (v ?? 'gated') as AskMode;
+  if (!ASK_MODES.includes(mode)) throw new UserError(`--mode must be one of ${ASK_MODES.join(', ')}, got ${v}`);
+  return mode;
+}
+
+export function reasonerSpec(values: AskValues, env: NodeJS.ProcessEnv): ReasonerSpec {
+  const memoryTokens = num(values['memory-tokens'], '--memory-tokens', { integer: true, min: 16 });
+  const backend = values.backend ?? (values.server ? 'openai' : values.model ? 'onnx' : undefined);
+  if (backend !== undefined && !(REASONER_BACKENDS as readonly string[]).includes(backend)) {
+    throw new UserError(`--backend must be one of ${REASONER_BACKENDS.join(', ')}, got ${backend}`);
+  }
+  let spec: ReasonerSpec;
+  if (backend === 'openai') {
+    const baseUrl = values.server ?? env.ENGRAM_REASONER_URL;
+    const model = values['server-model'] ?? (values.server ? values.model : undefined) ?? env.ENGRAM_REASONER_MODEL;
+    if (!baseUrl) throw new UserError('--backend openai needs --server URL (or ENGRAM_REASONER_URL)');
+    if (!model) throw new UserError('--backend openai needs --server-model NAME (or ENGRAM_REASONER_MODEL)');
+    const contextTokens = num(values['context-tokens'], '--context-tokens', { integer: true, min: 256 });
+    spec = { backend: 'openai', baseUrl, model, env, allowRemote: values['allow-remote'] ?? false, ...(contextTokens ? { contextTokens } : {}) };
+  } else if (backend === 'onnx') {
+    const model = values.model ?? env.ENGRAM_REASONER;
+    spec = model ? { backend: 'onnx', model, env } : defaultReasonerSpec({ ...env, ENGRAM_REASONER_URL: '' });
+  } else {
+    spec = defaultReasonerSpec(env);
+  }
+  return memoryTokens ? { ...spec, memoryTokens } : spec;
+}
+
+export function gateOptions(values: AskValues): GateOptions {
+  const o: GateOptions = {};
+  const threshold = num(values.threshold, '--threshold', { min: 0, max: 1 });
+  const minBlocks = num(values['min-blocks'], '--min-blocks', { integer: true, min: 0 });
+  const maxBlocks = num(values['max-blocks'], '--max-blocks', { integer: true, min: 1 });
+  const tokenBudget = num(values['block-budget'], '--block-budget', { integer: true, min: 1 });
+  if (threshold !== undefined) o.threshold = threshold;
+  if (minBlocks !== undefined) o.minBlocks = minBlocks;
+  if (maxBlocks !== undefined) o.maxBlocks = maxBlocks;
+  if (tokenBudget !== undefined) o.tokenBudget = tokenBudget;
+  if ((o.minBlocks ?? 1) > (o.maxBlocks ?? Math.max(8, o.minBlocks ?? 1))) throw new UserError('--min-blocks cannot exceed --max-blocks');
+  return o;
+}
+
+/** Everything `ask` needs besides the question; the caller closes reasoner and gate. */
+export async function askSetup(values: AskValues, io: CliIO): Promise<{ options: AskOptions; close: () => Promise<void> }> {
+  const mode = parseMode(values.mode);
+  const gOpts = gateOptions(values);
+  const maxTokens = num(values['max-tokens'], '--max-tokens', { integer: true, min: 1 });
+  const seconds = num(values['time-budget'], '--time-budget', { min: 0.001 });
+  const ragK = num(values['rag-k'], '--rag-k', { integer: true, min: 1, max: 1000 });
+  const onWarning = (m: string): void => void io.stderr.write(`engram: warning: ${m}\n`);
+  const reasoner: Reasoner = await openReasoner(reasonerSpec(values, io.env));
+  let gate: GateScorer | null = null;
+  if (mode === 'gated') gate = await openGate(values.gate, { env: io.env, onWarning });
+  return {
+    options: {
+      mode,
+      reasoner,
+      gate,
+      gateOptions: gOpts,
+      signal: io.signal,
+      onWarning,
+      ...(maxTokens ? { maxTokens } : {}),
+      ...(seconds ? { timeoutMs: seconds * 1000 } : {}),
+      ...(ragK ? { ragK } : {}),
+    },
+    close: async () => {
+      await reasoner.close();
+      await gate?.close();
+    },
+  };
+}
+
+export const askCommand: Command = async (argv, io) => {
+  const { values, positionals } = parseCommand(argv, ASK_OPTIONS);
+  const question = positionals.join(' ');
+  if (question.trim() === '') throw new UserError(`usage: engram ask [--json] [--mode gated|memagent|full|rag] "QUESTION"\n${ASK_USAGE}`);
+  return withEngine(values, io, async (engine) => {
+    const { options, close } = await askSetup(values, io);
+    let result: AskResult;
+    try {
+      result = await engine.ask(question, options);
+    } finally {
+      await close();
+    }
+    if (values.json) {
+      writeJson(io, result);
+      return 0;
+    }
+    io.stdout.write(`${result.answer || '(no answer)'}\n`);
+    if (result.citations.length) io.stdout.write(`\n${result.citations.map((c) => `  ${c.path}:${c.startLine}-${c.endLine}`).join('\n')}\n`);
+    const s = result.stats;
+    io.stderr.write(
+      `engram: ${options.mode} read ${s.blocksRead}/${s.blocksTotal} blocks (${s.tokensRead} tokens) in ${(s.ms / 1000).toFixed(1)} s, peak ${s.peakRssMb} MB` +
+        `${s.citationsDropped ? `; ${s.citationsDropped} citation(s) outside the lines read were dropped` : ''}${s.stopped ? `; ${s.stopped}` : ''}\n`,
+    );
+    return 0;
+  });
+};

@@ -1,0 +1,46 @@
+// `engram eval --qa FILE.jsonl`: accuracy, citation precision/recall, gate recall@k,
+// latency and peak memory over a QA file (DESIGN.md).
+import { resolve } from 'node:path';
+import { readQaFile } from '../../core/ask/index.js';
+import { UserError } from '../../core/types.js';
+import { writeJson, type Command } from '../io.js';
+import { withEngine } from '../open-engine.js';
+import { parseCommand } from '../options.js';
+import { ASK_OPTIONS, ASK_USAGE, askSetup } from './ask.js';
+
+export const evalCommand: Command = async (argv, io) => {
+  const { values } = parseCommand(argv, { ...ASK_OPTIONS, qa: { type: 'string' }, k: { type: 'string', default: '8' }, limit: { type: 'string' } });
+  if (!values.qa) throw new UserError(`usage: engram eval --qa FILE.jsonl [--json] [--mode ...] [--k N] [--limit N]\n${ASK_USAGE}`);
+  const k = Number(values.k);
+  if (!Number.isInteger(k) || k < 1 || k > 1000) throw new UserError(`--k must be an integer from 1 to 1000, got ${values.k}`);
+  const limit = values.limit === undefined ? undefined : Number(values.limit);
+  if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) throw new UserError(`--limit must be a positive integer, got ${values.limit}`);
+  const items = (await readQaFile(resolve(io.cwd, values.qa))).slice(0, limit);
+  return withEngine(values, io, async (engine) => {
+    const { options, close } = await askSetup(values, io);
+    try {
+      const report = await engine.eval(items, {
+        ...options,
+        k,
+        onQuestion: (q, done, total) => io.stderr.write(`engram: ${done}/${total} ${q.contains ? 'ok ' : 'no '} ${q.ms} ms  ${q.id}${q.error ? ` (${q.error})` : ''}\n`),
+      });
+      if (values.json) writeJson(io, report);
+      else {
+        const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
+        io.stdout.write(
+          `questions          ${report.questions} (mode ${options.mode}, reasoner ${options.reasoner.id}, gate ${options.gate?.id ?? 'recall-rank'})\n` +
+            `accuracy (exact)   ${pct(report.accuracy)}\n` +
+            `containment        ${pct(report.containment)}\n` +
+            `citation P / R     ${pct(report.citationPrecision)} / ${pct(report.citationRecall)}\n` +
+            `gate recall@${report.k}      ${pct(report.gateRecallAtK)}\n` +
+            `ms per question    ${report.msPerQuestion}\n` +
+            `blocks / tokens    ${report.blocksReadPerQuestion} / ${report.tokensReadPerQuestion} per question\n` +
+            `peak RSS           ${report.peakRssMb} MB\n`,
+        );
+      }
+      return 0;
+    } finally {
+      await close();
+    }
+  });
+};

@@ -1,0 +1,265 @@
+// Answering one question (DESIGN.md steps 2 and 3) in one of four modes that share the
+// reasoner and the blocks:
+//   gated    recall + gate, one block at a time into the working memory, re-gated after each update
+//   memagent every block in path/line order through the same memory loop (the MemAgent baseline)
+//   full     as much raw source as fits the reasoner's window, answered at once
+//   rag      recall's top k once, answered at once
+import type { Compressor } from '../compress/index.js';
+import { Gate, recall, type GateOptions, type GateScorer } from '../gate/index.js';
+import type { BlockView, Reasoner } from '../reason/index.js';
+import type { MemoryStore } from '../store/index.js';
+import { CancelledError, UserError, type AskMode, type AskResult, type MemoryBlock, type TraceEvent } from '../types.js';
+import { verifyCitations, type Span } from './citations.js';
+import { SourceLines } from './source.js';
+
+export interface AskOptions {
+  mode?: AskMode;
+  reasoner: Reasoner;
+  /** The gate model (null or absent: recall ranking stands in). */
+  gate?: GateScorer | null;
+  gateOptions?: GateOptions;
+  /** Blocks `rag` answers from (default 8). */
+  ragK?: number;
+  /** Stop reading once the reasoner has read and written this many tokens; the answer comes from the memory so far. */
+  maxTokens?: number;
+  /** The same for wall time, in ms. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  onTrace?: (event: TraceEvent) => void;
+  onWarning?: (message: string) => void;
+  /** Block ids read first whatever the gate says, and block ids never read. */
+  pinned?: string[];
+  excluded?: string[];
+}
+
+export interface AskContext {
+  repo: string;
+  store: MemoryStore;
+  compressor: Compressor;
+}
+
+/** Longest question accepted: questions name code, they do not paste it. */
+export const MAX_QUESTION_BYTES = 16 * 1024;
+
+export function checkQuestion(question: string): string {
+  const q = question.trim();
+  if (q === '') throw new UserError('empty question: ask something about the code, e.g. engram ask "where is the retry delay set?"');
+  const bytes = Buffer.byteLength(q, 'utf8');
+  if (bytes > MAX_QUESTION_BYTES) {
+    throw new UserError(
+      `the question is ${Math.round(bytes / 1024)} KB; the limit is ${MAX_QUESTION_BYTES / 1024} KB (name the code you mean; Engram finds it in the workspace)`,
+    );
+  }
+  return q;
+}
+
+/** Fails with a clear message when there is nothing to read; returns the block count. */
+export async function checkWorkspace(store: MemoryStore): Promise<number> {
+  const files = await store.files();
+  let blocks = 0;
+  const skipped: Record<string, number> = {};
+  for (const r of files.values()) {
+    blocks += r.blocks;
+    if (r.skip) skipped[r.skip] = (skipped[r.skip] ?? 0) + 1;
+  }
+  if (blocks > 0) return blocks;
+  const reasons = Object.entries(skipped).map(([k, v]) => `${k}: ${v}`);
+  if (reasons.length) throw new UserError(`every file in the workspace was skipped (${reasons.join(', ')}); there is nothing to read`);
+  if (files.size) throw new UserError('the indexed files hold no code blocks (they are all empty); there is nothing to read');
+  throw new UserError('the workspace has no indexed files: run engram index first (or point --repo at a folder with code)');
+}
+
+export async function ask(ctx: AskContext, question: string, opts: AskOptions): Promise<AskResult> {
+  return new AskRun(ctx, checkQuestion(question), opts).run();
+}
+
+class AskRun {
+  private readonly t0 = performance.now();
+  private readonly steps: TraceEvent[] = [];
+  private readonly spans: Span[] = [];
+  private readonly source: SourceLines;
+  private readonly mode: AskMode;
+  private step = 0;
+  private memory = '';
+  private blocksRead = 0;
+  private tokensRead = 0;
+  private modelTokens = 0;
+  private peakRss = process.memoryUsage().rss;
+  private stopReason: string | null = null;
+
+  constructor(
+    private readonly ctx: AskContext,
+    private readonly question: string,
+    private readonly opts: AskOptions,
+  ) {
+    this.source = new SourceLines(ctx.repo);
+    this.mode = opts.mode ?? 'gated';
+  }
+
+  async run(): Promise<AskResult> {
+    const blocksTotal = await checkWorkspace(this.ctx.store);
+    this.cancelled();
+    let answerBlocks: BlockView[] = [];
+    if (this.mode === 'gated') await this.gated();
+    else if (this.mode === 'memagent') await this.memagent();
+    else if (this.mode === 'full') answerBlocks = await this.fullContext();
+    else answerBlocks = await this.ragContext();
+
+    const started = performance.now();
+    const out = await this.opts.reasoner.answer({ question: this.question, memory: this.memory, blocks: answerBlocks, signal: this.opts.signal });
+    this.modelTokens += out.promptTokens + out.outputTokens;
+    if (answerBlocks.length) {
+      const used = answerBlocks.slice(0, out.blocksUsed);
+      for (const b of used) this.spans.push(b);
+      this.blocksRead += used.length;
+      this.tokensRead += out.blockTokens;
+    }
+    const { citations, dropped } = verifyCitations(out.citations, this.spans);
+    this.emit({ type: 'answer', step: ++this.step, text: out.answer, tokens: out.outputTokens, ms: performance.now() - started });
+    this.sample();
+    return {
+      answer: out.answer,
+      citations,
+      steps: this.steps,
+      stats: {
+        blocksTotal,
+        blocksRead: this.blocksRead,
+        tokensRead: this.tokensRead,
+        ms: Math.round(performance.now() - this.t0),
+        peakRssMb: Math.round(this.peakRss / 1048576),
+        citationsDropped: dropped,
+        modelTokens: this.modelTokens,
+        ...(this.stopReason ? { stopped: this.stopReason } : {}),
+      },
+    };
+  }
+
+  private async gated(): Promise<void> {
+    const { store, compressor } = this.ctx;
+    const gate = new Gate(store, compressor, this.opts.gate ?? null, (b) => this.rawText(b), this.opts.gateOptions);
+    const read = new Set<string>();
+    const excluded = new Set(this.opts.excluded ?? []);
+    for (const id of this.opts.pinned ?? []) {
+      if (excluded.has(id) || read.has(id)) continue;
+      const b = await gate.block(id);
+      if (!b) throw new UserError(`pinned block ${id} is not in the store`);
+      read.add(id);
+      if (await this.readBlock(b, 1)) return;
+    }
+    while (this.blocksRead < gate.maxBlocks && !this.overBudget()) {
+      const started = performance.now();
+      const decisions = await gate.select(this.question, this.memory, { read, excluded, blocksRead: this.blocksRead, tokensRead: this.tokensRead }, this.opts.signal);
+      const ms = performance.now() - started;
+      const step = this.step + 1;
+      for (const d of decisions) {
+        this.emit({ type: 'gate', step, ...where(d.block), score: round(d.score), text: d.kept ? 'kept' : 'dropped', ms });
+      }
+      const next = decisions.find((d) => d.kept);
+      if (!next) break;
+      read.add(next.block.id);
+      if (await this.readBlock(next.block, next.score)) return;
+    }
+  }
+
+  private async memagent(): Promise<void> {
+    const excluded = new Set(this.opts.excluded ?? []);
+    for await (const b of this.ctx.store.allBlocks()) {
+      if (excluded.has(b.id)) continue;
+      if (this.overBudget()) return;
+      // MemAgent reads every chunk: its answer flag does not end the pass.
+      await this.readBlock(b, undefined);
+    }
+  }
+
+  /** Raw source in path/line order until the reasoner's window is full (the long-context baseline). */
+  private async fullContext(): Promise<BlockView[]> {
+    const excluded = new Set(this.opts.excluded ?? []);
+    const r = this.opts.reasoner;
+    let room = r.contextTokens;
+    const views: BlockView[] = [];
+    for await (const b of this.ctx.store.allBlocks()) {
+      this.cancelled();
+      if (excluded.has(b.id)) continue;
+      const text = (await this.source.numbered(b.path, b.startLine, b.endLine)) ?? b.compressed;
+      // The estimate is cheap; the reasoner cuts exactly with its own tokenizer.
+      room -= b.tokens + 8;
+      if (room < 0) break;
+      views.push({ ...where(b), text });
+    }
+    this.sample();
+    return views;
+  }
+
+  private async ragContext(): Promise<BlockView[]> {
+    const excluded = new Set(this.opts.excluded ?? []);
+    const k = this.opts.ragK ?? 8;
+    const started = performance.now();
+    const hits = (await recall(this.ctx.store, this.ctx.compressor, this.question, k + excluded.size)).filter((h) => !excluded.has(h.blockId)).slice(0, k);
+    const views: BlockView[] = [];
+    for (const h of hits) {
+      const b = await this.ctx.store.getBlock(h.blockId);
+      if (!b) continue;
+      this.emit({ type: 'gate', step: 1, ...where(b), score: round(h.score), text: 'kept', ms: performance.now() - started });
+      views.push({ ...where(b), text: b.compressed });
+    }
+    return views;
+  }
+
+  /** One memory update; true when the reasoner has the answer. */
+  private async readBlock(b: MemoryBlock, score: number | undefined): Promise<boolean> {
+    this.cancelled();
+    const step = ++this.step;
+    const view: BlockView = { ...where(b), text: b.compressed };
+    const started = performance.now();
+    const out = await this.opts.reasoner.read({ question: this.question, memory: this.memory, block: view, signal: this.opts.signal });
+    const ms = performance.now() - started;
+    this.memory = out.memory;
+    this.blocksRead++;
+    this.tokensRead += out.blockTokens;
+    this.modelTokens += out.promptTokens + out.outputTokens;
+    this.spans.push(view);
+    this.emit({ type: 'read', step, ...where(b), ...(score === undefined ? {} : { score: round(score) }), tokens: out.blockTokens, ms });
+    this.emit({ type: 'memory', step, memory: out.memory, tokens: this.opts.reasoner.count(out.memory), text: out.hasAnswer ? 'found' : 'continue', ms });
+    this.sample();
+    return out.hasAnswer;
+  }
+
+  private async rawText(b: MemoryBlock): Promise<string> {
+    return (await this.source.lines(b.path, b.startLine, b.endLine))?.join('\n') ?? b.compressed;
+  }
+
+  private overBudget(): boolean {
+    this.cancelled();
+    const { maxTokens, timeoutMs } = this.opts;
+    let reason: string | null = null;
+    if (maxTokens !== undefined && this.modelTokens >= maxTokens) reason = `token budget (${maxTokens}) reached`;
+    else if (timeoutMs !== undefined && performance.now() - this.t0 >= timeoutMs) reason = `time budget (${timeoutMs} ms) reached`;
+    if (reason && !this.stopReason) {
+      this.stopReason = reason;
+      this.emit({ type: 'error', step: this.step, text: `${reason}; answering from the memory so far`, ms: 0 });
+    }
+    return reason !== null;
+  }
+
+  private cancelled(): void {
+    if (this.opts.signal?.aborted) throw new CancelledError('question cancelled');
+  }
+
+  private emit(event: TraceEvent): void {
+    const e = { ...event, ms: Math.round(event.ms) };
+    this.steps.push(e);
+    this.opts.onTrace?.(e);
+  }
+
+  private sample(): void {
+    this.peakRss = Math.max(this.peakRss, process.memoryUsage().rss);
+  }
+}
+
+function where(b: { id?: string; blockId?: string; path: string; startLine: number; endLine: number }) {
+  return { blockId: b.blockId ?? b.id ?? '', path: b.path, startLine: b.startLine, endLine: b.endLine };
+}
+
+function round(x: number): number {
+  return Math.round(x * 1e4) / 1e4;
+}

@@ -1,0 +1,163 @@
+// `engram eval`: answers a QA file and scores the answers, the citations and the gate.
+import { readFile } from 'node:fs/promises';
+import { UserError, type AskResult, type Citation } from '../types.js';
+import { overlaps } from './citations.js';
+
+export interface QaItem {
+  id?: string;
+  question: string;
+  answer: string;
+  evidence?: Citation[];
+}
+
+export interface QuestionReport {
+  id: string;
+  question: string;
+  expected: string;
+  answer: string;
+  exact: boolean;
+  contains: boolean;
+  citations: Citation[];
+  ms: number;
+  blocksRead: number;
+  tokensRead: number;
+  error?: string;
+}
+
+export interface EvalReport {
+  questions: number;
+  /** Normalized exact match. */
+  accuracy: number;
+  /** The expected answer appears in the answer (names and paths). */
+  containment: number;
+  citationPrecision: number;
+  citationRecall: number;
+  /** Evidence spans among the gate's first-round top k (questions with evidence). */
+  gateRecallAtK: number;
+  k: number;
+  msPerQuestion: number;
+  peakRssMb: number;
+  blocksReadPerQuestion: number;
+  tokensReadPerQuestion: number;
+  perQuestion: QuestionReport[];
+}
+
+export async function readQaFile(file: string): Promise<QaItem[]> {
+  const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    throw new UserError(`cannot read QA file ${file}: ${e.code ?? e.message}`);
+  });
+  const items: QaItem[] = [];
+  text.split('\n').forEach((line, i) => {
+    if (!line.trim()) return;
+    let v: unknown;
+    try {
+      v = JSON.parse(line);
+    } catch {
+      throw new UserError(`${file}:${i + 1}: not JSON`);
+    }
+    const o = v as Partial<QaItem>;
+    if (typeof o.question !== 'string' || typeof o.answer !== 'string') throw new UserError(`${file}:${i + 1}: needs string fields question and answer`);
+    const evidence = Array.isArray(o.evidence)
+      ? o.evidence.filter((e): e is Citation => typeof e?.path === 'string' && Number.isInteger(e.startLine) && Number.isInteger(e.endLine))
+      : undefined;
+    items.push({ id: typeof o.id === 'string' ? o.id : String(i + 1), question: o.question, answer: o.answer, ...(evidence ? { evidence } : {}) });
+  });
+  if (!items.length) throw new UserError(`${file} has no questions`);
+  return items;
+}
+
+/** Lowercase, no quotes/backticks/punctuation at the ends, single spaces. */
+export function normalizeAnswer(s: string): string {
+  return s
+    .toLowerCase()
+    .replace(/[`"'“”‘’]/g, '')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .replace(/^[\s.,;:!?()[\]{}]+|[\s.,;:!?()[\]{}]+$/g, '');
+}
+
+export function scoreAnswer(predicted: string, expected: string): { exact: boolean; contains: boolean } {
+  const p = normalizeAnswer(predicted);
+  const e = normalizeAnswer(expected);
+  const exact = p === e;
+  return { exact, contains: exact || (e.length > 0 && p.includes(e)) };
+}
+
+export interface EvalHooks {
+  ask: (question: string) => Promise<AskResult>;
+  /** The gate's first round for a question, best first. */
+  rank: (question: string, k: number) => Promise<Citation[]>;
+  k?: number;
+  onQuestion?: (report: QuestionReport, done: number, total: number) => void;
+}
+
+export async function evaluate(items: readonly QaItem[], hooks: EvalHooks): Promise<EvalReport> {
+  const k = hooks.k ?? 8;
+  const per: QuestionReport[] = [];
+  let citedOk = 0;
+  let cited = 0;
+  let evidenceHit = 0;
+  let evidenceTotal = 0;
+  let gateHit = 0;
+  let gateTotal = 0;
+  for (const [i, item] of items.entries()) {
+    let result: AskResult | null = null;
+    let error: string | undefined;
+    const started = performance.now();
+    try {
+      result = await hooks.ask(item.question);
+    } catch (e) {
+      if (!(e instanceof UserError)) throw e;
+      error = e.message;
+    }
+    const ms = result?.stats.ms ?? Math.round(performance.now() - started);
+    const answer = result?.answer ?? '';
+    const citations = result?.citations ?? [];
+    const s = scoreAnswer(answer, item.answer);
+    const evidence = item.evidence ?? [];
+    if (evidence.length) {
+      cited += citations.length;
+      citedOk += citations.filter((c) => evidence.some((e) => overlaps(c, e))).length;
+      evidenceTotal += evidence.length;
+      evidenceHit += evidence.filter((e) => citations.some((c) => overlaps(c, e))).length;
+      const top = await hooks.rank(item.question, k);
+      gateTotal += evidence.length;
+      gateHit += evidence.filter((e) => top.some((c) => overlaps(c, e))).length;
+    }
+    const report: QuestionReport = {
+      id: item.id ?? String(i + 1),
+      question: item.question,
+      expected: item.answer,
+      answer,
+      exact: s.exact,
+      contains: s.contains,
+      citations,
+      ms,
+      blocksRead: result?.stats.blocksRead ?? 0,
+      tokensRead: result?.stats.tokensRead ?? 0,
+      ...(error ? { error } : {}),
+    };
+    per.push(report);
+    hooks.onQuestion?.(report, i + 1, items.length);
+  }
+  const n = per.length;
+  const mean = (f: (q: QuestionReport) => number): number => (n ? per.reduce((a, q) => a + f(q), 0) / n : 0);
+  return {
+    questions: n,
+    accuracy: round(mean((q) => Number(q.exact))),
+    containment: round(mean((q) => Number(q.contains))),
+    citationPrecision: round(cited ? citedOk / cited : 0),
+    citationRecall: round(evidenceTotal ? evidenceHit / evidenceTotal : 0),
+    gateRecallAtK: round(gateTotal ? gateHit / gateTotal : 0),
+    k,
+    msPerQuestion: Math.round(mean((q) => q.ms)),
+    peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+    blocksReadPerQuestion: round(mean((q) => q.blocksRead)),
+    tokensReadPerQuestion: Math.round(mean((q) => q.tokensRead)),
+    perQuestion: per,
+  };
+}
+
+function round(x: number): number {
+  return Math.round(x * 1e4) / 1e4;
+}

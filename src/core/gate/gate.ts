@@ -1,0 +1,119 @@
+// The gate: recall candidates for the question plus the current working memory,
+// score them (gate model, or recall rank without one), and keep those above the
+// threshold within the block-count and token budgets. Run again after every memory
+// update, so a multi-hop question follows what was just learned.
+import type { Compressor } from '../compress/index.js';
+import type { MemoryStore } from '../store/index.js';
+import type { MemoryBlock } from '../types.js';
+import { recall } from './recall.js';
+import type { GateScorer } from './scorer.js';
+
+export interface GateOptions {
+  /** Keep blocks scoring at least this (default: the gate model's own, 0.5 of the top recall score without one). */
+  threshold?: number;
+  /** Read at least this many blocks per question, threshold or not (default 1). */
+  minBlocks?: number;
+  /** Read at most this many blocks per question (default 8). */
+  maxBlocks?: number;
+  /** At most this many block tokens per question (default 8192). */
+  tokenBudget?: number;
+  /** Candidates recalled per round (default 64, as the gate was trained). */
+  candidates?: number;
+}
+
+export interface GateDecision {
+  block: MemoryBlock;
+  score: number;
+  kept: boolean;
+}
+
+/** What the question has used so far; the gate only fills what is left. */
+export interface GateState {
+  read: ReadonlySet<string>;
+  excluded: ReadonlySet<string>;
+  blocksRead: number;
+  tokensRead: number;
+}
+
+/** Raw lines of a block for the gate model (the compressed text when the file is gone). */
+export type BlockText = (block: MemoryBlock) => Promise<string>;
+
+export class Gate {
+  readonly threshold: number;
+  readonly minBlocks: number;
+  readonly maxBlocks: number;
+  readonly tokenBudget: number;
+  readonly candidates: number;
+  private readonly blocks = new Map<string, MemoryBlock>();
+
+  constructor(
+    private readonly store: MemoryStore,
+    private readonly compressor: Compressor,
+    readonly scorer: GateScorer | null,
+    private readonly text: BlockText,
+    opts: GateOptions = {},
+  ) {
+    this.threshold = opts.threshold ?? scorer?.threshold ?? 0.5;
+    this.minBlocks = opts.minBlocks ?? 1;
+    this.maxBlocks = opts.maxBlocks ?? 8;
+    this.tokenBudget = opts.tokenBudget ?? 8192;
+    this.candidates = opts.candidates ?? 64;
+    if (!(this.maxBlocks >= 1 && this.minBlocks >= 0 && this.minBlocks <= this.maxBlocks)) {
+      throw new RangeError(`gate block limits need 0 <= min (${this.minBlocks}) <= max (${this.maxBlocks}), max >= 1`);
+    }
+  }
+
+  get id(): string {
+    return this.scorer?.id ?? 'recall-rank';
+  }
+
+  /** Every unread candidate, scored, best first. */
+  async rank(question: string, memory: string, state: Pick<GateState, 'read' | 'excluded'>, signal?: AbortSignal): Promise<Array<{ block: MemoryBlock; score: number }>> {
+    const query = memory ? `${question}\n${memory}` : question;
+    const hits = (await recall(this.store, this.compressor, query, this.candidates)).filter(
+      (h) => !state.read.has(h.blockId) && !state.excluded.has(h.blockId),
+    );
+    const blocks: MemoryBlock[] = [];
+    for (const h of hits) {
+      const b = await this.block(h.blockId);
+      if (b) blocks.push(b);
+    }
+    let scores: number[];
+    if (this.scorer) {
+      const inputs = await Promise.all(blocks.map(async (b) => ({ path: b.path, startLine: b.startLine, endLine: b.endLine, text: await this.text(b) })));
+      scores = await this.scorer.score(question, memory, inputs, signal);
+    } else {
+      // Recall's fused score relative to the best: 1 for the top, ~0.5 for a block only one list ranks first.
+      const byId = new Map(hits.map((h) => [h.blockId, h.score]));
+      const top = hits[0]?.score ?? 1;
+      scores = blocks.map((b) => (byId.get(b.id) ?? 0) / top);
+    }
+    return blocks.map((block, i) => ({ block, score: scores[i] ?? 0 })).sort((a, b) => b.score - a.score || a.block.id.localeCompare(b.block.id));
+  }
+
+  /** One round: every candidate with its decision; kept ones are in reading order. */
+  async select(question: string, memory: string, state: GateState, signal?: AbortSignal): Promise<GateDecision[]> {
+    const ranked = await this.rank(question, memory, state, signal);
+    let blocks = state.blocksRead;
+    let tokens = state.tokensRead;
+    return ranked.map(({ block, score }) => {
+      const wanted = score >= this.threshold || blocks < this.minBlocks;
+      const fits = blocks < this.maxBlocks && tokens + block.compressedTokens <= this.tokenBudget;
+      const kept = wanted && fits;
+      if (kept) {
+        blocks++;
+        tokens += block.compressedTokens;
+      }
+      return { block, score, kept };
+    });
+  }
+
+  /** Candidates recur across rounds; fetch each block once per question. */
+  async block(id: string): Promise<MemoryBlock | null> {
+    const seen = this.blocks.get(id);
+    if (seen) return seen;
+    const b = await this.store.getBlock(id);
+    if (b) this.blocks.set(id, b);
+    return b;
+  }
+}

@@ -1,0 +1,74 @@
+// The reasoner contract: one block at a time into a bounded working memory, then an
+// answer with citations. Every backend (an ONNX decoder, an OpenAI-compatible server,
+// an extractive reader) implements it, so the ask loop never changes per backend.
+import type { Citation } from '../types.js';
+
+/** One piece of the workspace as the reasoner reads it. */
+export interface BlockView {
+  blockId: string;
+  path: string;
+  startLine: number;
+  endLine: number;
+  /** Lines prefixed with their file line number (`12| code`): compressed, or raw for `full`. */
+  text: string;
+}
+
+export interface ReadInput {
+  question: string;
+  /** The working memory so far ('' at the start). */
+  memory: string;
+  block: BlockView;
+  signal?: AbortSignal;
+  /** Sees generated text as it streams. */
+  onText?: (text: string) => void;
+}
+
+export interface ReadOutput {
+  /** The rewritten memory, at most `memoryTokens` tokens of this reasoner. */
+  memory: string;
+  /** True when the memory now holds the answer (the loop may stop reading). */
+  hasAnswer: boolean;
+  /** Tokens of the block that reached the model (after any truncation to fit its window). */
+  blockTokens: number;
+  /** All tokens the model read and wrote for this step. */
+  promptTokens: number;
+  outputTokens: number;
+}
+
+export interface AnswerInput {
+  question: string;
+  memory: string;
+  /** Context read directly at answer time (modes `full` and `rag`); empty for the memory loop. */
+  blocks: BlockView[];
+  signal?: AbortSignal;
+  onText?: (text: string) => void;
+}
+
+export interface AnswerOutput {
+  answer: string;
+  /** As the reasoner stated them; the loop verifies them against what was read. */
+  citations: Citation[];
+  /** How many of `blocks` fitted into the model's window (the rest were cut). */
+  blocksUsed: number;
+  /** Tokens of `blocks` that reached the model. */
+  blockTokens: number;
+  promptTokens: number;
+  outputTokens: number;
+}
+
+export interface Reasoner {
+  /** backend:model, for traces, feedback records and benchmark tables. */
+  readonly id: string;
+  /** The model's window in its own tokens. */
+  readonly contextTokens: number;
+  /** The working-memory bound in the reasoner's tokens. */
+  readonly memoryTokens: number;
+  /** Tokens `text` takes for this reasoner. */
+  count(text: string): number;
+  read(input: ReadInput): Promise<ReadOutput>;
+  answer(input: AnswerInput): Promise<AnswerOutput>;
+  close(): Promise<void>;
+}
+
+/** The usual MemAgent memory size. */
+export const DEFAULT_MEMORY_TOKENS = 1024;
