@@ -2,8 +2,11 @@
 // object with every trace step. Reasoner and gate options are shared with eval and serve.
 import { openGate, type GateOptions, type GateScorer } from '../../core/gate/index.js';
 import { defaultReasonerSpec, openReasoner, REASONER_BACKENDS, type Reasoner, type ReasonerSpec } from '../../core/reason/index.js';
-import { ASK_MODES, UserError, type AskMode, type AskResult } from '../../core/types.js';
-import type { AskOptions } from '../../core/ask/index.js';
+import { ASK_MODES, CancelledError, UserError, type AskMode, type AskResult } from '../../core/types.js';
+import { checkQuestion, type AskOptions } from '../../core/ask/index.js';
+import type { Engine } from '../../core/engine.js';
+import { AskRequest, RpcErrorCode, TraceNotification, WarningNotification, type AskParams } from '../../core/protocol.js';
+import { ResponseError, type CancellationToken, type MessageConnection } from 'vscode-jsonrpc/node';
 import { writeJson, type CliIO, type Command } from '../io.js';
 import { withEngine } from '../open-engine.js';
 import { parseCommand } from '../options.js';
@@ -164,3 +167,53 @@ export const askCommand: Command = async (argv, io) => {
     return 0;
   });
 };
+
+/**
+ * The JSON-RPC `ask` request for `engram serve`: trace events stream as `trace`
+ * notifications tagged with the question's askId; a cancelled request stops the loop.
+ * Reasoner and gate load on the first question and stay loaded.
+ */
+export function registerAskHandler(connection: MessageConnection, engine: Engine, values: AskValues, io: CliIO): { close: () => Promise<void> } {
+  let reasoner: Promise<Reasoner> | undefined;
+  let gate: Promise<GateScorer | null> | undefined;
+  let asked = 0;
+  const onWarning = (message: string): void => void connection.sendNotification(WarningNotification, { message });
+  connection.onRequest(AskRequest, async (params: AskParams, token: CancellationToken) => {
+    const controller = new AbortController();
+    const sub = token.onCancellationRequested(() => controller.abort());
+    try {
+      const mode = parseMode(params?.mode ?? values.mode);
+      const question = String(params?.question ?? '');
+      checkQuestion(question);
+      reasoner ??= openReasoner(reasonerSpec(values, io.env)).catch((e: unknown) => {
+        reasoner = undefined;
+        throw e;
+      });
+      if (mode === 'gated') gate ??= openGate(values.gate, { env: io.env, onWarning });
+      const askId = params?.askId ?? `ask-${++asked}`;
+      return await engine.ask(question, {
+        mode,
+        reasoner: await reasoner,
+        gate: mode === 'gated' ? await gate : null,
+        gateOptions: gateOptions(values),
+        signal: controller.signal,
+        onWarning,
+        onTrace: (event) => void connection.sendNotification(TraceNotification, { askId, event }),
+        ...(params?.pinned ? { pinned: params.pinned } : {}),
+        ...(params?.excluded ? { excluded: params.excluded } : {}),
+      });
+    } catch (error) {
+      if (error instanceof UserError) throw new ResponseError(RpcErrorCode.UserError, error.message);
+      if (error instanceof CancelledError) throw new ResponseError(RpcErrorCode.Cancelled, error.message);
+      throw new ResponseError(RpcErrorCode.EngineFailure, error instanceof Error ? error.message : String(error));
+    } finally {
+      sub.dispose();
+    }
+  });
+  return {
+    close: async () => {
+      await (await reasoner?.catch(() => null))?.close();
+      await (await gate?.catch(() => null))?.close();
+    },
+  };
+}

@@ -20,9 +20,10 @@ import type { WorkspaceWatcher } from '../../core/sync/watcher.js';
 import { resolve as resolvePath } from 'node:path';
 import type { Command } from '../io.js';
 import { engineOptions, parseCommand } from '../options.js';
+import { ASK_OPTIONS, registerAskHandler } from './ask.js';
 
 export const serveCommand: Command = async (argv, io) => {
-  const { values } = parseCommand(argv, { stdio: { type: 'boolean', default: false }, feedback: { type: 'string' } });
+  const { values } = parseCommand(argv, { ...ASK_OPTIONS, stdio: { type: 'boolean', default: false }, feedback: { type: 'string' } });
   if (!values.stdio) throw new UserError('usage: engram serve --stdio [--repo DIR] [--store DIR]');
 
   const connection = createMessageConnection(new StreamMessageReader(process.stdin), new StreamMessageWriter(process.stdout));
@@ -33,6 +34,7 @@ export const serveCommand: Command = async (argv, io) => {
   connection.onRequest(IndexRequest, (_params, token) =>
     guarded(() => withSignal(token, (signal) => engine.index({ signal, onProgress: (p) => void connection.sendNotification(ProgressNotification, p) }))),
   );
+  const asking = registerAskHandler(connection, engine, values, io);
   connection.onRequest(StatusRequest, () => guarded(() => engine.status()));
   connection.onRequest(SearchRequest, (params) => guarded(async () => ({ results: await engine.search(String(params?.query ?? ''), params?.k ?? 10) })));
   connection.onRequest(InspectRequest, (params) => guarded(() => engine.inspect(String(params?.target ?? ''))));
@@ -61,6 +63,7 @@ export const serveCommand: Command = async (argv, io) => {
   io.stderr.write(`engram: serving ${engine.repo} on stdio\n`);
   await closed;
   await watcher?.close();
+  await asking.close();
   await engine.close();
   connection.dispose();
   return 0;
