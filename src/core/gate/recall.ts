@@ -1,11 +1,15 @@
-// Candidate recall: vector and lexical search together, fused by reciprocal rank.
-// Rank fusion needs no score calibration between the two, which differ in scale.
+// Candidate recall: vector and lexical search together, fused by weighted
+// reciprocal rank. Rank fusion needs no score calibration between the two, which
+// differ in scale. Lexical ranks weigh more: BM25 returns only blocks that share a
+// term with the query, while vector search always fills its list, so a unique
+// identifier found by BM25 must not tie with the nearest unrelated vector.
 import type { Compressor } from '../compress/index.js';
 import type { MemoryStore } from '../store/index.js';
 import type { SearchHit } from '../types.js';
 
 /** The usual RRF constant: damps the head so one list cannot dominate. */
 const RRF_K = 60;
+const WEIGHT = { vector: 0.5, lexical: 1 } as const;
 
 export async function recall(store: MemoryStore, compressor: Compressor, query: string, k: number): Promise<SearchHit[]> {
   const depth = Math.max(k * 3, 30);
@@ -14,9 +18,12 @@ export async function recall(store: MemoryStore, compressor: Compressor, query: 
     store.searchLexical(query, depth),
   ]);
   const fused = new Map<string, SearchHit>();
-  for (const list of [vector, lexical]) {
+  for (const [list, weight] of [
+    [vector, WEIGHT.vector],
+    [lexical, WEIGHT.lexical],
+  ] as const) {
     list.forEach((hit, rank) => {
-      const add = 1 / (RRF_K + rank + 1);
+      const add = weight / (RRF_K + rank + 1);
       const seen = fused.get(hit.blockId);
       fused.set(hit.blockId, seen ? { ...seen, score: seen.score + add } : { ...hit, score: add });
     });
