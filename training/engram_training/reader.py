@@ -1,0 +1,856 @@
+"""The built-in extractive reasoner ("reader"): an encoder over (question, working memory,
+block) with a start/end pointer head over the block's tokens (the answer span), a
+no-answer head (this block does not hold the answer) and a per-token keep head, pooled
+per line (lines worth keeping in the working memory: the evidence).
+
+Input, one window of a block (the TypeScript runtime, src/core/models/extractive.ts,
+builds exactly the same ids):
+
+    <s> <question> Q(<=64) <memory> M(<=96) <block> PATH(<=24) <sep> LINE1 \\n LINE2 \\n ...
+
+Each line is tokenized on its own (at most 64 tokens) and followed by the newline token,
+so every token belongs to exactly one source line, and its bytes (byte-level BPE) give
+exact offsets in that line: a span always maps back to exact source text and lines.
+A block longer than one window is cut into consecutive windows of whole lines.
+
+    python -m engram_training.reader data  --corpus .data/corpus --qa .data/qa --out .data/reader
+    python -m engram_training.reader train --data .data/reader --out .data/reader/run [--budget-s 600]
+    python -m engram_training.reader eval  --data .data/reader --run .data/reader/run
+    python -m engram_training.reader export --data .data/reader --run .data/reader/run --out ../models/reader-0.1.0
+
+Labels come from the QA generator: the span is the answer's occurrence on the evidence
+lines (for "where is X defined" the defined name on its definition line), keep lines are
+short evidence ranges, or the first line of long ones plus lines naming the answer or
+the question's identifiers. Hard negatives are windows of the same file, windows that
+mention the question's identifiers, and BM25 look-alikes. Half the examples get a copy
+with the question's identifiers and the answer renamed consistently.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import re
+import string
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .gate import _Layer, pick_device
+
+MAX_LEN = 512
+Q_MAX = 64
+MEM_MAX = 96
+PATH_MAX = 24
+LINE_MAX = 64
+MAX_SPAN = 48
+NL = "\u010a"  # the byte-level token for "\n"
+
+# token flags (training tensors)
+F_SPAN, F_KEEP, F_BLOCK = 1, 2, 4
+
+# ---------------------------------------------------------------- model
+
+
+@dataclass
+class ReaderConfig:
+    vocab_size: int = 12000
+    d_model: int = 192
+    layers: int = 6
+    heads: int = 6
+    ff: int = 768
+    max_len: int = MAX_LEN
+    dropout: float = 0.1
+    pad_id: int = 0
+
+
+class ReaderModel(nn.Module):
+    """input_ids, attention_mask [B,T] int64 -> start_logits, end_logits, keep_logits [B,T],
+    no_answer_logits [B]."""
+
+    def __init__(self, c: ReaderConfig) -> None:
+        super().__init__()
+        self.config = c
+        self.tok = nn.Embedding(c.vocab_size, c.d_model)
+        self.pos = nn.Embedding(c.max_len, c.d_model)
+        self.drop = nn.Dropout(c.dropout)
+        self.layers = nn.ModuleList(_Layer(c) for _ in range(c.layers))  # type: ignore[arg-type]
+        self.ln = nn.LayerNorm(c.d_model)
+        self.span = nn.Linear(c.d_model, 2)
+        self.keep = nn.Linear(c.d_model, 1)
+        self.na = nn.Sequential(nn.Linear(3 * c.d_model, c.d_model), nn.GELU(), nn.Linear(c.d_model, 1))
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):
+        t = input_ids.shape[1]
+        pos = torch.arange(t, device=input_ids.device).unsqueeze(0)
+        x = self.drop(self.tok(input_ids) + self.pos(pos))
+        m = attention_mask.to(x.dtype)
+        bias = ((1.0 - m) * -1e4)[:, None, None, :]
+        for layer in self.layers:
+            x = layer(x, bias)
+        x = self.ln(x)
+        se = self.span(x)
+        start, end = se[..., 0], se[..., 1]
+        keep = self.keep(x).squeeze(-1)
+        mean = (x * m.unsqueeze(-1)).sum(1) / m.sum(1, keepdim=True).clamp(min=1.0)
+        # The best start score's state: the no-answer head sees what the pointer found.
+        s_masked = start + (1.0 - m) * -1e4
+        w = torch.softmax(s_masked, dim=-1).unsqueeze(-1)
+        pointed = (x * w).sum(1)
+        na = self.na(torch.cat([x[:, 0], mean, pointed], dim=-1)).squeeze(-1)
+        return start, end, keep, na
+
+
+# ---------------------------------------------------------------- encoding
+
+
+def _byte_decoder() -> dict[str, int]:
+    """GPT-2's bytes_to_unicode, inverted: a byte-level token's characters -> bytes."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return {chr(c): b for b, c in zip(bs, cs)}
+
+
+@dataclass
+class Window:
+    """One model input: ids plus, per token, its window line (-1 outside the block) and
+    byte range in that line; `lines` are the window's source lines, first = start_line."""
+    ids: list[int]
+    line_of: list[int]
+    b0: list[int]
+    b1: list[int]
+    spanable: list[bool]
+    lines: list[str]
+    start_line: int
+
+
+class ReaderEncoder:
+    def __init__(self, tokenizer_path: Path) -> None:
+        from tokenizers import Tokenizer
+        self.tok = Tokenizer.from_file(str(tokenizer_path))
+        self.sp = {t: self.tok.token_to_id(t) for t in ("<s>", "<question>", "<memory>", "<block>", "<sep>")}
+        self.nl = self.tok.token_to_id(NL)
+        self.bytes_of = _byte_decoder()
+        self._lens: dict[int, int] = {}
+        self._line_cache: dict[str, tuple[list[int], list[int]]] = {}
+
+    def ids(self, text: str) -> list[int]:
+        return self.tok.encode(text, add_special_tokens=False).ids if text else []
+
+    def tok_len(self, i: int) -> int:
+        n = self._lens.get(i)
+        if n is None:
+            s = self.tok.id_to_token(i) or ""
+            n = sum(1 for ch in s if ch in self.bytes_of)
+            self._lens[i] = n
+        return n
+
+    def prefix(self, question: str, memory: str, path: str) -> list[int]:
+        return ([self.sp["<s>"], self.sp["<question>"]] + self.ids(question)[:Q_MAX] + [self.sp["<memory>"]]
+                + self.ids(memory)[:MEM_MAX] + [self.sp["<block>"]] + self.ids(path)[:PATH_MAX] + [self.sp["<sep>"]])
+
+    def line(self, text: str) -> tuple[list[int], list[int]]:
+        """Token ids of one line (at most LINE_MAX) and their byte lengths."""
+        hit = self._line_cache.get(text)
+        if hit is None:
+            ids = self.ids(text)[:LINE_MAX]
+            hit = (ids, [self.tok_len(i) for i in ids])
+            if len(self._line_cache) < 500_000:
+                self._line_cache[text] = hit
+        return hit
+
+    def windows(self, prefix: list[int], lines: list[str], start_line: int) -> list[Window]:
+        """Consecutive windows of whole lines, each fitting MAX_LEN with the prefix."""
+        budget = MAX_LEN - len(prefix)
+        out: list[Window] = []
+        cur: list[int] = []
+        used = 0
+        for k, text in enumerate(lines):
+            n = len(self.line(text)[0]) + 1
+            if cur and used + n > budget:
+                out.append(self._window(prefix, lines, cur, start_line))
+                cur, used = [], 0
+            cur.append(k)
+            used += n
+        if cur or not out:
+            out.append(self._window(prefix, lines, cur, start_line))
+        return out
+
+    def _window(self, prefix: list[int], lines: list[str], idx: list[int], start_line: int) -> Window:
+        ids, line_of, b0, b1, sp = list(prefix), [-1] * len(prefix), [0] * len(prefix), [0] * len(prefix), [False] * len(prefix)
+        first = idx[0] if idx else 0
+        for k in idx:
+            t, lens = self.line(lines[k])
+            off = 0
+            for i, n in zip(t, lens):
+                ids.append(i)
+                line_of.append(k - first)
+                b0.append(off)
+                off += n
+                b1.append(off)
+                sp.append(True)
+            ids.append(self.nl)
+            line_of.append(k - first)
+            b0.append(off)
+            b1.append(off)
+            sp.append(False)
+        return Window(ids[:MAX_LEN], line_of[:MAX_LEN], b0[:MAX_LEN], b1[:MAX_LEN], sp[:MAX_LEN],
+                      [lines[k] for k in idx], start_line + first)
+
+
+def span_tokens(w: Window, line: int, cstart: int, cend: int) -> tuple[int, int] | None:
+    """Token indices covering characters [cstart, cend) of window line `line`."""
+    text = w.lines[line]
+    bs, be = len(text[:cstart].encode()), len(text[:cend].encode())
+    s = e = None
+    for t, (ln, a, b, ok) in enumerate(zip(w.line_of, w.b0, w.b1, w.spanable)):
+        if not ok or ln != line:
+            continue
+        if s is None and a <= bs < b:
+            s = t
+        if a < be <= b:
+            e = t
+            break
+    return (s, e) if s is not None and e is not None and e >= s else None
+
+
+def span_text(w: Window, s: int, e: int) -> tuple[str, int, int]:
+    """Exact source text of tokens s..e (whole characters, trimmed) and its window lines."""
+    ls, le = w.line_of[s], w.line_of[e]
+    parts = []
+    for ln in range(ls, le + 1):
+        raw = w.lines[ln].encode()
+        a = w.b0[s] if ln == ls else 0
+        b = w.b1[e] if ln == le else len(raw)
+        while a > 0 and (raw[a] & 0xC0) == 0x80:
+            a -= 1
+        while b < len(raw) and (raw[b] & 0xC0) == 0x80:
+            b += 1
+        parts.append(raw[a:b].decode("utf-8", "replace"))
+    return "\n".join(parts).strip(), ls, le
+
+
+def normalize(s: str) -> str:
+    s = s.strip().rstrip(",;").strip()
+    while len(s) >= 1 and s[0] in "'\"`" and s[-1:] == s[0] and len(s) >= 2:
+        s = s[1:-1]
+    return s.strip("'\"` ")
+
+
+# ---------------------------------------------------------------- labels
+
+
+_IDENT_RE = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
+
+
+def _names(question: str) -> list[str]:
+    return [n for n in re.findall(r"`([^`]+)`", question) if _IDENT_RE.match(n)]
+
+
+def target_text(q: dict) -> str | None:
+    if q["kind"] == "unanswerable":
+        return None
+    if q["kind"] == "definition":
+        names = _names(q["question"])
+        return names[0] if names else None
+    return q["answer"]
+
+
+def find_in_line(text: str, target: str) -> tuple[int, int] | None:
+    if _IDENT_RE.match(target):
+        m = re.search(r"(?<![A-Za-z0-9_$])" + re.escape(target) + r"(?![A-Za-z0-9_$])", text)
+        return (m.start(), m.end()) if m else None
+    i = text.find(target)
+    return (i, i + len(target)) if i >= 0 else None
+
+
+def keep_lines(q: dict, lines_of: dict[str, list[str]], target: str | None) -> set[tuple[str, int]]:
+    """(path, line) pairs worth keeping in the working memory for this question."""
+    out: set[tuple[str, int]] = set()
+    names = _names(q["question"]) + ([target] if target else [])
+    for ev in q["evidence"]:
+        a, b = ev["startLine"], ev["endLine"]
+        if b - a < 3:
+            out.update((ev["path"], n) for n in range(a, b + 1))
+            continue
+        out.add((ev["path"], a))
+        src = lines_of.get(ev["path"], [])
+        for n in range(a + 1, b + 1):
+            if n - 1 < len(src) and any(find_in_line(src[n - 1], nm) for nm in names if nm):
+                out.add((ev["path"], n))
+    return out
+
+
+def label_window(w: Window, path: str, q: dict, target: str | None, keep: set[tuple[str, int]]):
+    """(start, end) tokens of the answer in this window or None, and the kept window lines."""
+    kept = [k for k in range(len(w.lines)) if (path, w.start_line + k) in keep]
+    if target is None:
+        return None, kept
+    ev_lines = []
+    for ev in q["evidence"]:
+        if ev["path"] != path:
+            continue
+        for n in range(ev["startLine"], ev["endLine"] + 1):
+            k = n - w.start_line
+            if 0 <= k < len(w.lines) and k not in ev_lines:
+                ev_lines.append(k)
+    for k in ev_lines:
+        hit = find_in_line(w.lines[k], target)
+        if hit:
+            st = span_tokens(w, k, *hit)
+            if st and st[1] - st[0] < MAX_SPAN:
+                return st, kept
+    return None, kept
+
+
+# ---------------------------------------------------------------- renaming augmentation
+
+_SYL = ["ka", "lo", "mi", "ren", "tas", "vo", "qu", "zel", "dor", "fin", "gra", "hul", "pex", "sor", "tri", "wan", "bex", "nim"]
+
+
+def _new_name(old: str, rng: random.Random, taken: str) -> str:
+    for _ in range(20):
+        parts = ["".join(rng.choice(_SYL) for _ in range(rng.randint(1, 2))) for _ in range(rng.randint(1, 3))]
+        if "_" in old.strip("_"):
+            name = "_".join(parts)
+            name = name.upper() if old.isupper() else name
+        else:
+            name = parts[0] + "".join(p.capitalize() for p in parts[1:])
+            if old[:1].isupper():
+                name = name[:1].upper() + name[1:]
+            if old.isupper():
+                name = name.upper()
+        lead = len(old) - len(old.lstrip("_"))
+        name = "_" * lead + name
+        if name not in taken and name != old:
+            return name
+    return old + "_" + "".join(rng.choice(string.ascii_lowercase) for _ in range(4))
+
+
+def rename(rng: random.Random, q: dict, lines: list[str], memory: str) -> tuple[dict, list[str], str]:
+    """The question's identifiers (and an identifier answer) renamed the same way everywhere."""
+    names = set(_names(q["question"]))
+    if _IDENT_RE.match(q.get("answer", "")) and q["kind"] in ("describe", "call_chain", "definition"):
+        names.add(q["answer"])
+    names = {n for n in names if len(n) > 1 and n not in ("self", "this", "None", "true", "false", "null")}
+    if not names:
+        return q, lines, memory
+    blob = "\n".join(lines) + q["question"]
+    mapping = {n: _new_name(n, rng, blob) for n in names}
+    pat = re.compile(r"(?<![A-Za-z0-9_$])(" + "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True)) + r")(?![A-Za-z0-9_$])")
+    sub = lambda s: pat.sub(lambda m: mapping[m.group(1)], s)  # noqa: E731
+    q2 = dict(q, question=sub(q["question"]), answer=sub(q["answer"]))
+    return q2, [sub(l) for l in lines], sub(memory)
+
+
+# ---------------------------------------------------------------- data
+
+
+def _load_jsonl(path: Path) -> list[dict]:
+    return [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
+
+
+def _examples_for(q: dict, blocks: list, by_path: dict[str, list[str]], order: list[int], rng: random.Random,
+                  train: bool) -> list[tuple[str, object, int]]:
+    """(memory, block, window choice) items: positives, then hard negatives. Window choice -1 =
+    the window(s) holding evidence, else a random window index seed."""
+    pos = [i for i, b in enumerate(blocks) if any(b.overlaps(e) for e in q["evidence"])]
+    pos_set = set(pos)
+    others = [i for i in range(len(blocks)) if i not in pos_set]
+    names = _names(q["question"])
+    ev_paths = {e["path"] for e in q["evidence"]}
+    same_file = [i for i in others if blocks[i].path in ev_paths]
+    same_ident = [i for i in others if any(n in blocks[i].text for n in names)]
+    lexical = [i for i in order[:10] if i not in pos_set]
+    negs: list[int] = []
+    quota = ((same_file, 1), (same_ident, 2), (lexical, 1), (others, 0)) if pos else ((same_ident, 2), (lexical, 1), (others, 0))
+    for pool, k in quota:
+        cands = [i for i in pool if i not in negs]
+        negs.extend(rng.sample(cands, min(k, len(cands))))
+    items: list[tuple[str, object, int]] = []
+    memory = ""
+    if train and others and rng.random() < 0.3:  # an unrelated working memory must not change the answer
+        b = blocks[rng.choice(others)]
+        memory = f"{b.path}:{b.start}: {b.text.split(chr(10))[0].strip()[:160]}"
+    for i in (rng.sample(pos, min(2, len(pos))) if train else pos):
+        items.append((memory, blocks[i], -1))
+    if q["kind"] == "call_chain" and len(q["evidence"]) >= 2:
+        first = q["evidence"][0]
+        src = by_path.get(first["path"], [])
+        hop = src[first["startLine"] - 1].strip()[:160] if first["startLine"] - 1 < len(src) else ""
+        mem = f"{first['path']}:{first['startLine']}: {hop}"
+        for i in pos:
+            if any(blocks[i].overlaps(e) for e in q["evidence"][1:]) and not blocks[i].overlaps(first):
+                items.append((mem, blocks[i], -1))
+                break
+    for i in negs:
+        items.append((memory, blocks[i], rng.randrange(1 << 30)))
+    return items
+
+
+def build_examples(q: dict, blocks: list, by_path: dict[str, list[str]], order: list[int], rng: random.Random,
+                   enc: ReaderEncoder, train: bool, renamed: bool) -> list[dict]:
+    """Labelled windows for one question (raw fields plus the encoded Window)."""
+    out = []
+    for memory, b, choice in _examples_for(q, blocks, by_path, order, rng, train):
+        qq, lines, mem = q, b.text.split("\n"), memory
+        src_lines = by_path
+        if renamed:
+            qq, lines, mem = rename(rng, q, lines, memory)
+            # keep-line detection reads the renamed block's own lines
+            src_lines = dict(by_path)
+            src_lines[b.path] = list(by_path.get(b.path, []))
+            for k, l in enumerate(lines):
+                if b.start - 1 + k < len(src_lines[b.path]):
+                    src_lines[b.path][b.start - 1 + k] = l
+        target = target_text(qq)
+        keep = keep_lines(qq, src_lines, target)
+        wins = enc.windows(enc.prefix(qq["question"], mem, b.path), lines, b.start)
+        if choice == -1:
+            picked = [w for w in wins if any(ev["path"] == b.path and ev["startLine"] <= w.start_line + len(w.lines) - 1
+                                             and ev["endLine"] >= w.start_line for ev in qq["evidence"])][:2]
+        else:
+            picked = [wins[choice % len(wins)]]
+        for w in picked:
+            span, kept = label_window(w, b.path, qq, target, keep)
+            out.append({"q": qq, "memory": mem, "path": b.path, "window": w, "span": span, "kept": kept,
+                        "target": target})
+    return out
+
+
+def build_data(corpus: Path, qa: Path, tokenizer: Path, out: Path, seed: int = 0, max_train_q: int = 100000,
+               max_eval_q: int = 500, rename_p: float = 0.5, log=None) -> dict:
+    from .blocks import BM25, chunk_file
+    say = log or (lambda m: print(m, file=sys.stderr, flush=True))
+    enc = ReaderEncoder(tokenizer)
+    rng = random.Random(seed)
+    out.mkdir(parents=True, exist_ok=True)
+    stats: dict = {}
+    file_cache: dict[tuple[str, str], tuple[list, list[str]]] = {}
+    for split in ("train", "validation", "test"):
+        t0 = time.time()
+        train = split == "train"
+        contexts = {c["id"]: c for c in _load_jsonl(qa / split / "contexts.jsonl")}
+        questions = [q for q in _load_jsonl(qa / split / "qa.jsonl") if q["context"] in contexts]
+        # whole-repository contexts are for the engine's own evaluation; windows come from the rest
+        questions = [q for q in questions if contexts[q["context"]].get("size_class") != "repo"]
+        rng.shuffle(questions)
+        questions = questions[:max_train_q if train else max_eval_q]
+        by_ctx: dict[str, list[dict]] = {}
+        for q in questions:
+            by_ctx.setdefault(q["context"], []).append(q)
+        rows: list[list[int]] = []
+        flags: list[list[int]] = []
+        starts: list[int] = []
+        ends: list[int] = []
+        nas: list[int] = []
+        evals: list[dict] = []
+        for cid, qs in by_ctx.items():
+            ctx = contexts[cid]
+            blocks = []
+            by_path: dict[str, list[str]] = {}
+            for path in ctx["files"]:
+                key = (ctx["repo"], path)
+                if key not in file_cache:
+                    text = (corpus / "repos" / ctx["repo"] / path).read_text("utf-8")
+                    file_cache[key] = (chunk_file(path, text), text.split("\n"))
+                blocks.extend(file_cache[key][0])
+                by_path[path] = file_cache[key][1]
+            if not blocks:
+                continue
+            bm = BM25([b.text for b in blocks])
+            for q in qs:
+                scores = bm.scores(q["question"])
+                order = sorted(range(len(blocks)), key=lambda i: -scores[i])
+                variants = [False] + ([True] if train and rng.random() < rename_p else [])
+                for renamed in variants:
+                    for ex in build_examples(q, blocks, by_path, order, rng, enc, train, renamed):
+                        w: Window = ex["window"]
+                        if train:
+                            kept = set(ex["kept"])
+                            rows.append(w.ids)
+                            flags.append([(F_SPAN if s else 0) | (F_KEEP if ln in kept else 0) | (F_BLOCK if ln >= 0 else 0)
+                                          for s, ln in zip(w.spanable, w.line_of)])
+                            starts.append(ex["span"][0] if ex["span"] else -1)
+                            ends.append(ex["span"][1] if ex["span"] else -1)
+                            nas.append(0 if ex["span"] else 1)
+                        else:
+                            evals.append({"qid": q["id"], "kind": q["kind"], "question": q["question"], "memory": ex["memory"],
+                                          "path": ex["path"], "startLine": w.start_line, "lines": w.lines,
+                                          "target": ex["target"] if ex["span"] else None,
+                                          "targetText": span_text(w, *ex["span"])[0] if ex["span"] else None,
+                                          "answerLines": [w.start_line + w.line_of[ex["span"][0]], w.start_line + w.line_of[ex["span"][1]]] if ex["span"] else None,
+                                          "keepLines": [w.start_line + k for k in ex["kept"]]})
+        if train:
+            offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+            offsets[1:] = np.cumsum([len(r) for r in rows])
+            np.savez_compressed(out / "train.npz",
+                                ids=np.fromiter((i for r in rows for i in r), dtype=np.uint16, count=int(offsets[-1])),
+                                flags=np.fromiter((f for r in flags for f in r), dtype=np.uint8, count=int(offsets[-1])),
+                                offsets=offsets, start=np.array(starts, dtype=np.int16), end=np.array(ends, dtype=np.int16),
+                                na=np.array(nas, dtype=np.uint8))
+            stats[split] = {"examples": len(rows), "positives": int(len(nas) - sum(nas)), "questions": len(questions),
+                            "tokens": int(offsets[-1])}
+        else:
+            (out / f"{split}.jsonl").write_text("".join(json.dumps(e) + "\n" for e in evals))
+            stats[split] = {"examples": len(evals), "positives": sum(1 for e in evals if e["target"]),
+                            "questions": len(questions)}
+        say(f"reader data {split}: {stats[split]} ({time.time() - t0:.0f}s)")
+    (out / "stats.json").write_text(json.dumps(stats, indent=1) + "\n")
+    return stats
+
+
+class Packed:
+    def __init__(self, path: Path) -> None:
+        z = np.load(path)
+        self.ids, self.flags, self.offsets = z["ids"], z["flags"], z["offsets"]
+        self.start, self.end, self.na = z["start"], z["end"], z["na"]
+
+    def __len__(self) -> int:
+        return len(self.na)
+
+    def batch(self, idx: list[int], dev: torch.device):
+        seqs = [(self.ids[self.offsets[i]:self.offsets[i + 1]], self.flags[self.offsets[i]:self.offsets[i + 1]]) for i in idx]
+        t = max(len(s) for s, _ in seqs)
+        ids = np.zeros((len(idx), t), dtype=np.int64)
+        fl = np.zeros((len(idx), t), dtype=np.uint8)
+        mask = np.zeros((len(idx), t), dtype=np.int64)
+        for r, (s, f) in enumerate(seqs):
+            ids[r, :len(s)], fl[r, :len(s)], mask[r, :len(s)] = s, f, 1
+        ten = lambda a: torch.from_numpy(a).to(dev)  # noqa: E731
+        return (ten(ids), ten(mask), ten(fl.astype(np.int64)), ten(self.start[idx].astype(np.int64)),
+                ten(self.end[idx].astype(np.int64)), ten(self.na[idx].astype(np.float32)))
+
+
+# ---------------------------------------------------------------- training
+
+
+def loss_fn(model: ReaderModel, ids, mask, fl, st, en, na):
+    start, end, keep, na_logit = model(ids, mask)
+    spanable = (fl & F_SPAN) > 0
+    neg = torch.finfo(start.dtype).min / 2
+    start = start.float().masked_fill(~spanable, -1e4)
+    end = end.float().masked_fill(~spanable, -1e4)
+    has = st >= 0
+    l_span = torch.zeros((), device=ids.device)
+    if has.any():
+        l_span = (F.cross_entropy(start[has], st[has]) + F.cross_entropy(end[has], en[has])) / 2
+    l_na = F.binary_cross_entropy_with_logits(na_logit.float(), na)
+    block = (fl & F_BLOCK) > 0
+    kl = ((fl & F_KEEP) > 0).float()
+    l_keep = (F.binary_cross_entropy_with_logits(keep.float(), kl, reduction="none", pos_weight=torch.tensor(3.0, device=ids.device))
+              * block).sum() / block.sum().clamp(min=1)
+    del neg
+    return l_span + l_na + 0.5 * l_keep, (l_span.item(), l_na.item(), l_keep.item())
+
+
+def train(data: Path, run: Path, config: ReaderConfig | None = None, budget_s: float = 600, epochs: float = 20.0,
+          batch_size: int = 64, lr: float = 5e-4, seed: int = 0, device: str = "auto", log=None) -> dict:
+    """Trains until `epochs` or `budget_s` runs out; resumes from run/ckpt.pt."""
+    say = log or (lambda m: print(m, file=sys.stderr, flush=True))
+    torch.manual_seed(seed)
+    dev = pick_device(device)
+    if dev.type == "cpu":
+        torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    else:
+        torch.backends.cuda.matmul.allow_tf32 = True
+    ds = Packed(data / "train.npz")
+    c = config or ReaderConfig()
+    run.mkdir(parents=True, exist_ok=True)
+    ckpt = run / "ckpt.pt"
+    step, seen_s = 0, 0.0
+    state = torch.load(ckpt, map_location=dev, weights_only=False) if ckpt.exists() else None
+    if state:
+        c = ReaderConfig(**state["config"])
+    model = ReaderModel(c).to(dev)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    if state:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        step, seen_s = state["step"], state["seconds"]
+        say(f"resumed at step {step}")
+    total_steps = max(1, int(epochs * len(ds) / batch_size))
+    # Cosine schedule over the budget: steps/s is measured as we go.
+    rng = np.random.default_rng(seed + step)
+    order = rng.permutation(len(ds))
+    t0 = time.time()
+    model.train()
+    hist: list[tuple[float, float, float]] = []
+    last_save = time.time()
+    amp = dev.type == "cuda"
+    while step < total_steps:
+        elapsed = seen_s + time.time() - t0
+        if elapsed >= budget_s:
+            break
+        k = (step * batch_size) % len(ds)
+        if k + batch_size > len(ds):
+            order = rng.permutation(len(ds))
+        idx = order[k:k + batch_size].tolist() if k + batch_size <= len(ds) else order[:batch_size].tolist()
+        ids, mask, fl, st, en, na = ds.batch(idx, dev)
+        frac = max(min(1.0, step / total_steps), min(1.0, elapsed / budget_s))
+        warm = min(1.0, (step + 1) / 300)
+        for g in opt.param_groups:
+            g["lr"] = lr * warm * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+        with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=amp):
+            loss, parts = loss_fn(model, ids, mask, fl, st, en, na)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        hist.append(parts)
+        step += 1
+        if step % 100 == 0:
+            h = np.mean(hist[-100:], axis=0)
+            say(f"step {step} span {h[0]:.3f} na {h[1]:.3f} keep {h[2]:.3f} "
+                f"{(step * batch_size) / max(1e-9, seen_s + time.time() - t0):.0f} ex/s")
+        if time.time() - last_save > 120:
+            _save_ckpt(ckpt, model, opt, step, seen_s + time.time() - t0, c)
+            last_save = time.time()
+    seconds = seen_s + time.time() - t0
+    _save_ckpt(ckpt, model, opt, step, seconds, c)
+    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, run / "model.pt")
+    info = {"config": asdict(c), "steps": step, "seconds": round(seconds, 1), "examples_seen": step * batch_size,
+            "train_examples": len(ds), "epochs_seen": round(step * batch_size / len(ds), 2), "device": str(dev),
+            "device_name": torch.cuda.get_device_name(0) if dev.type == "cuda" else "cpu",
+            "final_loss": {k: float(v) for k, v in zip(("span", "no_answer", "keep"), np.mean(hist[-100:], axis=0))} if hist else None,
+            "seed": seed, "lr": lr, "batch_size": batch_size}
+    (run / "train.json").write_text(json.dumps(info, indent=1) + "\n")
+    say(f"trained {step} steps in {seconds:.0f}s on {info['device_name']}")
+    return info
+
+
+def _save_ckpt(path: Path, model: nn.Module, opt, step: int, seconds: float, c: ReaderConfig) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "seconds": seconds,
+                "config": asdict(c)}, tmp)
+    tmp.replace(path)
+
+
+def load_model(run: Path, device: str = "cpu") -> ReaderModel:
+    info = json.loads((run / "train.json").read_text())
+    model = ReaderModel(ReaderConfig(**info["config"]))
+    model.load_state_dict(torch.load(run / "model.pt", map_location="cpu", weights_only=True))
+    return model.to(pick_device(device)).eval()
+
+
+# ---------------------------------------------------------------- inference (mirrors extractive.ts)
+
+
+def decode_window(w: Window, start: np.ndarray, end: np.ndarray, keep: np.ndarray, na_logit: float) -> dict:
+    """Best span (start <= end, at most MAX_SPAN tokens), P(no answer), per-line keep scores."""
+    sp = np.array(w.spanable + [False] * (len(start) - len(w.spanable)))[:len(start)]
+    s = np.where(sp, start, -np.inf)
+    e = np.where(sp, end, -np.inf)
+    ls = s - np.logaddexp.reduce(s[sp]) if sp.any() else s
+    le = e - np.logaddexp.reduce(e[sp]) if sp.any() else e
+    best, bi, bj = -np.inf, -1, -1
+    idx = np.nonzero(sp)[0]
+    for i in idx:
+        j_hi = min(len(e), i + MAX_SPAN)
+        seg = le[i:j_hi]
+        j = int(np.argmax(seg))
+        if ls[i] + seg[j] > best:
+            best, bi, bj = ls[i] + seg[j], int(i), int(i + j)
+    p_na = float(1 / (1 + math.exp(-na_logit)))
+    ans = None
+    if bi >= 0:
+        text, l0, l1 = span_text(w, bi, bj)
+        ans = {"text": text, "startLine": w.start_line + l0, "endLine": w.start_line + l1, "score": float(math.exp(best))}
+    sums: dict[int, list[float]] = {}
+    for t, ln in enumerate(w.line_of[:len(keep)]):
+        if ln >= 0:
+            sums.setdefault(ln, []).append(float(keep[t]))
+    keeps = {w.start_line + ln: float(1 / (1 + math.exp(-np.mean(v)))) for ln, v in sums.items()}
+    return {"noAnswer": p_na, "answer": ans, "keep": keeps}
+
+
+def _pad(windows: list[Window]) -> tuple[np.ndarray, np.ndarray]:
+    t = max(len(w.ids) for w in windows)
+    ids = np.zeros((len(windows), t), dtype=np.int64)
+    mask = np.zeros((len(windows), t), dtype=np.int64)
+    for r, w in enumerate(windows):
+        ids[r, :len(w.ids)], mask[r, :len(w.ids)] = w.ids, 1
+    return ids, mask
+
+
+def run_windows(windows: list[Window], forward, batch_size: int = 32) -> list[dict]:
+    """forward(ids, mask) -> (start, end, keep, na) numpy arrays."""
+    out: list[dict] = [{}] * len(windows)
+    order = sorted(range(len(windows)), key=lambda i: len(windows[i].ids))
+    for k in range(0, len(order), batch_size):
+        idx = order[k:k + batch_size]
+        ids, mask = _pad([windows[i] for i in idx])
+        st, en, kp, na = forward(ids, mask)
+        for r, i in enumerate(idx):
+            n = len(windows[i].ids)
+            out[i] = decode_window(windows[i], st[r, :n], en[r, :n], kp[r, :n], float(na[r]))
+    return out
+
+
+def torch_forward(model: ReaderModel, dev: torch.device):
+    @torch.no_grad()
+    def f(ids: np.ndarray, mask: np.ndarray):
+        res = model(torch.from_numpy(ids).to(dev), torch.from_numpy(mask).to(dev))
+        return tuple(r.float().cpu().numpy() for r in res)
+    return f
+
+
+def onnx_forward(path: Path):
+    import onnxruntime as ort
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+    def f(ids: np.ndarray, mask: np.ndarray):
+        return tuple(sess.run(["start_logits", "end_logits", "keep_logits", "no_answer_logits"],
+                              {"input_ids": ids, "attention_mask": mask}))
+    return f
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+def eval_windows(enc: ReaderEncoder, rows: list[dict]) -> list[Window]:
+    wins = []
+    for r in rows:
+        ws = enc.windows(enc.prefix(r["question"], r["memory"], r["path"]), r["lines"], r["startLine"])
+        assert len(ws) == 1, "evaluation rows are single windows"
+        wins.append(ws[0])
+    return wins
+
+
+def score_rows(rows: list[dict], preds: list[dict], threshold: float) -> dict:
+    """Per-window figures: span EM on positives (span only), no-answer accuracy on negatives,
+    overall EM at the threshold vs always answering "not found", keep-line recall/precision."""
+    pos = [(r, p) for r, p in zip(rows, preds) if r["target"]]
+    neg = [(r, p) for r, p in zip(rows, preds) if not r["target"]]
+
+    def span_ok(r: dict, p: dict) -> bool:
+        a = p["answer"]
+        return bool(a) and normalize(a["text"]) == normalize(r["targetText"]) and \
+            a["startLine"] == r["answerLines"][0] and a["endLine"] == r["answerLines"][1]
+
+    em_span = [span_ok(r, p) for r, p in pos]
+    overall = [(p["noAnswer"] < threshold and span_ok(r, p)) if r["target"] else p["noAnswer"] >= threshold
+               for r, p in zip(rows, preds)]
+    tp = fn = fp = 0
+    for r, p in zip(rows, preds):
+        gold = set(r["keepLines"])
+        kept = {ln for ln, s in p["keep"].items() if s >= 0.5}
+        tp += len(gold & kept)
+        fn += len(gold - kept)
+        fp += len(kept - gold)
+    by_kind: dict[str, dict] = {}
+    for r, p, ok in zip(rows, preds, overall):
+        d = by_kind.setdefault(r["kind"], {"windows": 0, "em": 0, "pos": 0, "span_em": 0})
+        d["windows"] += 1
+        d["em"] += int(ok)
+        if r["target"]:
+            d["pos"] += 1
+            d["span_em"] += int(span_ok(r, p))
+    for d in by_kind.values():
+        d["em"] = round(d["em"] / d["windows"], 4)
+        d["span_em"] = round(d["span_em"] / d["pos"], 4) if d["pos"] else None
+    return {
+        "windows": len(rows), "positives": len(pos), "negatives": len(neg),
+        "span_em_positives": round(float(np.mean(em_span)), 4) if em_span else None,
+        "answered_and_correct_positives": round(float(np.mean([o for o, r in zip(overall, rows) if r["target"]])), 4) if pos else None,
+        "no_answer_accuracy_negatives": round(float(np.mean([p["noAnswer"] >= threshold for _, p in neg])), 4) if neg else None,
+        "overall_em": round(float(np.mean(overall)), 4),
+        "always_not_found_em": round(len(neg) / max(1, len(rows)), 4),
+        "keep_recall": round(tp / max(1, tp + fn), 4), "keep_precision": round(tp / max(1, tp + fp), 4),
+        "by_kind": by_kind,
+    }
+
+
+def tune_threshold(rows: list[dict], preds: list[dict]) -> float:
+    best, best_t = -1.0, 0.5
+    for t in np.linspace(0.05, 0.95, 91):
+        em = score_rows(rows, preds, float(t))["overall_em"]
+        if em > best:
+            best, best_t = em, float(t)
+    return round(best_t, 3)
+
+
+def evaluate(data: Path, run: Path, tokenizer: Path, forward=None, device: str = "auto", limit: int | None = None) -> dict:
+    enc = ReaderEncoder(tokenizer)
+    if forward is None:
+        dev = pick_device(device)
+        forward = torch_forward(load_model(run, str(dev)), dev)
+    preds: dict[str, tuple[list[dict], list[dict]]] = {}
+    for split in ("validation", "test"):
+        rows = _load_jsonl(data / f"{split}.jsonl")[:limit]
+        preds[split] = (rows, run_windows(eval_windows(enc, rows), forward))
+    t = tune_threshold(*preds["validation"])
+    result = {"threshold": t, "validation": score_rows(*preds["validation"], t), "test": score_rows(*preds["test"], t)}
+    return result
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m engram_training.reader")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    d = sub.add_parser("data", help="labelled windows: train tensors, validation/test rows")
+    d.add_argument("--corpus", type=Path, default=Path(".data/corpus"))
+    d.add_argument("--qa", type=Path, default=Path(".data/qa"))
+    d.add_argument("--tokenizer", type=Path, default=Path("../models/engram-tokenizer/tokenizer.json"))
+    d.add_argument("--out", type=Path, default=Path(".data/reader"))
+    d.add_argument("--max-train-q", type=int, default=100000)
+    d.add_argument("--max-eval-q", type=int, default=500)
+    d.add_argument("--seed", type=int, default=0)
+    t = sub.add_parser("train", help="train (resumes from RUN/ckpt.pt)")
+    t.add_argument("--data", type=Path, default=Path(".data/reader"))
+    t.add_argument("--out", type=Path, default=Path(".data/reader/run"))
+    t.add_argument("--budget-s", type=float, default=600)
+    t.add_argument("--epochs", type=float, default=20.0)
+    t.add_argument("--batch-size", type=int, default=64)
+    t.add_argument("--lr", type=float, default=5e-4)
+    t.add_argument("--d-model", type=int, default=192)
+    t.add_argument("--layers", type=int, default=6)
+    t.add_argument("--heads", type=int, default=6)
+    t.add_argument("--device", default="auto")
+    t.add_argument("--seed", type=int, default=0)
+    e = sub.add_parser("eval", help="span EM, no-answer accuracy, keep recall on held-out repositories")
+    e.add_argument("--data", type=Path, default=Path(".data/reader"))
+    e.add_argument("--run", type=Path, default=Path(".data/reader/run"))
+    e.add_argument("--tokenizer", type=Path, default=Path("../models/engram-tokenizer/tokenizer.json"))
+    e.add_argument("--device", default="auto")
+    x = sub.add_parser("export", help="ONNX fp32 + int8, eval of the shipped files, model card, manifest entry")
+    x.add_argument("--data", type=Path, default=Path(".data/reader"))
+    x.add_argument("--run", type=Path, default=Path(".data/reader/run"))
+    x.add_argument("--out", type=Path, default=Path("../models/reader-0.1.0"))
+    x.add_argument("--tokenizer-dir", type=Path, default=Path("../models/engram-tokenizer"))
+    x.add_argument("--manifest", type=Path, default=Path("../models/manifest.json"))
+    x.add_argument("--version", default="0.1.0")
+    a = ap.parse_args(argv)
+    if a.cmd == "data":
+        print(json.dumps(build_data(a.corpus, a.qa, a.tokenizer, a.out, a.seed, a.max_train_q, a.max_eval_q), indent=1))
+    elif a.cmd == "train":
+        c = ReaderConfig(d_model=a.d_model, layers=a.layers, heads=a.heads, ff=4 * a.d_model)
+        print(json.dumps(train(a.data, a.out, c, a.budget_s, a.epochs, a.batch_size, a.lr, a.seed, a.device), indent=1))
+    elif a.cmd == "eval":
+        res = evaluate(a.data, a.run, a.tokenizer, device=a.device)
+        (a.run / "eval.json").write_text(json.dumps(res, indent=1) + "\n")
+        print(json.dumps(res, indent=1))
+    else:
+        from .reader_publish import publish_reader
+        print(json.dumps(publish_reader(a.data, a.run, a.out, a.tokenizer_dir, a.manifest, a.version), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,185 @@
+"""Shipping the extractive reader into `models/reader-<version>/`: ONNX fp32 and int8
+(Optimum layout), config.json with everything the TypeScript runtime needs to build the
+same inputs, the tokenizer, a model card with the held-out figures of the shipped files,
+and the `reasoner` entry in models/manifest.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .publish import copy_tokenizer, update_manifest
+from .reader import (LINE_MAX, MAX_SPAN, MEM_MAX, NL, PATH_MAX, Q_MAX, ReaderModel, evaluate, load_model,
+                     onnx_forward)
+
+OUTPUTS = ["start_logits", "end_logits", "keep_logits", "no_answer_logits"]
+
+
+def export_reader_onnx(model: ReaderModel, onnx_dir: Path, quantize: bool = True) -> dict:
+    """input_ids, attention_mask -> the four heads; checks ONNX against PyTorch on other shapes."""
+    import onnxruntime as ort
+    onnx_dir.mkdir(parents=True, exist_ok=True)
+    model = model.cpu().eval()
+    c = model.config
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(11, c.vocab_size, (2, 29), generator=g)
+    mask = torch.ones_like(ids)
+    mask[1, 20:] = 0
+    fp32 = onnx_dir / "model.onnx"
+    dyn = {"batch_size": 0, "sequence_length": 1}
+    torch.onnx.export(model, (ids, mask), str(fp32), input_names=["input_ids", "attention_mask"], output_names=OUTPUTS,
+                      opset_version=17, dynamo=False,
+                      dynamic_axes={"input_ids": {0: "batch_size", 1: "sequence_length"},
+                                    "attention_mask": {0: "batch_size", 1: "sequence_length"},
+                                    "start_logits": {0: "batch_size", 1: "sequence_length"},
+                                    "end_logits": {0: "batch_size", 1: "sequence_length"},
+                                    "keep_logits": {0: "batch_size", 1: "sequence_length"},
+                                    "no_answer_logits": {0: "batch_size"}})
+    del dyn
+    files = [("fp32", fp32)]
+    if quantize:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+        int8 = onnx_dir / "model_quantized.onnx"
+        quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
+        files.append(("int8", int8))
+    ids2 = torch.randint(11, c.vocab_size, (3, min(c.max_len, 150)), generator=g)
+    mask2 = torch.ones_like(ids2)
+    mask2[2, 70:] = 0
+    with torch.no_grad():
+        ref = [r.numpy() for r in model(ids2, mask2)]
+    out: dict = {}
+    for name, path in files:
+        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        got = sess.run(OUTPUTS, {"input_ids": ids2.numpy(), "attention_mask": mask2.numpy()})
+        # padded positions are never read; compare the real ones
+        diffs = []
+        for o, (a, b) in zip(OUTPUTS, zip(got, ref)):
+            if a.ndim == 2:
+                m = mask2.numpy().astype(bool)
+                diffs.append(float(np.abs(a[m] - b[m]).max()))
+            else:
+                diffs.append(float(np.abs(a - b).max()))
+        out[f"{name}_max_abs_diff"] = max(diffs)
+    if out["fp32_max_abs_diff"] > 1e-3:
+        raise RuntimeError(f"ONNX fp32 output differs from PyTorch by {out['fp32_max_abs_diff']}")
+    return out
+
+
+def reader_config(model: ReaderModel, threshold: float, tokenizer_json: Path) -> dict:
+    from tokenizers import Tokenizer
+    tok = Tokenizer.from_file(str(tokenizer_json))
+    c = model.config
+    return {
+        "model_type": "engram-reader", "architectures": ["ReaderModel"],
+        "vocab_size": c.vocab_size, "d_model": c.d_model, "layers": c.layers, "heads": c.heads, "ff": c.ff,
+        "max_len": c.max_len, "question_max_tokens": Q_MAX, "memory_max_tokens": MEM_MAX, "path_max_tokens": PATH_MAX,
+        "line_max_tokens": LINE_MAX, "max_span_tokens": MAX_SPAN,
+        "special_tokens": {t: tok.token_to_id(t) for t in ("<s>", "<question>", "<memory>", "<block>", "<sep>")},
+        "newline_token": tok.token_to_id(NL),
+        "inputs": "<s> <question> Q <memory> M <block> PATH <sep> LINE \\n LINE \\n ... (each line tokenized alone)",
+        "outputs": OUTPUTS,
+        "no_answer_threshold": threshold, "keep_threshold": 0.5,
+        "answer_for_definition_questions": "the defined name on its definition line",
+    }
+
+
+def publish_reader(data: Path, run: Path, out: Path, tokenizer_dir: Path, manifest: Path, version: str = "0.1.0",
+                   eval_limit: int | None = None, card: bool = True) -> dict:
+    model = load_model(run)
+    info = json.loads((run / "train.json").read_text())
+    out.mkdir(parents=True, exist_ok=True)
+    parity = export_reader_onnx(model, out / "onnx")
+    copy_tokenizer(tokenizer_dir, out)
+    tok_json = tokenizer_dir / "tokenizer.json"
+    evals = {}
+    for name, f in (("fp32", "model.onnx"), ("int8", "model_quantized.onnx")):
+        evals[name] = evaluate(data, run, tok_json, forward=onnx_forward(out / "onnx" / f), limit=eval_limit)
+    threshold = evals["int8"]["threshold"]
+    (out / "config.json").write_text(json.dumps(reader_config(model, threshold, tok_json), indent=1) + "\n")
+    n_params = sum(p.numel() for p in model.parameters())
+    stats = json.loads((data / "stats.json").read_text()) if (data / "stats.json").exists() else {}
+    if card:
+        (out / "README.md").write_text(model_card(version, model, info, evals, parity, stats, n_params))
+    t = evals["int8"]["test"]
+    entry = {"name": "engram-reader", "role": "reasoner", "version": version, "path": out.name,
+             "eval": {"test_int8": {k: t[k] for k in ("span_em_positives", "no_answer_accuracy_negatives", "overall_em",
+                                                      "always_not_found_em", "keep_recall", "keep_precision", "windows")},
+                      "test_fp32_overall_em": evals["fp32"]["test"]["overall_em"],
+                      "no_answer_threshold": threshold, "onnxParity": parity, "parameters": n_params}}
+    update_manifest(manifest, entry, manifest.parent)
+    (run / "eval_onnx.json").write_text(json.dumps(evals, indent=1) + "\n")
+    return {"out": str(out), "parity": parity, "parameters": n_params, "test_int8": t, "threshold": threshold}
+
+
+def _row(name: str, s: dict) -> str:
+    return (f"| {name} | {s['windows']} | {s['span_em_positives']} | {s['no_answer_accuracy_negatives']} | "
+            f"{s['overall_em']} | {s['always_not_found_em']} | {s['keep_recall']} | {s['keep_precision']} |")
+
+
+def model_card(version: str, model: ReaderModel, info: dict, evals: dict, parity: dict, stats: dict, n_params: int) -> str:
+    c = model.config
+    t8 = evals["int8"]["test"]
+    kinds = "\n".join(f"| {k} | {v['windows']} | {v['pos']} | {v['span_em']} | {v['em']} |" for k, v in sorted(t8["by_kind"].items()))
+    return f"""# engram-reader {version}
+
+Engram's built-in extractive reasoner. It reads one block at a time with the question and
+the working memory, and gives: the answer span (or "not in this block"), and the lines worth
+keeping in the working memory. It never writes prose: an answer is always a piece of the
+source, so it cites exactly by construction. Trained from scratch by `training/` (issue 6).
+
+- Architecture: {c.layers}-layer pre-LN transformer encoder, d={c.d_model}, {c.heads} heads, ff={c.ff};
+  heads: start/end pointer over the block's tokens, per-token keep (pooled per line: mean logit),
+  no-answer (first token, mean and pointer-weighted states). {n_params / 1e6:.2f}M parameters, windows of up to
+  {c.max_len} tokens (engram-tokenizer, byte-level BPE, 12K).
+- Input: `<s> <question> Q(<=64) <memory> M(<=96) <block> PATH(<=24) <sep>` then each source line
+  tokenized on its own (<=64 tokens) followed by the newline token. Longer blocks are read as
+  consecutive windows of whole lines. Outputs: `start_logits`, `end_logits`, `keep_logits` [batch, seq],
+  `no_answer_logits` [batch]. `config.json` holds the limits, special-token ids and the thresholds.
+- For "where is X defined" questions the span is the defined name on its definition line
+  (the citation carries the file and line).
+- Files: `onnx/model.onnx` (fp32), `onnx/model_quantized.onnx` (int8 dynamic quantization).
+  ONNX vs PyTorch max |Δlogit|: fp32 {parity['fp32_max_abs_diff']:.2e}, int8 {parity.get('int8_max_abs_diff', float('nan')):.2e}.
+
+## Data
+RULER-style code QA from the train split of the corpus of pinned npm and PyPI packages
+(training/README.md); validation and test repositories are never seen in training.
+A training example is one window of a block (blocks as the gate cuts them): windows holding
+the evidence (span = the answer's occurrence on the evidence lines), and hard negatives:
+windows of the same file, windows naming the question's identifiers, BM25 look-alikes;
+unanswerable questions give negatives only. Call chains also appear with a working memory
+holding the first hop; 30% of examples carry an unrelated memory. About half the questions
+get a second copy with their identifiers (and an identifier answer) renamed consistently.
+Training windows: {stats.get('train', {}).get('examples', '?')} ({stats.get('train', {}).get('positives', '?')} holding the answer).
+
+## Training budget
+{info['steps']} steps of batch {info['batch_size']} ({info['examples_seen']} windows seen, {info['epochs_seen']} epochs),
+{info['seconds']:.0f} s on {info['device_name']}, AdamW lr {info['lr']}, cosine schedule, seed {info['seed']}.
+
+## Evaluation (held-out test repositories: esprima, rxjs, io-ts, tomli, pyparsing, six)
+Per window, each with its question (8K–128K contexts; no renaming). "Span EM" counts a
+positive window right when the chosen span's text (quotes and surrounding whitespace
+trimmed) equals the answer and its lines are the answer's lines, whatever the no-answer head
+says; "overall EM" also needs the no-answer decision right at the threshold (tuned for
+overall EM on validation: P(no answer) >= {evals['int8']['threshold']} means "not here").
+
+| model | windows | span EM (positives) | no-answer acc. (negatives) | overall EM | always "not found" | keep recall | keep precision |
+|---|---|---|---|---|---|---|---|
+{_row('int8 (test)', t8)}
+{_row('fp32 (test)', evals['fp32']['test'])}
+{_row('int8 (validation)', evals['int8']['validation'])}
+
+By question kind (int8, test):
+
+| kind | windows | positives | span EM | overall EM |
+|---|---|---|---|---|
+{kinds}
+
+Negatives outnumber positives (hard negatives per question), so always answering
+"not found" is a strong baseline at the window level. The answer span is useful where the
+no-answer head is confident; below that the engine should treat its output as evidence
+(keep lines) rather than an answer. Not done yet: RL from the answer reward, the generative
+reasoner, latent memory (issue 6, later parts).
+"""
