@@ -70,9 +70,11 @@ export class Gate {
   /** Every unread candidate, scored, best first. */
   async rank(question: string, memory: string, state: Pick<GateState, 'read' | 'excluded'>, signal?: AbortSignal): Promise<Array<{ block: MemoryBlock; score: number }>> {
     const query = memory ? `${question}\n${memory}` : question;
-    const hits = (await recall(this.store, this.compressor, query, this.candidates)).filter(
+    // Ask for enough that `candidates` remain once what was read or excluded is set aside.
+    const depth = Math.min(this.candidates + state.read.size + state.excluded.size, 1000);
+    const hits = (await recall(this.store, this.compressor, query, depth)).filter(
       (h) => !state.read.has(h.blockId) && !state.excluded.has(h.blockId),
-    );
+    ).slice(0, this.candidates);
     const blocks: MemoryBlock[] = [];
     for (const h of hits) {
       const b = await this.block(h.blockId);
