@@ -14,6 +14,8 @@ export interface MarkedBlock extends Citation {
 
 /** What a client sends: the question, what the engine answered, and the user's verdict. */
 export interface FeedbackInput {
+  /** The client's id of the asked question: a later record with the same id replaces an earlier one. */
+  askId?: string;
   question: string;
   answer: string;
   citations: Citation[];
@@ -55,6 +57,7 @@ export function parseFeedbackInput(value: unknown): FeedbackInput {
     out.blocks = list(v.blocks, 'blocks').map((b, i) => markedBlock(b, `blocks[${i}]`));
   }
   if (typeof v.mode === 'string') out.mode = v.mode;
+  if (typeof v.askId === 'string' && v.askId) out.askId = text(v.askId, 'askId', true).slice(0, 200);
   if (!out.verdict && !out.correctedAnswer && !out.blocks?.length) {
     throw new UserError('feedback needs a verdict, a corrected answer or marked blocks');
   }

@@ -25,7 +25,11 @@ export class FeedbackStore {
     return record;
   }
 
-  /** Every readable record; lines that are not JSON objects with a question are counted, not fatal. */
+  /**
+   * Every readable record, one per asked question: a later record with the same askId (the user
+   * changed their mind, or added a correction) replaces the earlier one. Lines that are not JSON
+   * objects with a question are counted, not fatal.
+   */
   async readAll(): Promise<{ records: FeedbackRecord[]; skipped: number }> {
     const text = await readFile(this.file, 'utf8').catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') return '';
@@ -43,7 +47,9 @@ export class FeedbackStore {
         skipped++; // a torn last line after a crash, or a hand edit
       }
     }
-    return { records, skipped };
+    const last = new Map<string, number>();
+    records.forEach((r, i) => r.askId && last.set(r.askId, i));
+    return { records: records.filter((r, i) => !r.askId || last.get(r.askId) === i), skipped };
   }
 }
 
