@@ -51,6 +51,8 @@ class GateConfig:
     ff: int = 384
     max_len: int = MAX_LEN
     pad_id: int = 0
+    memory_id: int = 5  # "<memory>" in engram-tokenizer
+    block_id: int = 6  # "<block>"
 
 
 class _Layer(nn.Module):
@@ -80,6 +82,11 @@ class GateModel(nn.Module):
         self.config = c
         self.tok = nn.Embedding(c.vocab_size, c.d_model)
         self.pos = nn.Embedding(c.max_len, c.d_model)
+        # Segment (question / memory / block) and exact-match features: whether a token
+        # also occurs in the question and in the memory (as in DrQA). A small encoder
+        # trained from scratch does not learn exact identifier matching on its own.
+        self.seg = nn.Embedding(3, c.d_model)
+        self.match = nn.Embedding(4, c.d_model)
         self.layers = nn.ModuleList(_Layer(c) for _ in range(c.layers))
         self.ln = nn.LayerNorm(c.d_model)
         self.head = nn.Linear(c.d_model, 1)
@@ -87,7 +94,14 @@ class GateModel(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         t = input_ids.shape[1]
         pos = torch.arange(t, device=input_ids.device).unsqueeze(0)
-        x = self.tok(input_ids) + self.pos(pos)
+        c = self.config
+        seg = torch.cumsum((input_ids == c.memory_id).long() + (input_ids == c.block_id).long(), dim=1).clamp(max=2)
+        valid = attention_mask.to(torch.float32)
+        eq = (input_ids.unsqueeze(2) == input_ids.unsqueeze(1)).to(torch.float32)
+        in_q = (eq * ((seg == 0).to(torch.float32) * valid).unsqueeze(1)).amax(-1)
+        in_m = (eq * ((seg == 1).to(torch.float32) * valid).unsqueeze(1)).amax(-1)
+        feat = (in_q + 2.0 * in_m).long()
+        x = self.tok(input_ids) + self.pos(pos) + self.seg(seg) + self.match(feat)
         m = attention_mask.to(x.dtype)
         bias = ((1.0 - m) * -1e4)[:, None, None, :]
         for layer in self.layers:
@@ -387,6 +401,19 @@ def ranking_metrics(scores: np.ndarray, ds: Packed, meta: list[dict]) -> dict:
     return out
 
 
+def rrf(a: np.ndarray, b: np.ndarray, groups: np.ndarray | None, k: float = 60.0) -> np.ndarray:
+    """Reciprocal-rank fusion of two scores within each question's candidates."""
+    assert groups is not None
+    out = np.zeros(len(a), dtype=np.float64)
+    for g in np.unique(groups):
+        rows = np.nonzero(groups == g)[0]
+        for sc in (a, b):
+            ranks = np.empty(len(rows))
+            ranks[np.argsort(-sc[rows], kind="stable")] = np.arange(len(rows))
+            out[rows] += 1.0 / (k + ranks)
+    return out
+
+
 def threshold_for_f1(scores: np.ndarray, labels: np.ndarray) -> float:
     best, best_t = -1.0, 0.0
     for t in np.quantile(scores, np.linspace(0.5, 0.995, 100)):
@@ -408,9 +435,11 @@ def evaluate(data: Path, run: Path, device: str = "auto") -> dict:
         ds = Packed(data / f"{split}.npz")
         meta = json.loads((data / f"{split}.meta.json").read_text())
         s = score(model, ds, dev)
+        np.save(run / f"scores-{split}.npy", s)
         scored[split] = (s, ds)
         assert ds.bm25 is not None
         result[split] = {"gate": ranking_metrics(s, ds, meta), "bm25": ranking_metrics(ds.bm25, ds, meta),
+                         "gate+bm25": ranking_metrics(rrf(s, ds.bm25, ds.groups), ds, meta),
                          "candidates": len(ds), "questions": len(meta)}
     t = threshold_for_f1(*((scored["validation"][0], scored["validation"][1].labels)))
     s, ds = scored["test"]

@@ -122,6 +122,7 @@ Mean recall of the evidence blocks over {t['gate']['questions']} answerable ques
 |---|---|---|---|
 | gate | {t['gate']['recall@4']} | {t['gate']['recall@8']} | {t['gate']['recall@16']} |
 | BM25 | {t['bm25']['recall@4']} | {t['bm25']['recall@8']} | {t['bm25']['recall@16']} |
+| gate + BM25 (reciprocal-rank fusion) | {t['gate+bm25']['recall@4']} | {t['gate+bm25']['recall@8']} | {t['gate+bm25']['recall@16']} |
 
 By context size (gate / BM25 recall@8): {', '.join(f"{k}: {v['recall@8']} / {t['bm25']['by_size'].get(k, {}).get('recall@8')}" for k, v in t['gate']['by_size'].items())}.
 
@@ -134,6 +135,7 @@ No compressor vectors exist yet, so the comparison with them is still to do.
     entry = {"name": out.name, "role": "gate", "version": version, "path": out.name,
              "eval": {"test": {"gate": {k: t["gate"][k] for k in ("recall@4", "recall@8", "recall@16")},
                                "bm25": {k: t["bm25"][k] for k in ("recall@4", "recall@8", "recall@16")},
+                               "gate+bm25": {k: t["gate+bm25"][k] for k in ("recall@4", "recall@8", "recall@16")},
                                "questions": t["gate"]["questions"]},
                       "threshold": ev["threshold"], "onnxParity": parity, "parameters": n_params}}
     update_manifest(manifest, entry, manifest.parent)

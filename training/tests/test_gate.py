@@ -68,11 +68,11 @@ def test_tiny_end_to_end_gate_to_onnx(tmp_path: Path) -> None:
     assert stats["test"]["examples"] > 0
     run = tmp_path / "gate" / "run"
     cfg = GateConfig(vocab_size=tok.get_vocab_size(), d_model=32, layers=1, heads=2, ff=64, max_len=512)
-    info = train(tmp_path / "gate", run, cfg, budget_s=60, epochs=1.0, batch_size=16, device="cpu",
+    info = train(tmp_path / "gate", run, cfg, budget_s=60, epochs=0.1, batch_size=16, device="cpu",
                  log=lambda m: None)
     assert info["steps"] >= 1 and (run / "ckpt.pt").exists()
     # Resuming continues from the checkpoint instead of starting over.
-    info2 = train(tmp_path / "gate", run, cfg, budget_s=60, epochs=2.0, batch_size=16, device="cpu",
+    info2 = train(tmp_path / "gate", run, cfg, budget_s=60, epochs=0.2, batch_size=16, device="cpu",
                   log=lambda m: None)
     assert info2["steps"] > info["steps"]
     ev = evaluate(tmp_path / "gate", run, device="cpu")
