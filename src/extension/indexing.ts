@@ -60,6 +60,7 @@ export class Indexing implements vscode.Disposable {
           }
         },
       );
+      this.running = undefined;
       await this.client.request(WatchRequest, { enabled: true }).catch((e: unknown) => this.log.warn(`watch: ${message(e)}`));
       await this.refresh();
     } catch (error) {
@@ -71,7 +72,7 @@ export class Indexing implements vscode.Disposable {
       }
     } finally {
       cts.dispose();
-      this.running = undefined;
+      if (this.running === cts) this.running = undefined;
     }
   }
 

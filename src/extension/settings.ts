@@ -11,6 +11,7 @@ export interface EngramSettings {
   reasonerOnnxPath: string;
   reasonerUrl: string;
   reasonerModel: string;
+  reasonerAllowRemote: boolean;
   device: Device;
   topK: number;
   threshold: number | null;
@@ -40,6 +41,7 @@ export function readSettings(get: SettingGetter): EngramSettings {
     reasonerOnnxPath: s('reasoner.onnxPath', ''),
     reasonerUrl: s('reasoner.url', ''),
     reasonerModel: s('reasoner.model', ''),
+    reasonerAllowRemote: get('reasoner.allowRemote') === true,
     device: device === 'cuda' || device === 'cpu' ? device : 'auto',
     topK: Math.round(n('gate.topK', 8, 1, 256)),
     threshold: typeof threshold === 'number' && threshold >= 0 && threshold <= 1 ? threshold : null,
@@ -68,24 +70,17 @@ export function serverLaunch(settings: EngramSettings, paths: LaunchPaths, baseE
   const store = settings.storageLocation || paths.defaultStore;
   const args = [paths.cli, 'serve', '--stdio', '--repo', paths.repo, '--store', store, '--feedback', paths.feedbackFile, '--max-file-bytes', String(settings.maxFileBytes)];
   for (const e of settings.excludes) args.push('--exclude', e);
-  const env: NodeJS.ProcessEnv = { ...baseEnv, ELECTRON_RUN_AS_NODE: '1' };
-  // The reasoner is chosen by the settings alone, not by whatever the editor inherited.
-  delete env.ENGRAM_REASONER;
-  delete env.ENGRAM_REASONER_URL;
-  delete env.ENGRAM_REASONER_MODEL;
-  if (settings.reasonerBackend === 'onnx' && settings.reasonerOnnxPath) env.ENGRAM_REASONER = settings.reasonerOnnxPath;
+  // Gate and memory limits go to the server's ask options (engram ask's flags).
+  args.push('--max-blocks', String(settings.topK), '--memory-tokens', String(settings.memoryBudget));
+  if (settings.threshold !== null) args.push('--threshold', String(settings.threshold));
+  // The reasoner comes from the settings; with "builtin" the server picks the shipped one
+  // (or one named by ENGRAM_REASONER / ENGRAM_REASONER_URL in the editor's environment).
+  if (settings.reasonerBackend === 'onnx' && settings.reasonerOnnxPath) args.push('--backend', 'onnx', '--model', settings.reasonerOnnxPath);
   if (settings.reasonerBackend === 'openai' && settings.reasonerUrl) {
-    env.ENGRAM_REASONER_URL = settings.reasonerUrl;
-    env.ENGRAM_REASONER_MODEL = settings.reasonerModel;
+    args.push('--backend', 'openai', '--server', settings.reasonerUrl, '--server-model', settings.reasonerModel);
+    if (settings.reasonerAllowRemote) args.push('--allow-remote');
   }
-  // Built-in: a reasoner named by the environment the editor was started with still wins (tests, CI).
-  if (settings.reasonerBackend === 'builtin') {
-    for (const k of ['ENGRAM_REASONER', 'ENGRAM_REASONER_URL', 'ENGRAM_REASONER_MODEL'] as const) if (baseEnv[k]) env[k] = baseEnv[k];
-  }
-  env.ENGRAM_DEVICE = settings.device;
-  env.ENGRAM_TOP_K = String(settings.topK);
-  env.ENGRAM_MEMORY_BUDGET = String(settings.memoryBudget);
-  if (settings.threshold !== null) env.ENGRAM_GATE_THRESHOLD = String(settings.threshold);
+  const env: NodeJS.ProcessEnv = { ...baseEnv, ELECTRON_RUN_AS_NODE: '1', ENGRAM_DEVICE: settings.device };
   return { command: paths.execPath, args, env, cwd: paths.repo };
 }
 

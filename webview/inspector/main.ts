@@ -35,7 +35,7 @@ const filter = h('vscode-textfield', { id: 'filter', placeholder: 'Filter files'
 const search = h('vscode-textfield', { id: 'search', placeholder: 'Search blocks (Enter)', 'aria-label': 'Search blocks' }) as HTMLElement & { value: string };
 const left = h('nav', { class: 'left', 'aria-label': 'Blocks by file' });
 const right = h('section', { class: 'right', 'aria-label': 'Block' });
-app.append(h('div', { class: 'inspector' }, h('div', { class: 'left-pane' }, search, filter, left), right));
+app.append(h('div', { class: 'inspector-layout' }, h('div', { class: 'left-pane' }, search, filter, left), right));
 filter.value = state.filter;
 search.value = state.query;
 
@@ -187,7 +187,7 @@ function renderWhy(b: BlockDetail): HTMLElement {
   const mine = why.decisions.filter((d) => d.blockId === b.blockId);
   const text = !mine.length
     ? 'was not among the candidates recalled for the last question.'
-    : mine.map((d) => `${d.kept ? 'kept' : 'dropped'} in round ${d.round}${d.score === null ? '' : ` with score ${d.score.toFixed(2)}`}`).join('; ') + '.';
+    : 'was ' + mine.map((d) => `${d.kept ? 'kept' : 'dropped'} in round ${d.round}${d.score === null ? '' : ` with score ${d.score.toFixed(2)}`}`).join('; ') + '.';
   return h('p', { class: `why${mine.some((d) => d.kept) ? ' kept' : ''}` }, icon('question'), ' For “', h('i', {}, why.question), '” this block ', text);
 }
 

@@ -16,7 +16,8 @@ import { timeline, traceTotals, type DiffPart, type TimelineEntry } from '../mod
 const post = (msg: SidebarToHost) => postAny(msg);
 let state: SidebarState = restoreState(getState());
 const open = new Set<string>(); // expanded timeline entries, kept across renders
-const raw = new Map<string, string | null>(); // raw code of blocks fetched for the trace
+const fetched = new Map<string, { raw: string | null; compressed: string }>(); // blocks of the trace, fetched on expand
+const showRaw = new Set<string>();
 let historyIndex = -1;
 let correcting = false;
 
@@ -64,7 +65,7 @@ function ask(): void {
 
 onMessage<HostToSidebar>((msg) => {
   if (msg.type === 'rawBlock') {
-    raw.set(msg.blockId, msg.raw);
+    fetched.set(msg.blockId, { raw: msg.raw, compressed: msg.compressed });
     render();
     return;
   }
@@ -218,9 +219,14 @@ function renderTrace(cur: AskView): HTMLElement {
   return details;
 }
 
-function expandable(key: string, summary: (Node | string)[], body: (Node | string)[]): HTMLElement {
+function expandable(key: string, summary: (Node | string)[], body: (Node | string)[], onOpen?: () => void): HTMLElement {
   const d = h('details', { open: open.has(key) }, h('summary', {}, ...summary), ...body);
-  d.addEventListener('toggle', () => (d.open ? open.add(key) : open.delete(key)));
+  d.addEventListener('toggle', () => {
+    if (d.open) {
+      open.add(key);
+      onOpen?.();
+    } else open.delete(key);
+  });
   return d;
 }
 
@@ -251,14 +257,17 @@ function renderEntry(cur: AskView, e: TimelineEntry, i: number): HTMLElement {
     case 'read': {
       const where = e.path && e.startLine && e.endLine ? { path: e.path, startLine: e.startLine, endLine: e.endLine } : null;
       const marked = e.blockId ? cur.feedback.marked[e.blockId] : undefined;
-      const showRaw = e.blockId !== undefined && raw.has(e.blockId);
-      const body: Node[] = [
-        h('pre', { class: 'code' }, showRaw ? (raw.get(e.blockId!) ?? '(the file is gone)') : (e.text ?? '')),
+      const id = e.blockId;
+      const block = id ? fetched.get(id) : undefined;
+      const raw = id !== undefined && showRaw.has(id);
+      const code = block ? (raw ? (block.raw ?? '(the file is gone)') : block.compressed) : (e.text ?? (id ? 'loading…' : ''));
+      const body: (Node | string)[] = [
+        h('pre', { class: 'code', 'aria-label': raw ? 'Raw code' : 'Compressed block' }, code),
         h(
           'div',
           { class: 'entry-actions' },
-          e.blockId
-            ? h('button', { class: 'link-button', onclick: () => (showRaw ? (raw.delete(e.blockId!), render()) : post({ type: 'rawBlock', blockId: e.blockId! })) }, icon('code'), showRaw ? ' compressed' : ' raw')
+          id && block
+            ? h('button', { class: 'link-button', onclick: () => ((raw ? showRaw.delete(id) : showRaw.add(id)), render()) }, icon('code'), raw ? ' compressed' : ' raw')
             : null,
           where ? h('button', { class: 'link-button', onclick: () => post({ type: 'openRange', range: where }) }, icon('go-to-file'), ' open') : null,
           e.blockId ? h('button', { class: 'link-button', onclick: () => post({ type: 'inspectBlock', blockId: e.blockId! }) }, icon('symbol-structure'), ' inspect') : null,
@@ -277,6 +286,7 @@ function renderEntry(cur: AskView, e: TimelineEntry, i: number): HTMLElement {
         `r${i}`,
         [stepNo, h('b', {}, 'read'), ' ', where ? `${where.path}:${where.startLine}-${where.endLine}` : (e.blockId ?? ''), e.score !== undefined ? h('span', { class: 'score' }, ` ${e.score.toFixed(2)}`) : '', h('span', { class: 'muted' }, ` · ${e.tokens ?? 0} tok · ${formatMs(e.ms)}`)],
         body,
+        () => id && !fetched.has(id) && post({ type: 'rawBlock', blockId: id }),
       );
     }
     case 'memory':
