@@ -154,3 +154,17 @@ test('exportFeedback removes a stale file when a format has no rows any more', a
     cleanup();
   }
 });
+
+test('a later record for the same question replaces the earlier one', async () => {
+  const { dir, cleanup } = tempRepo();
+  try {
+    const store = new FeedbackStore(join(dir, 'feedback.jsonl'));
+    await store.append({ ...sample(), askId: 'a1', verdict: 'down' }, { repo: '/r', models: {} });
+    await store.append({ ...sample(), askId: 'a2', verdict: 'up' }, { repo: '/r', models: {} });
+    await store.append({ ...sample(), askId: 'a1', verdict: 'up', blocks: [{ path: 'a.ts', startLine: 1, endLine: 2, relevant: true }] }, { repo: '/r', models: {} });
+    const { records } = await store.readAll();
+    assert.deepEqual(records.map((r) => [r.askId, r.verdict, r.blocks?.length ?? 0]), [['a2', 'up', 0], ['a1', 'up', 1]]);
+  } finally {
+    cleanup();
+  }
+});
