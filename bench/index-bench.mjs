@@ -25,7 +25,7 @@ try {
   const cold = await coldIndex();
   const status = JSON.parse(execFileSync(process.execPath, [CLI, 'status', '--json', '--repo', repo, '--store', store], { encoding: 'utf8' }));
   const indexedBytes = status.sourceBytes;
-  const warm = await timed(() => runCli(['index', '--json', '--repo', repo, '--store', store]));
+  const warm = await timed(() => runCli(['index', '--json', '--quiet', '--repo', repo, '--store', store]));
   const rows = [
     ['corpus', `${args.set} (${status.files} files, ${fmt(status.tokens)} tokens, ${fmt(indexedBytes)}B indexed source)`],
     ['cold index', `${fmt((status.tokens / cold.ms) * 60000)} tokens/min · ${((cold.report.filesIndexed / cold.ms) * 1000).toFixed(0)} files/s · ${(cold.ms / 1000).toFixed(1)} s`],
@@ -86,36 +86,50 @@ async function live(edits) {
   try {
     await rpc.sendRequest('index', {});
     await rpc.sendRequest('watch', { enabled: true });
-    const files = listFiles(repo).filter((f) => /\.(js|ts|mjs)$/.test(f)).slice(0, 4000);
+    // Edit only files the engine indexed (not minified, generated or too large).
+    const indexed = async (f) => rpc.sendRequest('inspect', { target: `${f}:1` }).then(() => true, () => false);
+    const files = [];
+    for (const f of listFiles(repo).filter((f) => /\.(js|ts|mjs)$/.test(f))) {
+      if (files.length >= 1000) break;
+      if (await indexed(f)) files.push(f);
+    }
     const latencies = [];
     for (let i = 0; i < edits; i++) {
       const file = files[(i * 7919) % files.length];
-      const marker = `engramedit${i}x${Date.now().toString(36)}`;
+      const marker = uniqueWord();
+      const line = readFileSync(join(repo, file), 'utf8').split('\n').length + 1;
       const started = Date.now();
       appendFileSync(join(repo, file), `\nexport const ${marker} = ${i};\n`);
-      latencies.push(await until(async () => (await rpc.sendRequest('search', { query: marker, k: 3 })).results.some((r) => r.path === file), started));
+      const found = async () => (await rpc.sendRequest('search', { query: marker, k: 3 })).results.some((r) => r.path === file && r.startLine <= line && line <= r.endLine);
+      latencies.push(await until(found, started));
     }
     latencies.sort((a, b) => a - b);
     const q = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
 
-    // Branch B: 500 files changed, 200 deleted, 200 added; then switch to it.
+    // Branch B: 500 files changed, 200 deleted, 200 added. It is made with the watcher
+    // off, the store is synced to master, then the watcher sees the switch to B.
+    await rpc.sendRequest('watch', { enabled: false });
     execFileSync('git', ['-c', 'user.email=b@e', '-c', 'user.name=bench', 'commit', '-qam', 'edits'], { cwd: repo });
     execFileSync('git', ['checkout', '-qb', 'b'], { cwd: repo });
-    const marker = `engrambranch${Date.now().toString(36)}`;
-    files.slice(0, 500).forEach((f) => appendFileSync(join(repo, f), `\n// ${marker}\n`));
+    const marker = uniqueWord();
+    files.slice(0, 500).forEach((f) => appendFileSync(join(repo, f), `\nexport const ${marker} = 1;\n`));
     files.slice(500, 700).forEach((f) => unlinkSync(join(repo, f)));
-    for (let i = 0; i < 200; i++) writeFileSync(join(repo, `added_${i}.js`), `export function ${marker}Added${i}() { return ${i}; }\n`);
+    const lastWord = uniqueWord();
+    for (let i = 0; i < 200; i++) writeFileSync(join(repo, `added_${i}.js`), `export function ${i === 199 ? lastWord : uniqueWord()}() { return ${i}; }\n`);
     execFileSync('git', ['add', '-A'], { cwd: repo });
     execFileSync('git', ['-c', 'user.email=b@e', '-c', 'user.name=bench', 'commit', '-qm', 'b'], { cwd: repo });
     execFileSync('git', ['checkout', '-q', 'master'], { cwd: repo });
-    await until(async () => (await rpc.sendRequest('search', { query: `${marker}Added1`, k: 3 })).results.length === 0, Date.now());
-    const expected = (await rpc.sendRequest('status', {})).files + 200; // 200 added files
+    await rpc.sendRequest('index', {});
+    const filesOnMaster = (await rpc.sendRequest('status', {})).files;
+    await rpc.sendRequest('watch', { enabled: true });
+    const hasLast = async () => (await rpc.sendRequest('search', { query: lastWord, k: 3 })).results.some((r) => r.path === 'added_199.js');
     const started = Date.now();
     execFileSync('git', ['checkout', '-q', 'b'], { cwd: repo });
     const converge = await until(async () => {
+      if (!(await hasLast())) return false;
       const s = await rpc.sendRequest('status', {});
-      const hit = (await rpc.sendRequest('search', { query: `${marker}Added199`, k: 3 })).results.some((r) => r.path === 'added_199.js');
-      return hit && s.files === expected - 200;
+      const changed = (await rpc.sendRequest('search', { query: marker, k: 600 })).results.filter((r) => files.slice(0, 500).includes(r.path));
+      return s.files === filesOnMaster && new Set(changed.map((r) => r.path)).size === 500;
     }, started);
     return [
       ['save-to-searchable', `p50 ${q(0.5)} ms · p95 ${q(0.95)} ms over ${edits} edits`],
@@ -151,4 +165,9 @@ function fmt(n) {
   if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
   if (n >= 1e3) return `${(n / 1e3).toFixed(1)}K`;
   return `${Math.round(n)}`;
+}
+
+/** A fresh lowercase word: one search term (digits or case changes would split it). */
+function uniqueWord() {
+  return Array.from({ length: 14 }, () => String.fromCharCode(97 + Math.floor(Math.random() * 26))).join('');
 }

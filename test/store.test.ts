@@ -82,7 +82,7 @@ test('round trip: records, blocks, order, reuse by hash, stats, meta', async (t)
   assert.ok(got);
   assert.equal(got.compressed, first.compressed);
   assert.equal(got.fileHash, a.record.hash);
-  assert.equal(got.model, 'structural@1');
+  assert.equal(got.model, 'structural@2');
   for (let i = 0; i < DIM; i++) assert.ok(Math.abs(got.vector[i]! - first.vector[i]!) < 1e-3, 'float16 vector close');
   assert.equal(await store.getBlock('nope'), null);
 
@@ -91,11 +91,11 @@ test('round trip: records, blocks, order, reuse by hash, stats, meta', async (t)
   for await (const blk of store.allBlocks()) all.push(`${blk.path}:${blk.startLine}`);
   assert.deepEqual(all, ['src/parse.ts:1', 'src/parse.ts:3', 'src/retry.ts:1', 'src/retry.ts:4', 'src/retry.ts:7']);
 
-  const reuse = await store.compressedByHash([first.hash, 'f'.repeat(64)], 'structural@1');
+  const reuse = await store.compressedByHash([first.hash, 'f'.repeat(64)], 'structural@2');
   assert.equal(reuse.size, 1);
   assert.equal(reuse.get(first.hash)?.compressed, first.compressed);
   assert.equal((await store.compressedByHash([first.hash], 'other@1')).size, 0);
-  assert.equal((await store.blocksNeedingModel('structural@1', 10)).length, 0);
+  assert.equal((await store.blocksNeedingModel('structural@2', 10)).length, 0);
   assert.equal((await store.blocksNeedingModel('structural@2', 2)).length, 2);
 
   const stats = await store.stats();
@@ -103,7 +103,7 @@ test('round trip: records, blocks, order, reuse by hash, stats, meta', async (t)
   assert.equal(stats.blocks, 5);
   assert.equal(stats.tokens, a.record.tokens + b.record.tokens);
   assert.deepEqual(stats.skipped, { binary: 1 });
-  assert.equal(stats.compressor, 'structural@1');
+  assert.equal(stats.compressor, 'structural@2');
   assert.ok(stats.storeBytes > 0);
   assert.ok(stats.updatedAt !== null && !Number.isNaN(Date.parse(stats.updatedAt)));
 

@@ -2,7 +2,7 @@ import type { Chunk, Compressed } from '../types.js';
 
 /** Turns chunks into memory-block content: a readable compressed text and a recall vector. */
 export interface Compressor {
-  /** name@version, e.g. 'structural@1'; stored on each block as `model`. A new id means recompress. */
+  /** name@version, e.g. 'structural@2'; stored on each block as `model`. A new id means recompress. */
   readonly id: string;
   /** Vector dimension. */
   readonly dim: number;

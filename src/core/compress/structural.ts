@@ -21,10 +21,10 @@ import { hashedVector } from './hashing.js';
 import { LineClass, classify, condenseImport, isEmptyComment } from './lines.js';
 
 export interface StructuralOptions {
-  /** Target compressed/raw token ratio (default 0.35). */
+  /** Target compressed/raw token ratio (default 0.25: ratio 4, as in the paper). */
   ratio?: number;
   /**
-   * Recall vector dimension (default 128: the store keeps vectors as float16, and 128
+   * Recall vector dimension (default 64: the store keeps vectors as float16, and 64
    * dims keep it under half the source size; 256 measured ~0.63x).
    */
   dim?: number;
@@ -207,13 +207,13 @@ function boostsOf(chunk: Chunk): Array<{ name: string; weight: number }> {
 }
 
 export class StructuralCompressor implements Compressor {
-  readonly id = 'structural@1';
+  readonly id = 'structural@2';
   readonly dim: number;
   readonly ratio: number;
 
   constructor(options: StructuralOptions = {}) {
-    const ratio = options.ratio ?? 0.35;
-    const dim = options.dim ?? 128;
+    const ratio = options.ratio ?? 0.25;
+    const dim = options.dim ?? 64;
     if (!(ratio > 0 && ratio <= 1)) throw new RangeError(`ratio must be in (0, 1], got ${ratio}`);
     if (!Number.isInteger(dim) || dim < 8) throw new RangeError(`dim must be an integer >= 8, got ${dim}`);
     this.ratio = ratio;
