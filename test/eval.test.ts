@@ -96,7 +96,8 @@ test('engram eval scores accuracy, citations, gate recall@k, latency and memory'
   // The pool question reads on into the port blocks and answers 8080 citing port.ts: a citation off its evidence.
   assert.equal(report.citationPrecision, 0.5);
   assert.equal(report.citationRecall, 0.5);
-  assert.equal(report.gateRecallAtK, 1, 'both evidence blocks are in the gate\'s top 2');
+  // POOL_SIZE's block is in the first round's top 2; the second hop only comes with the memory.
+  assert.equal(report.gateRecallAtK, 0.5);
   for (const k of ['msPerQuestion', 'peakRssMb'] as const) assert.ok(typeof report[k] === 'number' && (report[k] as number) > 0);
   assert.deepEqual(report.perQuestion.map((q) => [q.id, q.exact]), [['port', true], ['pool', false]]);
 
