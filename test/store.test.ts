@@ -96,7 +96,7 @@ test('round trip: records, blocks, order, reuse by hash, stats, meta', async (t)
   assert.equal(reuse.get(first.hash)?.compressed, first.compressed);
   assert.equal((await store.compressedByHash([first.hash], 'other@1')).size, 0);
   assert.equal((await store.blocksNeedingModel('structural@2', 10)).length, 0);
-  assert.equal((await store.blocksNeedingModel('structural@2', 2)).length, 2);
+  assert.equal((await store.blocksNeedingModel('structural@3', 2)).length, 2);
 
   const stats = await store.stats();
   assert.equal(stats.files, 2);
