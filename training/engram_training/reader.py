@@ -433,7 +433,7 @@ def build_examples(q: dict, blocks: list, by_path: dict[str, list[str]], order: 
 
 
 def build_data(corpus: Path, qa: Path, tokenizer: Path, out: Path, seed: int = 0, max_train_q: int = 100000,
-               max_eval_q: int = 500, rename_p: float = 0.5, log=None) -> dict:
+               max_eval_q: int = 500, rename_p: float = 0.5, rename_copies: int = 1, log=None) -> dict:
     from .blocks import BM25, chunk_file
     say = log or (lambda m: print(m, file=sys.stderr, flush=True))
     enc = ReaderEncoder(tokenizer)
@@ -476,7 +476,7 @@ def build_data(corpus: Path, qa: Path, tokenizer: Path, out: Path, seed: int = 0
             for q in qs:
                 scores = bm.scores(q["question"])
                 order = sorted(range(len(blocks)), key=lambda i: -scores[i])
-                variants = [False] + ([True] if train and rng.random() < rename_p else [])
+                variants = [False] + [True for _ in range(rename_copies if train else 0) if rng.random() < rename_p]
                 for renamed in variants:
                     for ex in build_examples(q, blocks, by_path, order, rng, enc, train, renamed):
                         w: Window = ex["window"]
@@ -510,6 +510,7 @@ def build_data(corpus: Path, qa: Path, tokenizer: Path, out: Path, seed: int = 0
             stats[split] = {"examples": len(evals), "positives": sum(1 for e in evals if e["target"]),
                             "questions": len(questions)}
         say(f"reader data {split}: {stats[split]} ({time.time() - t0:.0f}s)")
+    stats["rename"] = {"p": rename_p, "copies": rename_copies}
     (out / "stats.json").write_text(json.dumps(stats, indent=1) + "\n")
     return stats
 
@@ -559,8 +560,10 @@ def loss_fn(model: ReaderModel, ids, mask, fl, st, en, na):
 
 
 def train(data: Path, run: Path, config: ReaderConfig | None = None, budget_s: float = 600, epochs: float = 20.0,
-          batch_size: int = 64, lr: float = 5e-4, seed: int = 0, device: str = "auto", log=None) -> dict:
-    """Trains until `epochs` or `budget_s` runs out; resumes from run/ckpt.pt."""
+          batch_size: int = 64, lr: float = 5e-4, seed: int = 0, device: str = "auto", log=None,
+          init: Path | None = None, warmup: int = 300) -> dict:
+    """Trains until `epochs` or `budget_s` runs out; resumes from run/ckpt.pt, or starts from the
+    weights of another run (`init`, e.g. to continue a GPU run on CPU)."""
     say = log or (lambda m: print(m, file=sys.stderr, flush=True))
     torch.manual_seed(seed)
     dev = pick_device(device)
@@ -576,7 +579,12 @@ def train(data: Path, run: Path, config: ReaderConfig | None = None, budget_s: f
     state = torch.load(ckpt, map_location=dev, weights_only=False) if ckpt.exists() else None
     if state:
         c = ReaderConfig(**state["config"])
+    if init is not None and not state:
+        c = ReaderConfig(**json.loads((init / "train.json").read_text())["config"])
     model = ReaderModel(c).to(dev)
+    if init is not None and not state:
+        model.load_state_dict(load_model(init).state_dict())
+        say(f"initialised from {init}")
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     if state:
         model.load_state_dict(state["model"])
@@ -592,6 +600,7 @@ def train(data: Path, run: Path, config: ReaderConfig | None = None, budget_s: f
     hist: list[tuple[float, float, float]] = []
     last_save = time.time()
     amp = dev.type == "cuda"
+    log_every = 100 if amp else 10
     while step < total_steps:
         elapsed = seen_s + time.time() - t0
         if elapsed >= budget_s:
@@ -602,7 +611,7 @@ def train(data: Path, run: Path, config: ReaderConfig | None = None, budget_s: f
         idx = order[k:k + batch_size].tolist() if k + batch_size <= len(ds) else order[:batch_size].tolist()
         ids, mask, fl, st, en, na = ds.batch(idx, dev)
         frac = max(min(1.0, step / total_steps), min(1.0, elapsed / budget_s))
-        warm = min(1.0, (step + 1) / 300)
+        warm = min(1.0, (step + 1) / max(1, warmup))
         for g in opt.param_groups:
             g["lr"] = lr * warm * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
         with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=amp):
@@ -613,7 +622,7 @@ def train(data: Path, run: Path, config: ReaderConfig | None = None, budget_s: f
         opt.step()
         hist.append(parts)
         step += 1
-        if step % 100 == 0:
+        if step % log_every == 0:
             h = np.mean(hist[-100:], axis=0)
             say(f"step {step} span {h[0]:.3f} na {h[1]:.3f} keep {h[2]:.3f} "
                 f"{(step * batch_size) / max(1e-9, seen_s + time.time() - t0):.0f} ex/s")
@@ -640,10 +649,36 @@ def _save_ckpt(path: Path, model: nn.Module, opt, step: int, seconds: float, c: 
     tmp.replace(path)
 
 
+def save_shards(run: Path, out: Path, max_bytes: int = 14 << 20) -> list[Path]:
+    """model.pt split into model.partN.pt files under max_bytes (for size-limited transfers)."""
+    state = torch.load(run / "model.pt", map_location="cpu", weights_only=True)
+    out.mkdir(parents=True, exist_ok=True)
+    parts: list[dict] = [{}]
+    size = 0
+    for k, v in state.items():
+        n = v.numel() * v.element_size()
+        if parts[-1] and size + n > max_bytes:
+            parts.append({})
+            size = 0
+        parts[-1][k] = v
+        size += n
+    files = []
+    for i, p in enumerate(parts):
+        torch.save(p, out / f"model.part{i}.pt")
+        files.append(out / f"model.part{i}.pt")
+    return files
+
+
 def load_model(run: Path, device: str = "cpu") -> ReaderModel:
     info = json.loads((run / "train.json").read_text())
     model = ReaderModel(ReaderConfig(**info["config"]))
-    model.load_state_dict(torch.load(run / "model.pt", map_location="cpu", weights_only=True))
+    if (run / "model.pt").exists():
+        state = torch.load(run / "model.pt", map_location="cpu", weights_only=True)
+    else:  # shards written by save_shards
+        state = {}
+        for p in sorted(run.glob("model.part*.pt")):
+            state.update(torch.load(p, map_location="cpu", weights_only=True))
+    model.load_state_dict(state)
     return model.to(pick_device(device)).eval()
 
 
@@ -731,9 +766,16 @@ def eval_windows(enc: ReaderEncoder, rows: list[dict]) -> list[Window]:
     return wins
 
 
-def score_rows(rows: list[dict], preds: list[dict], threshold: float) -> dict:
-    """Per-window figures: span EM on positives (span only), no-answer accuracy on negatives,
-    overall EM at the threshold vs always answering "not found", keep-line recall/precision."""
+def answers(p: dict, th: dict) -> bool:
+    """The answer rule the runtime applies: the no-answer head under its threshold and a span
+    probability at least min_score."""
+    return bool(p["answer"]) and p["noAnswer"] < th["no_answer"] and p["answer"]["score"] >= th["min_score"]
+
+
+def score_rows(rows: list[dict], preds: list[dict], th: dict) -> dict:
+    """Per-window figures: span EM on positives (best span, whatever the decision), no-answer
+    accuracy on negatives, overall EM with the answer rule vs always answering "not found",
+    keep-line recall/precision at th["keep"]."""
     pos = [(r, p) for r, p in zip(rows, preds) if r["target"]]
     neg = [(r, p) for r, p in zip(rows, preds) if not r["target"]]
 
@@ -743,12 +785,12 @@ def score_rows(rows: list[dict], preds: list[dict], threshold: float) -> dict:
             a["startLine"] == r["answerLines"][0] and a["endLine"] == r["answerLines"][1]
 
     em_span = [span_ok(r, p) for r, p in pos]
-    overall = [(p["noAnswer"] < threshold and span_ok(r, p)) if r["target"] else p["noAnswer"] >= threshold
-               for r, p in zip(rows, preds)]
+    overall = [(answers(p, th) and span_ok(r, p)) if r["target"] else not answers(p, th) for r, p in zip(rows, preds)]
+    answered = [answers(p, th) for p in preds]
     tp = fn = fp = 0
     for r, p in zip(rows, preds):
         gold = set(r["keepLines"])
-        kept = {ln for ln, s in p["keep"].items() if s >= 0.5}
+        kept = {ln for ln, sc in p["keep"].items() if sc >= th["keep"]}
         tp += len(gold & kept)
         fn += len(gold - kept)
         fp += len(kept - gold)
@@ -763,11 +805,14 @@ def score_rows(rows: list[dict], preds: list[dict], threshold: float) -> dict:
     for d in by_kind.values():
         d["em"] = round(d["em"] / d["windows"], 4)
         d["span_em"] = round(d["span_em"] / d["pos"], 4) if d["pos"] else None
+    n_ans = sum(answered)
     return {
         "windows": len(rows), "positives": len(pos), "negatives": len(neg),
         "span_em_positives": round(float(np.mean(em_span)), 4) if em_span else None,
+        "answered": n_ans,
+        "answer_precision": round(sum(o for o, a, r in zip(overall, answered, rows) if a and r["target"]) / n_ans, 4) if n_ans else None,
         "answered_and_correct_positives": round(float(np.mean([o for o, r in zip(overall, rows) if r["target"]])), 4) if pos else None,
-        "no_answer_accuracy_negatives": round(float(np.mean([p["noAnswer"] >= threshold for _, p in neg])), 4) if neg else None,
+        "no_answer_accuracy_negatives": round(float(np.mean([not answers(p, th) for _, p in neg])), 4) if neg else None,
         "overall_em": round(float(np.mean(overall)), 4),
         "always_not_found_em": round(len(neg) / max(1, len(rows)), 4),
         "keep_recall": round(tp / max(1, tp + fn), 4), "keep_precision": round(tp / max(1, tp + fp), 4),
@@ -775,27 +820,50 @@ def score_rows(rows: list[dict], preds: list[dict], threshold: float) -> dict:
     }
 
 
-def tune_threshold(rows: list[dict], preds: list[dict]) -> float:
-    best, best_t = -1.0, 0.5
-    for t in np.linspace(0.05, 0.95, 91):
-        em = score_rows(rows, preds, float(t))["overall_em"]
-        if em > best:
-            best, best_t = em, float(t)
-    return round(best_t, 3)
+def tune_thresholds(rows: list[dict], preds: list[dict]) -> dict:
+    """Answer rule for the best overall EM on validation (ties: the stricter rule), keep
+    threshold for the best F1 of evidence lines."""
+    best, th = -1.0, {"no_answer": 0.5, "min_score": 0.5, "keep": 0.5}
+    for t_na in [float(x) for x in np.round(np.linspace(0.05, 1.0, 20), 3)]:
+        for t_s in (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95):
+            cand = {"no_answer": t_na, "min_score": t_s, "keep": 0.5}
+            em = float(np.mean([(answers(p, cand) and p["answer"] is not None and r["target"] is not None
+                                 and normalize(p["answer"]["text"]) == normalize(r["targetText"])
+                                 and [p["answer"]["startLine"], p["answer"]["endLine"]] == r["answerLines"])
+                                if r["target"] else not answers(p, cand) for r, p in zip(rows, preds)]))
+            if em > best + 1e-9:
+                best, th = em, cand
+    best_f1 = -1.0
+    for k in np.round(np.linspace(0.05, 0.95, 19), 3):
+        tp = fn = fp = 0
+        for r, p in zip(rows, preds):
+            gold = set(r["keepLines"])
+            kept = {ln for ln, sc in p["keep"].items() if sc >= k}
+            tp, fn, fp = tp + len(gold & kept), fn + len(gold - kept), fp + len(kept - gold)
+        f1 = 2 * tp / max(1, 2 * tp + fn + fp)
+        if f1 > best_f1:
+            best_f1, th["keep"] = f1, float(k)
+    return th
 
 
-def evaluate(data: Path, run: Path, tokenizer: Path, forward=None, device: str = "auto", limit: int | None = None) -> dict:
+def predict(data: Path, tokenizer: Path, forward, limit: int | None = None) -> dict:
     enc = ReaderEncoder(tokenizer)
-    if forward is None:
-        dev = pick_device(device)
-        forward = torch_forward(load_model(run, str(dev)), dev)
-    preds: dict[str, tuple[list[dict], list[dict]]] = {}
+    out = {}
     for split in ("validation", "test"):
         rows = _load_jsonl(data / f"{split}.jsonl")[:limit]
-        preds[split] = (rows, run_windows(eval_windows(enc, rows), forward))
-    t = tune_threshold(*preds["validation"])
-    result = {"threshold": t, "validation": score_rows(*preds["validation"], t), "test": score_rows(*preds["test"], t)}
-    return result
+        out[split] = (rows, run_windows(eval_windows(enc, rows), forward))
+    return out
+
+
+def evaluate(data: Path, run: Path, tokenizer: Path, forward=None, device: str = "auto", limit: int | None = None,
+             preds: dict | None = None) -> dict:
+    if preds is None:
+        if forward is None:
+            dev = pick_device(device)
+            forward = torch_forward(load_model(run, str(dev)), dev)
+        preds = predict(data, tokenizer, forward, limit)
+    th = tune_thresholds(*preds["validation"])
+    return {"thresholds": th, "validation": score_rows(*preds["validation"], th), "test": score_rows(*preds["test"], th)}
 
 
 # ---------------------------------------------------------------- CLI
@@ -811,6 +879,8 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--out", type=Path, default=Path(".data/reader"))
     d.add_argument("--max-train-q", type=int, default=100000)
     d.add_argument("--max-eval-q", type=int, default=500)
+    d.add_argument("--rename-p", type=float, default=0.5)
+    d.add_argument("--rename-copies", type=int, default=1)
     d.add_argument("--seed", type=int, default=0)
     t = sub.add_parser("train", help="train (resumes from RUN/ckpt.pt)")
     t.add_argument("--data", type=Path, default=Path(".data/reader"))
@@ -824,6 +894,11 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--heads", type=int, default=6)
     t.add_argument("--device", default="auto")
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--init", type=Path, default=None, help="start from this run's weights")
+    t.add_argument("--warmup", type=int, default=300)
+    h = sub.add_parser("shard", help="split RUN/model.pt into files under 14 MiB")
+    h.add_argument("--run", type=Path, required=True)
+    h.add_argument("--out", type=Path, required=True)
     e = sub.add_parser("eval", help="span EM, no-answer accuracy, keep recall on held-out repositories")
     e.add_argument("--data", type=Path, default=Path(".data/reader"))
     e.add_argument("--run", type=Path, default=Path(".data/reader/run"))
@@ -838,10 +913,13 @@ def main(argv: list[str] | None = None) -> int:
     x.add_argument("--version", default="0.1.0")
     a = ap.parse_args(argv)
     if a.cmd == "data":
-        print(json.dumps(build_data(a.corpus, a.qa, a.tokenizer, a.out, a.seed, a.max_train_q, a.max_eval_q), indent=1))
+        print(json.dumps(build_data(a.corpus, a.qa, a.tokenizer, a.out, a.seed, a.max_train_q, a.max_eval_q, a.rename_p, a.rename_copies), indent=1))
     elif a.cmd == "train":
         c = ReaderConfig(d_model=a.d_model, layers=a.layers, heads=a.heads, ff=4 * a.d_model)
-        print(json.dumps(train(a.data, a.out, c, a.budget_s, a.epochs, a.batch_size, a.lr, a.seed, a.device), indent=1))
+        print(json.dumps(train(a.data, a.out, c, a.budget_s, a.epochs, a.batch_size, a.lr, a.seed, a.device,
+                               init=a.init, warmup=a.warmup), indent=1))
+    elif a.cmd == "shard":
+        print(json.dumps([str(p) for p in save_shards(a.run, a.out)]))
     elif a.cmd == "eval":
         res = evaluate(a.data, a.run, a.tokenizer, device=a.device)
         (a.run / "eval.json").write_text(json.dumps(res, indent=1) + "\n")

@@ -12,8 +12,8 @@ import numpy as np
 import torch
 
 from .publish import copy_tokenizer, update_manifest
-from .reader import (LINE_MAX, MAX_SPAN, MEM_MAX, NL, PATH_MAX, Q_MAX, ReaderModel, evaluate, load_model,
-                     onnx_forward)
+from .reader import (LINE_MAX, MAX_SPAN, MEM_MAX, NL, PATH_MAX, Q_MAX, ReaderEncoder, ReaderModel, answers, evaluate,
+                     load_model, onnx_forward, run_windows)
 
 OUTPUTS = ["start_logits", "end_logits", "keep_logits", "no_answer_logits"]
 
@@ -68,7 +68,7 @@ def export_reader_onnx(model: ReaderModel, onnx_dir: Path, quantize: bool = True
     return out
 
 
-def reader_config(model: ReaderModel, threshold: float, tokenizer_json: Path) -> dict:
+def reader_config(model: ReaderModel, th: dict, tokenizer_json: Path) -> dict:
     from tokenizers import Tokenizer
     tok = Tokenizer.from_file(str(tokenizer_json))
     c = model.config
@@ -81,7 +81,8 @@ def reader_config(model: ReaderModel, threshold: float, tokenizer_json: Path) ->
         "newline_token": tok.token_to_id(NL),
         "inputs": "<s> <question> Q <memory> M <block> PATH <sep> LINE \\n LINE \\n ... (each line tokenized alone)",
         "outputs": OUTPUTS,
-        "no_answer_threshold": threshold, "keep_threshold": 0.5,
+        "no_answer_threshold": th["no_answer"], "answer_min_score": th["min_score"], "keep_threshold": th["keep"],
+        "answer_rule": "answer when P(no answer) < no_answer_threshold and the span's P(start)*P(end) >= answer_min_score",
         "answer_for_definition_questions": "the defined name on its definition line",
     }
 
@@ -97,31 +98,65 @@ def publish_reader(data: Path, run: Path, out: Path, tokenizer_dir: Path, manife
     evals = {}
     for name, f in (("fp32", "model.onnx"), ("int8", "model_quantized.onnx")):
         evals[name] = evaluate(data, run, tok_json, forward=onnx_forward(out / "onnx" / f), limit=eval_limit)
-    threshold = evals["int8"]["threshold"]
-    (out / "config.json").write_text(json.dumps(reader_config(model, threshold, tok_json), indent=1) + "\n")
+    # fp32 is the default file: its outputs do not depend on the batch (int8's dynamic
+    # activation scales are per batch), so its threshold goes in config.json.
+    th = evals["fp32"]["thresholds"]
+    (out / "config.json").write_text(json.dumps(reader_config(model, th, tok_json), indent=1) + "\n")
+    write_examples(data, out, tok_json, th)
     n_params = sum(p.numel() for p in model.parameters())
     stats = json.loads((data / "stats.json").read_text()) if (data / "stats.json").exists() else {}
     if card:
         (out / "README.md").write_text(model_card(version, model, info, evals, parity, stats, n_params))
-    t = evals["int8"]["test"]
+    t = evals["fp32"]["test"]
+    keys = ("span_em_positives", "no_answer_accuracy_negatives", "overall_em", "always_not_found_em", "keep_recall",
+            "keep_precision", "windows")
     entry = {"name": "engram-reader", "role": "reasoner", "version": version, "path": out.name,
-             "eval": {"test_int8": {k: t[k] for k in ("span_em_positives", "no_answer_accuracy_negatives", "overall_em",
-                                                      "always_not_found_em", "keep_recall", "keep_precision", "windows")},
-                      "test_fp32_overall_em": evals["fp32"]["test"]["overall_em"],
-                      "no_answer_threshold": threshold, "onnxParity": parity, "parameters": n_params}}
+             "eval": {"test": {k: t[k] for k in keys}, "test_int8": {k: evals["int8"]["test"][k] for k in keys},
+                      "thresholds": th, "thresholds_int8": evals["int8"]["thresholds"],
+                      "onnxParity": parity, "parameters": n_params}}
     update_manifest(manifest, entry, manifest.parent)
     (run / "eval_onnx.json").write_text(json.dumps(evals, indent=1) + "\n")
-    return {"out": str(out), "parity": parity, "parameters": n_params, "test_int8": t, "threshold": threshold}
+    return {"out": str(out), "parity": parity, "parameters": n_params, "test": t, "test_int8": evals["int8"]["test"],
+            "thresholds": th}
+
+
+def write_examples(data: Path, out: Path, tok_json: Path, th: dict, n: int = 12) -> None:
+    """examples.json: reference inputs and the int8 model's outputs, for checking other runtimes
+    (the TypeScript one) build the same inputs and read the same answers."""
+    rows = [json.loads(l) for l in (data / "test.jsonl").read_text().splitlines()]
+    picked = [r for r in rows if r["target"]][:n // 2] + [r for r in rows if not r["target"]][:n - n // 2]
+    enc = ReaderEncoder(tok_json)
+    wins = [enc.windows(enc.prefix(r["question"], r["memory"], r["path"]), r["lines"], r["startLine"])[0] for r in picked]
+    preds = run_windows(wins, onnx_forward(out / "onnx" / "model.onnx"))
+    ex = []
+    for r, w, p in zip(picked, wins, preds):
+        ex.append({"input": {"question": r["question"], "memory": r["memory"],
+                             "block": {"path": r["path"], "startLine": r["startLine"], "text": "\n".join(r["lines"])}},
+                   "inputIds": w.ids,
+                   "output": {"noAnswer": p["noAnswer"], "answer": p["answer"] if answers(p, th) else None,
+                              "bestSpan": p["answer"],
+                              "keepLines": sorted(l for l, s in p["keep"].items() if s >= th["keep"])}})
+    (out / "examples.json").write_text(json.dumps({"dtype": "fp32", "examples": ex}, indent=1) + "\n")
+
+
+def _status(info: dict) -> str:
+    if info.get("epochs_seen", 0) >= 10:
+        return ""
+    return (f"\n**Status: undertrained.** {info['epochs_seen']} epochs is far from convergence (the losses were still "
+            "falling steeply when the budget ended), and on 2 shared CPU cores training runs at a few windows per "
+            "second, so a longer run needs a GPU: `python -m engram_training.reader train --data DATA --out RUN "
+            "--device cuda --budget-s 420 --batch-size 128 --lr 8e-4` (about 2,000 windows/s on an H100), then `export`.\n")
 
 
 def _row(name: str, s: dict) -> str:
     return (f"| {name} | {s['windows']} | {s['span_em_positives']} | {s['no_answer_accuracy_negatives']} | "
-            f"{s['overall_em']} | {s['always_not_found_em']} | {s['keep_recall']} | {s['keep_precision']} |")
+            f"{s['answered']} / {s['answer_precision']} | {s['overall_em']} | {s['always_not_found_em']} | "
+            f"{s['keep_recall']} | {s['keep_precision']} |")
 
 
 def model_card(version: str, model: ReaderModel, info: dict, evals: dict, parity: dict, stats: dict, n_params: int) -> str:
     c = model.config
-    t8 = evals["int8"]["test"]
+    t8 = evals["fp32"]["test"]
     kinds = "\n".join(f"| {k} | {v['windows']} | {v['pos']} | {v['span_em']} | {v['em']} |" for k, v in sorted(t8["by_kind"].items()))
     return f"""# engram-reader {version}
 
@@ -140,7 +175,9 @@ source, so it cites exactly by construction. Trained from scratch by `training/`
   `no_answer_logits` [batch]. `config.json` holds the limits, special-token ids and the thresholds.
 - For "where is X defined" questions the span is the defined name on its definition line
   (the citation carries the file and line).
-- Files: `onnx/model.onnx` (fp32), `onnx/model_quantized.onnx` (int8 dynamic quantization).
+- Files: `onnx/model.onnx` (fp32, the default: its outputs do not depend on what else is in the
+  batch), `onnx/model_quantized.onnx` (int8 dynamic quantization: smaller and faster on CPU, but
+  its activation scales are per batch, so a window's scores shift slightly with its batch mates).
   ONNX vs PyTorch max |Δlogit|: fp32 {parity['fp32_max_abs_diff']:.2e}, int8 {parity.get('int8_max_abs_diff', float('nan')):.2e}.
 
 ## Data
@@ -150,28 +187,33 @@ A training example is one window of a block (blocks as the gate cuts them): wind
 the evidence (span = the answer's occurrence on the evidence lines), and hard negatives:
 windows of the same file, windows naming the question's identifiers, BM25 look-alikes;
 unanswerable questions give negatives only. Call chains also appear with a working memory
-holding the first hop; 30% of examples carry an unrelated memory. About half the questions
-get a second copy with their identifiers (and an identifier answer) renamed consistently.
+holding the first hop; 30% of examples carry an unrelated memory. Each training question gets
+up to {stats.get('rename', {}).get('copies', 1)} more copies (each with probability {stats.get('rename', {}).get('p', 0.5)}) with its identifiers
+(and an identifier answer) renamed consistently, so names cannot be memorised.
 Training windows: {stats.get('train', {}).get('examples', '?')} ({stats.get('train', {}).get('positives', '?')} holding the answer).
 
 ## Training budget
 {info['steps']} steps of batch {info['batch_size']} ({info['examples_seen']} windows seen, {info['epochs_seen']} epochs),
 {info['seconds']:.0f} s on {info['device_name']}, AdamW lr {info['lr']}, cosine schedule, seed {info['seed']}.
+Final training losses: {', '.join(f"{k} {v:.3f}" for k, v in (info.get('final_loss') or {}).items())}.
+{_status(info)}
 
 ## Evaluation (held-out test repositories: esprima, rxjs, io-ts, tomli, pyparsing, six)
 Per window, each with its question (8K–128K contexts; no renaming). "Span EM" counts a
 positive window right when the chosen span's text (quotes and surrounding whitespace
 trimmed) equals the answer and its lines are the answer's lines, whatever the no-answer head
-says; "overall EM" also needs the no-answer decision right at the threshold (tuned for
-overall EM on validation: P(no answer) >= {evals['int8']['threshold']} means "not here").
+says; "overall EM" also needs the decision right: the model answers when P(no answer) <
+{evals['fp32']['thresholds']['no_answer']} and the span's probability >= {evals['fp32']['thresholds']['min_score']}
+(both tuned for overall EM on validation; int8's own: {evals['int8']['thresholds']}). "Answer precision"
+is the share of given answers that are right. Keep lines: score >= {evals['fp32']['thresholds']['keep']} (tuned for F1 on validation).
 
-| model | windows | span EM (positives) | no-answer acc. (negatives) | overall EM | always "not found" | keep recall | keep precision |
-|---|---|---|---|---|---|---|---|
-{_row('int8 (test)', t8)}
-{_row('fp32 (test)', evals['fp32']['test'])}
-{_row('int8 (validation)', evals['int8']['validation'])}
+| model | windows | span EM (positives) | no-answer acc. (negatives) | answers given / precision | overall EM | always "not found" | keep recall | keep precision |
+|---|---|---|---|---|---|---|---|---|
+{_row('fp32 (test)', t8)}
+{_row('int8 (test)', evals['int8']['test'])}
+{_row('fp32 (validation)', evals['fp32']['validation'])}
 
-By question kind (int8, test):
+By question kind (fp32, test):
 
 | kind | windows | positives | span EM | overall EM |
 |---|---|---|---|---|

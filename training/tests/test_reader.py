@@ -115,9 +115,10 @@ def test_tiny_end_to_end_reader_to_onnx(tmp_path: Path) -> None:
         assert r["targetText"] in line
     run = data / "run"
     cfg = ReaderConfig(vocab_size=600, d_model=32, layers=1, heads=2, ff=64, max_len=512, dropout=0.0)
-    info = train(data, run, cfg, budget_s=60, epochs=1.0, batch_size=16, device="cpu", log=lambda m: None)
+    info = train(data, run, cfg, budget_s=300, epochs=0.5, batch_size=16, device="cpu", log=lambda m: None)
     assert info["steps"] >= 1 and (run / "model.pt").exists()
-    info2 = train(data, run, cfg, budget_s=60, epochs=2.0, batch_size=16, device="cpu", log=lambda m: None)
+    # Resuming continues from the checkpoint instead of starting over.
+    info2 = train(data, run, cfg, budget_s=600, epochs=1.0, batch_size=16, device="cpu", log=lambda m: None)
     assert info2["steps"] > info["steps"]
     models = tmp_path / "models"
     models.mkdir()
@@ -142,4 +143,4 @@ def test_tiny_end_to_end_reader_to_onnx(tmp_path: Path) -> None:
     assert {"onnx/model.onnx", "onnx/model_quantized.onnx", "config.json", "tokenizer.json", "README.md"} <= set(files)
     assert files["onnx/model.onnx"]["sha256"] == sha256_file(models / "reader-0.0.1" / "onnx" / "model.onnx")
     cfg_json = json.loads((models / "reader-0.0.1" / "config.json").read_text())
-    assert cfg_json["model_type"] == "engram-reader" and 0 < cfg_json["no_answer_threshold"] < 1
+    assert cfg_json["model_type"] == "engram-reader" and 0 < cfg_json["no_answer_threshold"] <= 1

@@ -1,0 +1,413 @@
+// The built-in extractive reasoner ("reader", training/engram_training/reader.py): reads
+// (question, working memory, block) and points at the answer span or says "not here",
+// and scores each line for keeping in the working memory. Every token belongs to one
+// source line and covers known bytes of it, so an answer is always exact source text on
+// exact lines: it cites by construction.
+import { join } from 'node:path';
+import { CancelledError, UserError } from '../types.js';
+import { EncoderModel, type EncoderRow } from './encoder.js';
+import { pickOnnxFile, readModelFolder, type ModelDtype } from './layout.js';
+import type { ProviderName, ProviderPreference } from './providers.js';
+import { ModelTokenizer, readJson } from './tokenizer.js';
+
+export interface ReaderInput {
+  question: string;
+  /** The working memory so far (cited facts, one per line); '' when empty. */
+  memory: string;
+  /** text = the block's source lines joined by '\n' (as chunks hold them); startLine = the first line's number (1-based). */
+  block: { path: string; startLine: number; text: string };
+}
+
+export interface ReaderAnswer {
+  /** Exact source text (whole characters, surrounding whitespace trimmed). */
+  text: string;
+  startLine: number;
+  endLine: number;
+  /** P(start) * P(end) of the chosen span. */
+  score: number;
+}
+
+export interface ReaderOutput {
+  /** Probability that the block lacks the answer. */
+  noAnswer: number;
+  /**
+   * The span, when noAnswer is under the model's threshold and the span's own probability is
+   * at least answer_min_score (config.json, both tuned on validation); else null: then
+   * keepLines are the evidence found, not an answer.
+   */
+  answer: ReaderAnswer | null;
+  /** Lines scored at or above the keep threshold, in line order. */
+  keepLines: Array<{ line: number; text: string; score: number }>;
+}
+
+export interface ReaderInfo {
+  name: string;
+  dir: string;
+  file: string;
+  dtype: ModelDtype;
+  provider: ProviderName;
+  providerNote: string;
+  noAnswerThreshold: number;
+  answerMinScore: number;
+  keepThreshold: number;
+  maxLen: number;
+}
+
+export interface ReaderLoadOptions {
+  provider?: ProviderPreference;
+  threads?: number;
+  /** Windows per ONNX run (default 16). */
+  batchSize?: number;
+  /**
+   * Which ONNX file (default 'auto': fp32 on CPU, whose outputs do not depend on batch mates;
+   * 'int8' is smaller and faster, but its per-batch activation scales shift scores slightly).
+   */
+  dtype?: ModelDtype | 'auto';
+  /** Overrides config.json's no_answer_threshold. */
+  noAnswerThreshold?: number;
+}
+
+interface ReaderConfig {
+  maxLen: number;
+  qMax: number;
+  memMax: number;
+  pathMax: number;
+  lineMax: number;
+  maxSpan: number;
+  special: { s: number; question: number; memory: number; block: number; sep: number };
+  newline: number;
+  noAnswerThreshold: number;
+  answerMinScore: number;
+  keepThreshold: number;
+}
+
+/** One model input: a run of whole lines of one block, with per-token line and byte range. */
+interface Window {
+  input: number;
+  ids: number[];
+  lineOf: Int32Array;
+  b0: Int32Array;
+  b1: Int32Array;
+  spanable: Uint8Array;
+  /** Index in the block's lines of this window's first line. */
+  first: number;
+  count: number;
+}
+
+interface WindowResult {
+  noAnswer: number;
+  answer: ReaderAnswer | null;
+  keep: Map<number, number>;
+}
+
+export class ExtractiveReader {
+  private constructor(
+    private readonly model: EncoderModel,
+    private readonly tok: ModelTokenizer,
+    private readonly tokBytes: Int32Array,
+    private readonly cfg: ReaderConfig,
+    readonly info: ReaderInfo,
+  ) {}
+
+  static async load(dir: string, opts: ReaderLoadOptions = {}): Promise<ExtractiveReader> {
+    const folder = readModelFolder(dir);
+    const cfg = parseConfig(folder.config, join(dir, 'config.json'));
+    if (opts.noAnswerThreshold !== undefined) cfg.noAnswerThreshold = opts.noAnswerThreshold;
+    const tok = ModelTokenizer.load(dir);
+    const tokBytes = tokenByteLengths(dir);
+    const picked = pickOnnxFile(folder, opts.dtype ?? 'auto', opts.provider === 'cuda');
+    const file = join(dir, picked.file);
+    const model = await EncoderModel.load(file, { provider: opts.provider, threads: opts.threads, batchSize: opts.batchSize ?? 16 });
+    const names = model.outputNames;
+    for (const n of ['start_logits', 'end_logits', 'keep_logits', 'no_answer_logits']) {
+      if (!names.includes(n)) {
+        await model.release();
+        throw new UserError(`${file} is not an extractive reader: it has no output "${n}" (outputs: ${names.join(', ')})`);
+      }
+    }
+    const info: ReaderInfo = {
+      name: typeof folder.config.name === 'string' ? folder.config.name : 'engram-reader',
+      dir,
+      file,
+      dtype: picked.dtype,
+      provider: model.provider,
+      providerNote: model.providerNote,
+      noAnswerThreshold: cfg.noAnswerThreshold,
+      answerMinScore: cfg.answerMinScore,
+      keepThreshold: cfg.keepThreshold,
+      maxLen: cfg.maxLen,
+    };
+    return new ExtractiveReader(model, tok, tokBytes, cfg, info);
+  }
+
+  async read(inputs: ReaderInput[], signal?: AbortSignal): Promise<ReaderOutput[]> {
+    const lines = inputs.map((x, i) => checkInput(x, i));
+    const windows: Window[] = [];
+    inputs.forEach((x, i) => windows.push(...this.windows(i, x, lines[i]!)));
+    // Similar lengths share a batch: less padding.
+    const order = windows.map((_, i) => i).sort((a, b) => windows[a]!.ids.length - windows[b]!.ids.length);
+    const rows: EncoderRow[] = order.map((i) => {
+      const ids = windows[i]!.ids;
+      return { input_ids: ids, attention_mask: new Array<number>(ids.length).fill(1) };
+    });
+    if (signal?.aborted) throw new CancelledError('reading cancelled');
+    const outs = await this.model.runBatch(rows, { signal });
+    const results: WindowResult[] = new Array<WindowResult>(windows.length);
+    order.forEach((wi, r) => {
+      const o = outs[r]!;
+      const w = windows[wi]!;
+      const blockLines = lines[w.input]!;
+      results[wi] = this.decode(w, blockLines, o.start_logits!.data, o.end_logits!.data, o.keep_logits!.data, o.no_answer_logits!.data[0]!);
+    });
+    return inputs.map((x, i) => this.merge(x, lines[i]!, windows, results, i));
+  }
+
+  async release(): Promise<void> {
+    await this.model.release();
+  }
+
+  private lineTokens(text: string): { ids: number[]; lens: number[] } {
+    const ids = text ? this.tok.encode(text, false).slice(0, this.cfg.lineMax) : [];
+    return { ids, lens: ids.map((id) => this.tokBytes[id] ?? 0) };
+  }
+
+  private prefix(x: ReaderInput): number[] {
+    const c = this.cfg;
+    const enc = (t: string, max: number): number[] => (t ? this.tok.encode(t, false).slice(0, max) : []);
+    return [
+      c.special.s, c.special.question, ...enc(x.question, c.qMax),
+      c.special.memory, ...enc(x.memory, c.memMax),
+      c.special.block, ...enc(x.block.path, c.pathMax), c.special.sep,
+    ];
+  }
+
+  /** Consecutive windows of whole lines that fit maxLen with the prefix (as reader.py). */
+  private windows(input: number, x: ReaderInput, lines: string[]): Window[] {
+    const prefix = this.prefix(x);
+    const budget = this.cfg.maxLen - prefix.length;
+    const toks = lines.map((l) => this.lineTokens(l));
+    const out: Window[] = [];
+    let first = 0;
+    let used = 0;
+    for (let k = 0; k < lines.length; k++) {
+      const n = toks[k]!.ids.length + 1;
+      if (k > first && used + n > budget) {
+        out.push(this.window(input, prefix, toks, first, k));
+        first = k;
+        used = 0;
+      }
+      used += n;
+    }
+    if (first < lines.length || !out.length) out.push(this.window(input, prefix, toks, first, lines.length));
+    return out;
+  }
+
+  private window(input: number, prefix: number[], toks: Array<{ ids: number[]; lens: number[] }>, first: number, end: number): Window {
+    const ids = [...prefix];
+    const lineOf: number[] = prefix.map(() => -1);
+    const b0: number[] = prefix.map(() => 0);
+    const b1: number[] = prefix.map(() => 0);
+    const sp: number[] = prefix.map(() => 0);
+    for (let k = first; k < end; k++) {
+      const t = toks[k]!;
+      let off = 0;
+      t.ids.forEach((id, j) => {
+        ids.push(id);
+        lineOf.push(k - first);
+        b0.push(off);
+        off += t.lens[j]!;
+        b1.push(off);
+        sp.push(1);
+      });
+      ids.push(this.cfg.newline);
+      lineOf.push(k - first);
+      b0.push(off);
+      b1.push(off);
+      sp.push(0);
+    }
+    const n = Math.min(ids.length, this.cfg.maxLen);
+    return {
+      input,
+      ids: ids.slice(0, n),
+      lineOf: Int32Array.from(lineOf.slice(0, n)),
+      b0: Int32Array.from(b0.slice(0, n)),
+      b1: Int32Array.from(b1.slice(0, n)),
+      spanable: Uint8Array.from(sp.slice(0, n)),
+      first,
+      count: end - first,
+    };
+  }
+
+  /** Best span (start <= end < start + maxSpan, block tokens only), P(no answer), line keep scores. */
+  private decode(w: Window, lines: string[], start: Float32Array, end: Float32Array, keep: Float32Array, naLogit: number): WindowResult {
+    const n = w.ids.length;
+    const ls = logSoftmaxMasked(start, w.spanable, n);
+    const le = logSoftmaxMasked(end, w.spanable, n);
+    let best = -Infinity;
+    let bi = -1;
+    let bj = -1;
+    for (let i = 0; i < n; i++) {
+      if (!w.spanable[i]) continue;
+      const hi = Math.min(n, i + this.cfg.maxSpan);
+      for (let j = i; j < hi; j++) {
+        if (!w.spanable[j]) continue;
+        const s = ls[i]! + le[j]!;
+        if (s > best) {
+          best = s;
+          bi = i;
+          bj = j;
+        }
+      }
+    }
+    const noAnswer = sigmoid(naLogit);
+    let answer: ReaderAnswer | null = null;
+    if (bi >= 0) {
+      const l0 = w.lineOf[bi]!;
+      const l1 = w.lineOf[bj]!;
+      const parts: string[] = [];
+      for (let l = l0; l <= l1; l++) {
+        const raw = Buffer.from(lines[w.first + l]!, 'utf8');
+        let a = l === l0 ? w.b0[bi]! : 0;
+        let b = l === l1 ? w.b1[bj]! : raw.length;
+        // Whole characters: a byte-level token may end inside a multi-byte one.
+        while (a > 0 && a < raw.length && (raw[a]! & 0xc0) === 0x80) a--;
+        while (b < raw.length && (raw[b]! & 0xc0) === 0x80) b++;
+        parts.push(raw.subarray(a, b).toString('utf8'));
+      }
+      answer = { text: parts.join('\n').trim(), startLine: w.first + l0, endLine: w.first + l1, score: Math.exp(best) };
+    }
+    const sums = new Map<number, { s: number; n: number }>();
+    for (let t = 0; t < n; t++) {
+      const l = w.lineOf[t]!;
+      if (l < 0) continue;
+      const e = sums.get(l) ?? { s: 0, n: 0 };
+      e.s += keep[t]!;
+      e.n++;
+      sums.set(l, e);
+    }
+    const keepMap = new Map<number, number>();
+    for (const [l, e] of sums) keepMap.set(w.first + l, sigmoid(e.s / e.n));
+    return { noAnswer, answer, keep: keepMap };
+  }
+
+  /** A block read in several windows has the answer if any window has it. */
+  private merge(x: ReaderInput, lines: string[], windows: Window[], results: WindowResult[], input: number): ReaderOutput {
+    let bestNa = Infinity;
+    let bestAnswer: ReaderAnswer | null = null;
+    const keep = new Map<number, number>();
+    windows.forEach((w, i) => {
+      if (w.input !== input) return;
+      const r = results[i]!;
+      if (r.noAnswer < bestNa) {
+        bestNa = r.noAnswer;
+        bestAnswer = r.answer;
+      }
+      for (const [l, s] of r.keep) keep.set(l, s);
+    });
+    const base = x.block.startLine;
+    const a = bestAnswer as ReaderAnswer | null;
+    const answer =
+      a && bestNa < this.cfg.noAnswerThreshold && a.score >= this.cfg.answerMinScore && a.text
+        ? { text: a.text, startLine: base + a.startLine, endLine: base + a.endLine, score: a.score }
+        : null;
+    const keepLines = [...keep.entries()]
+      .filter(([, s]) => s >= this.cfg.keepThreshold)
+      .sort((p, q) => p[0] - q[0])
+      .map(([l, s]) => ({ line: base + l, text: lines[l]!, score: s }));
+    return { noAnswer: bestNa, answer, keepLines };
+  }
+}
+
+function checkInput(x: ReaderInput, i: number): string[] {
+  if (!x || typeof x.question !== 'string' || typeof x.memory !== 'string' || !x.block) {
+    throw new UserError(`reader input ${i}: expected {question, memory, block}`);
+  }
+  const b = x.block;
+  if (typeof b.path !== 'string' || typeof b.text !== 'string') throw new UserError(`reader input ${i}: block needs path and text`);
+  if (!Number.isInteger(b.startLine) || b.startLine < 1) {
+    throw new UserError(`reader input ${i}: block.startLine must be a positive integer, got ${b.startLine}`);
+  }
+  // Exactly the block's lines (as the chunker joins them); '\r' stays part of its line.
+  return b.text.split('\n');
+}
+
+function parseConfig(c: Record<string, unknown>, file: string): ReaderConfig {
+  if (c.model_type !== 'engram-reader') {
+    throw new UserError(`${file}: model_type is ${JSON.stringify(c.model_type)}, expected "engram-reader"`);
+  }
+  const num = (k: string): number => {
+    const v = c[k];
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new UserError(`${file}: "${k}" must be a number`);
+    return v;
+  };
+  const sp = (c.special_tokens ?? {}) as Record<string, unknown>;
+  const id = (k: string): number => {
+    const v = sp[k];
+    if (typeof v !== 'number') throw new UserError(`${file}: special_tokens lacks "${k}"`);
+    return v;
+  };
+  return {
+    maxLen: num('max_len'),
+    qMax: num('question_max_tokens'),
+    memMax: num('memory_max_tokens'),
+    pathMax: num('path_max_tokens'),
+    lineMax: num('line_max_tokens'),
+    maxSpan: num('max_span_tokens'),
+    special: { s: id('<s>'), question: id('<question>'), memory: id('<memory>'), block: id('<block>'), sep: id('<sep>') },
+    newline: num('newline_token'),
+    noAnswerThreshold: num('no_answer_threshold'),
+    answerMinScore: typeof c.answer_min_score === 'number' ? c.answer_min_score : 0,
+    keepThreshold: num('keep_threshold'),
+  };
+}
+
+/** Bytes each token id stands for, from the byte-level vocabulary of tokenizer.json. */
+function tokenByteLengths(dir: string): Int32Array {
+  const file = join(dir, 'tokenizer.json');
+  const json = readJson(file);
+  const model = json.model as { vocab?: Record<string, number> } | undefined;
+  if (!model?.vocab || typeof model.vocab !== 'object') throw new UserError(`${file}: no model.vocab (expected a byte-level BPE tokenizer)`);
+  const bytes = byteLevelChars();
+  let max = 0;
+  for (const id of Object.values(model.vocab)) max = Math.max(max, id);
+  const out = new Int32Array(max + 1);
+  for (const [tokStr, id] of Object.entries(model.vocab)) {
+    let n = 0;
+    for (const ch of tokStr) if (bytes.has(ch)) n++;
+    out[id] = n;
+  }
+  return out;
+}
+
+/** The 256 characters GPT-2's byte-level alphabet uses for bytes (bytes_to_unicode). */
+function byteLevelChars(): Set<string> {
+  const bs: number[] = [];
+  for (let b = 33; b <= 126; b++) bs.push(b);
+  for (let b = 161; b <= 172; b++) bs.push(b);
+  for (let b = 174; b <= 255; b++) bs.push(b);
+  const cs = [...bs];
+  let n = 0;
+  for (let b = 0; b < 256; b++) {
+    if (!bs.includes(b)) {
+      bs.push(b);
+      cs.push(256 + n);
+      n++;
+    }
+  }
+  return new Set(cs.map((c) => String.fromCodePoint(c)));
+}
+
+function logSoftmaxMasked(x: Float32Array, mask: Uint8Array, n: number): Float64Array {
+  let m = -Infinity;
+  for (let i = 0; i < n; i++) if (mask[i] && x[i]! > m) m = x[i]!;
+  let s = 0;
+  for (let i = 0; i < n; i++) if (mask[i]) s += Math.exp(x[i]! - m);
+  const lse = m + Math.log(s);
+  const out = new Float64Array(n).fill(-Infinity);
+  for (let i = 0; i < n; i++) if (mask[i]) out[i] = x[i]! - lse;
+  return out;
+}
+
+function sigmoid(x: number): number {
+  return 1 / (1 + Math.exp(-x));
+}

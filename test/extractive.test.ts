@@ -1,0 +1,148 @@
+// The shipped extractive reader through its public runtime: same inputs and answers as the
+// Python reference, spans that are exact source text on exact lines, batches equal to
+// single reads, long blocks read in windows, and clear errors for broken models and inputs.
+import { strict as assert } from 'node:assert';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ExtractiveReader, type ReaderInput, type ReaderOutput } from '../src/core/models/extractive.js';
+import { readManifest, shippedModelsDir } from '../src/core/models/registry.js';
+import { CancelledError, UserError } from '../src/core/types.js';
+
+const modelsDir = shippedModelsDir();
+const entry = readManifest(modelsDir).find((m) => m.name === 'engram-reader');
+const readerDir = join(modelsDir, entry?.path ?? 'reader-missing');
+
+interface Example {
+  input: ReaderInput;
+  output: { noAnswer: number; answer: ReaderOutput['answer']; bestSpan: ReaderOutput['answer']; keepLines: number[] };
+}
+
+function linesOf(x: ReaderInput): string[] {
+  return x.block.text.split('\n');
+}
+
+/** Every answer and kept line is exact text of the block at the line it names. */
+let keepThreshold = 0.5;
+
+function assertCites(x: ReaderInput, out: ReaderOutput): void {
+  const lines = linesOf(x);
+  const first = x.block.startLine;
+  assert.ok(out.noAnswer >= 0 && out.noAnswer <= 1);
+  if (out.answer) {
+    const a = out.answer;
+    assert.ok(a.startLine >= first && a.endLine >= a.startLine && a.endLine < first + lines.length, JSON.stringify(a));
+    const src = lines.slice(a.startLine - first, a.endLine - first + 1).join('\n');
+    assert.ok(a.text.length > 0 && src.includes(a.text), `${JSON.stringify(a.text)} not in ${JSON.stringify(src)}`);
+    assert.ok(a.score > 0 && a.score <= 1);
+  }
+  let prev = -1;
+  for (const k of out.keepLines) {
+    assert.ok(k.line > prev && k.line >= first && k.line < first + lines.length);
+    assert.equal(k.text, lines[k.line - first]);
+    assert.ok(k.score >= keepThreshold && k.score <= 1);
+    prev = k.line;
+  }
+}
+
+describe('ExtractiveReader (shipped engram-reader)', () => {
+  let reader: ExtractiveReader;
+  const examples: Example[] = (JSON.parse(readFileSync(join(readerDir, 'examples.json'), 'utf8')) as { examples: Example[] }).examples;
+  const tmp: string[] = [];
+
+  before(async () => {
+    assert.ok(entry, 'models/manifest.json lists engram-reader');
+    assert.equal(entry.role, 'reasoner');
+    reader = await ExtractiveReader.load(readerDir, { provider: 'cpu', threads: 2 });
+    keepThreshold = reader.info.keepThreshold;
+  });
+  after(async () => {
+    await reader?.release();
+    for (const d of tmp) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('reports what it runs', () => {
+    assert.equal(reader.info.provider, 'cpu');
+    assert.equal(reader.info.dtype, 'fp32');
+    assert.ok(reader.info.noAnswerThreshold > 0 && reader.info.noAnswerThreshold <= 1);
+    assert.ok(reader.info.keepThreshold > 0 && reader.info.keepThreshold < 1);
+    assert.ok(reader.info.file.endsWith(join('onnx', 'model.onnx')));
+  });
+
+  it('reads the reference examples as the Python pipeline does', async () => {
+    assert.ok(examples.length >= 8);
+    const outs = await reader.read(examples.map((e) => e.input));
+    outs.forEach((out, i) => {
+      const want = examples[i]!.output;
+      assert.ok(Math.abs(out.noAnswer - want.noAnswer) < 1e-4, `example ${i}: noAnswer ${out.noAnswer} vs ${want.noAnswer}`);
+      if (want.answer) assert.deepEqual({ ...out.answer, score: 0 }, { ...want.answer, score: 0 }, `example ${i}`);
+      else assert.equal(out.answer, null, `example ${i}`);
+      assert.deepEqual(out.keepLines.map((k) => k.line), want.keepLines, `example ${i}`);
+      assertCites(examples[i]!.input, out);
+    });
+  });
+
+  it('cites exact lines, and a batch reads like single inputs', async () => {
+    const src = readFileSync(join(process.cwd(), 'src/core/hash.ts'), 'utf8').split('\n');
+    const inputs: ReaderInput[] = [
+      ...examples.slice(0, 4).map((e) => e.input),
+      { question: 'What does `sha256Hex` return?', memory: '', block: { path: 'src/core/hash.ts', startLine: 1, text: src.join('\n') } },
+      { question: 'Where is the function `stableId` defined?', memory: 'src/core/hash.ts:1: import', block: { path: 'src/core/hash.ts', startLine: 1, text: src.slice(0, 3).join('\n') } },
+      { question: 'x', memory: '', block: { path: 'empty.ts', startLine: 7, text: '' } },
+      { question: 'What is `ünïcode`?', memory: '', block: { path: 'u.py', startLine: 3, text: 'ünïcode = "naïve 😀 café"\nother = 1' } },
+    ];
+    const batch = await reader.read(inputs);
+    assert.equal(batch.length, inputs.length);
+    for (let i = 0; i < inputs.length; i++) {
+      assertCites(inputs[i]!, batch[i]!);
+      const [single] = await reader.read([inputs[i]!]);
+      assert.ok(Math.abs(single!.noAnswer - batch[i]!.noAnswer) < 1e-4);
+      assert.deepEqual(single!.answer && { ...single!.answer, score: 0 }, batch[i]!.answer && { ...batch[i]!.answer, score: 0 });
+      assert.deepEqual(single!.keepLines.map((k) => k.line), batch[i]!.keepLines.map((k) => k.line));
+    }
+  });
+
+  it('reads a long block in windows and cites lines past the first window', async () => {
+    const lines: string[] = [];
+    for (let i = 0; i < 300; i++) lines.push(`export const value${i} = compute(value${i - 1}, ${i}); // step ${i}`);
+    lines[250] = 'export const RETRY_LIMIT_MS = 2500;';
+    const x: ReaderInput = {
+      question: 'What is the value of the constant `RETRY_LIMIT_MS`?',
+      memory: '',
+      block: { path: 'src/limits.ts', startLine: 1000, text: lines.join('\n') },
+    };
+    const [out] = await reader.read([x]);
+    assertCites(x, out!);
+    // Whatever it answers or keeps sits on real lines of the whole block.
+    const [first] = await reader.read([{ ...x, block: { ...x.block, text: lines.slice(0, 40).join('\n') } }]);
+    assertCites({ ...x, block: { ...x.block, text: lines.slice(0, 40).join('\n') } }, first!);
+  });
+
+  it('rejects bad inputs and honours cancellation', async () => {
+    const good = examples[0]!.input;
+    await assert.rejects(reader.read([{ ...good, block: { ...good.block, startLine: 0 } }]), UserError);
+    await assert.rejects(reader.read([{ question: 'q' } as unknown as ReaderInput]), UserError);
+    const ac = new AbortController();
+    ac.abort();
+    await assert.rejects(reader.read([good], ac.signal), CancelledError);
+    assert.deepEqual(await reader.read([]), []);
+  });
+
+  it('names the file when the model is corrupt or not a reader', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'engram-reader-'));
+    tmp.push(dir);
+    cpSync(readerDir, join(dir, 'r'), { recursive: true });
+    const file = join(dir, 'r', 'onnx', 'model.onnx');
+    writeFileSync(file, readFileSync(file).subarray(0, 5000));
+    await assert.rejects(ExtractiveReader.load(join(dir, 'r'), { provider: 'cpu' }), (err: Error) => {
+      assert.ok(err instanceof UserError);
+      assert.match(err.message, /cannot load ONNX model .*model\.onnx/);
+      return true;
+    });
+    const cfgFile = join(dir, 'r', 'config.json');
+    writeFileSync(cfgFile, JSON.stringify({ ...JSON.parse(readFileSync(cfgFile, 'utf8')), model_type: 'bert' }));
+    await assert.rejects(ExtractiveReader.load(join(dir, 'r'), { provider: 'cpu' }), /expected "engram-reader"/);
+    await assert.rejects(ExtractiveReader.load(join(dir, 'nope')), /model folder not found/);
+  });
+});
