@@ -77,6 +77,29 @@ for (const target of targets) {
 writeFileSync(join(outDir, 'report.json'), JSON.stringify(results, null, 2) + '\n');
 if (!results.some((r) => r.file)) process.exit(1);
 
+/**
+ * models/ as shipped: for a model whose manifest entry lists its files, only those (and its
+ * model card), so exports kept beside it for comparison stay out; other folders whole.
+ */
+function shippedModelFile() {
+  const manifestPath = join(root, 'models', 'manifest.json');
+  if (!existsSync(manifestPath)) return () => true;
+  const allowed = new Map();
+  for (const m of JSON.parse(readFileSync(manifestPath, 'utf8')).models ?? []) {
+    if (Array.isArray(m.files) && m.files.length) allowed.set(resolve(root, 'models', m.path), new Set([...m.files.map((f) => f.path), 'README.md']));
+  }
+  return (src) => {
+    for (const [dir, files] of allowed) {
+      if (src === dir) return true;
+      if (src.startsWith(dir + '/')) {
+        const rel = src.slice(dir.length + 1);
+        return files.has(rel) || [...files].some((f) => f.startsWith(rel + '/'));
+      }
+    }
+    return true;
+  };
+}
+
 /** The platform package's folder: installed, cached, or fetched with npm pack. */
 function lancePackage(name, missing) {
   const installed = join(root, 'node_modules', name);
@@ -91,10 +114,11 @@ function lancePackage(name, missing) {
   }
   mkdirSync(join(nativesCache, base), { recursive: true });
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-  const r = spawnSync(npm, ['pack', `${name}@${version}`, '--pack-destination', join(nativesCache, base), '--silent'], { encoding: 'utf8' });
+  const r = spawnSync(npm, ['pack', `${name}@${version}`, '--pack-destination', join(nativesCache, base)], { encoding: 'utf8' });
   const tgz = join(nativesCache, base, `${base}.tgz`);
   if (r.status !== 0 || !existsSync(tgz)) {
-    missing.push(`${name}@${version} (npm pack failed: ${(r.stderr || r.stdout || '').trim().split('\n').at(-1)})`);
+    const why = (r.stderr || r.stdout || '').split('\n').find((l) => /notarget|E404|ETARGET|error/i.test(l)) ?? 'no output';
+    missing.push(`${name}@${version} (npm pack: ${why.replace(/^npm error /, '').trim()})`);
     return null;
   }
   const x = spawnSync('tar', ['xzf', tgz, '-C', join(nativesCache, base)], { encoding: 'utf8' });
@@ -120,7 +144,7 @@ function stageFiles(stage, target, spec, ortDir, lanceDir) {
   copy('dist/webview', 'dist/webview', noMaps);
   copy('bin');
   copy('media');
-  if (existsSync(join(root, 'models'))) copy('models');
+  if (existsSync(join(root, 'models'))) copy('models', 'models', shippedModelFile());
   for (const f of ['README.md', 'LICENSE']) if (existsSync(join(root, f))) copy(f);
   if (existsSync(join(root, 'docs', 'extension.md'))) cpSync(join(root, 'docs', 'extension.md'), join(stage, 'README.md'));
 

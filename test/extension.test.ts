@@ -204,6 +204,15 @@ test('sidebar state: questions, streamed trace, results, late messages, history,
   assert.equal(restored.draft, 'half typed');
   assert.equal(restored.current?.status, 'stopped', 'a question running when the view was disposed is not shown as running forever');
   assert.deepEqual(restoreState('garbage'), initialState());
+
+  // A replay of the same question to a re-shown view keeps the feedback given and the draft.
+  let shown = reduce(initialState(), { type: 'askStarted', askId: 'a4', question: 'q4' });
+  shown = { ...shown, draft: 'next', current: { ...shown.current!, feedback: { verdict: 'up', marked: { b1: true } } } };
+  shown = reduce(shown, { type: 'askStarted', askId: 'a4', question: 'q4' });
+  shown = reduce(shown, { type: 'trace', askId: 'a4', event: TRACE[0]! });
+  assert.equal(shown.current?.feedback.verdict, 'up');
+  assert.equal(shown.current?.steps.length, 1, 'replayed steps are not doubled');
+  assert.equal(shown.draft, 'next');
 });
 
 test('the engine client talks to engram serve, restarts it after a crash, and gives up on a crash loop', async () => {

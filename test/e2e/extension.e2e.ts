@@ -174,6 +174,16 @@ test('the packaged extension indexes, answers with citations, inspects and takes
     assert.ok(records.every((r) => r.askId === last.askId));
     await shot('4-feedback');
 
+    // Hidden and shown again, the view still has the answer, its feedback and the history.
+    await command(page, 'View: Show Explorer');
+    await command(page, 'Engram: Show View');
+    view = await webview(page, 'sidebar');
+    await until('the answer after hide/show', async () => /8080/.test(await view.locator('#answer').innerText()), 20_000);
+    assert.equal(await view.locator('.citations a.cite').count(), 2);
+    await view.locator('#question textarea').press('ArrowUp');
+    assert.equal(await view.locator('#question textarea').inputValue(), TWO_HOP_QUESTION);
+    await view.locator('#question textarea').fill('');
+
     // The inspector: a block raw beside compressed, kept tokens highlighted, why it was kept, pin.
     await command(page, 'View: Close All Editors');
     await view.locator('.timeline .entry.read .entry-actions button', { hasText: 'inspect' }).first().click();

@@ -56,13 +56,16 @@ export function reduce(state: SidebarState, msg: HostToSidebar): SidebarState {
       return { ...state, feedbackEnabled: msg.enabled };
     case 'rawBlock':
       return state; // view-only data, not state
-    case 'askStarted':
+    case 'askStarted': {
+      // The host replays the last question to a re-shown view: keep what the user did to it.
+      const replay = state.current?.askId === msg.askId;
       return {
         ...state,
         history: remember(state.history, msg.question),
-        draft: '',
-        current: { askId: msg.askId, question: msg.question, status: 'running', steps: [], answer: '', citations: [], feedback: { marked: {} } },
+        draft: replay ? state.draft : '',
+        current: { askId: msg.askId, question: msg.question, status: 'running', steps: [], answer: '', citations: [], feedback: replay ? state.current!.feedback : { marked: {} } },
       };
+    }
     default:
       break;
   }

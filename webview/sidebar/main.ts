@@ -15,7 +15,9 @@ import { timeline, traceTotals, type DiffPart, type TimelineEntry } from '../mod
 
 const post = (msg: SidebarToHost) => postAny(msg);
 let state: SidebarState = restoreState(getState());
-const open = new Set<string>(); // expanded timeline entries, kept across renders
+const saved = getState() as { open?: unknown } | undefined;
+// Expanded timeline entries, kept across renders and across hide/show.
+const open = new Set<string>(Array.isArray(saved?.open) ? saved.open.filter((k): k is string => typeof k === 'string') : []);
 const fetched = new Map<string, { raw: string | null; compressed: string }>(); // blocks of the trace, fetched on expand
 const showRaw = new Set<string>();
 let historyIndex = -1;
@@ -53,7 +55,7 @@ box.addEventListener('keydown', (e: KeyboardEvent) => {
 });
 box.addEventListener('input', () => {
   state = { ...state, draft: box.value };
-  setState(state);
+  persist();
 });
 
 function ask(): void {
@@ -79,12 +81,14 @@ onMessage<HostToSidebar>((msg) => {
     box.value = msg.question;
     box.focus();
   }
-  if (msg.type === 'askStarted') box.value = '';
+  if (msg.type === 'askStarted' && before !== msg.askId) box.value = '';
   render();
 });
 
+const persist = () => setState({ ...state, open: [...open] });
+
 function render(): void {
-  setState(state);
+  persist();
   renderStatus();
   const running = state.current?.status === 'running';
   stopButton.hidden = !running;
@@ -215,7 +219,11 @@ function renderTrace(cur: AskView): HTMLElement {
   const key = 'trace';
   const body = h('ol', { class: 'timeline' }, ...entries.map((e, i) => h('li', { class: `entry ${e.kind}` }, renderEntry(cur, e, i))));
   const details = h('details', { class: 'trace', open: open.has(key) || cur.status === 'running' }, h('summary', {}, `Working memory trace · ${entries.length} steps · ${totals.reads} read · ${formatTokens(totals.tokens)} tok · ${formatMs(totals.ms)}`), body);
-  details.addEventListener('toggle', () => (details.open ? open.add(key) : open.delete(key)));
+  details.addEventListener('toggle', () => {
+    if (details.open) open.add(key);
+    else open.delete(key);
+    persist();
+  });
   return details;
 }
 
@@ -226,6 +234,7 @@ function expandable(key: string, summary: (Node | string)[], body: (Node | strin
       open.add(key);
       onOpen?.();
     } else open.delete(key);
+    persist();
   });
   return d;
 }
