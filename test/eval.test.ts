@@ -88,12 +88,12 @@ test('engram eval scores accuracy, citations, gate recall@k, latency and memory'
       .map((o) => JSON.stringify(o))
       .join('\n') + '\n',
   );
-  const r = await engramAsync(['eval', '--json', '--qa', qa, '--k', '2', ...reasonerArgs()]);
+  const r = await engramAsync(['eval', '--json', '--qa', qa, '--k', '2', '--mode', 'memagent', ...reasonerArgs()]);
   assert.equal(r.code, 0, r.stderr);
   const report = JSON.parse(r.stdout) as Record<string, unknown> & { perQuestion: Array<{ id: string; exact: boolean; citations: unknown[] }> };
   assert.equal(report.questions, 2);
   assert.equal(report.accuracy, 0.5);
-  // The pool question reads on into the port blocks and answers 8080 citing port.ts: a citation off its evidence.
+  // memagent reads everything: the pool question's notes pick up 8080 too, and it cites port.ts, off its evidence.
   assert.equal(report.citationPrecision, 0.5);
   assert.equal(report.citationRecall, 0.5);
   // POOL_SIZE's block is in the first round's top 2; the second hop only comes with the memory.

@@ -73,3 +73,38 @@ test('a server reasoner needs a loopback URL unless remote use is allowed', asyn
   assert.equal(r.contextTokens, 4096);
   await r.close();
 });
+
+test('the extractive reader is the default reasoner: cited facts as memory, answers as exact source text on exact lines', async () => {
+  const { defaultReasonerSpec } = await import('../src/core/reason/index.js');
+  const { Engine } = await import('../src/core/engine.js');
+  const { tempRepo, writeFiles } = await import('./support/repo.js');
+  const { twoHopFiles } = await import('./fixtures/ask/repos.js');
+  const { readFileSync } = await import('node:fs');
+  const spec = defaultReasonerSpec({});
+  assert.equal(spec.backend, 'onnx');
+  const r = await openReasoner({ ...spec, provider: 'cpu', threads: 1, memoryTokens: 40 });
+  const t = tempRepo();
+  const repo = join(t.dir, 'repo');
+  writeFiles(repo, twoHopFiles());
+  const engine = await Engine.open({ repo, store: join(t.dir, 'store') });
+  try {
+    assert.match(r.id, /^reader:/);
+    assert.equal(r.reads, 'raw');
+    await engine.index();
+    const res = await engine.ask('What does `clamp` return?', { mode: 'memagent', reasoner: r });
+    assert.equal(res.stats.blocksRead, res.stats.blocksTotal);
+    for (const m of res.steps.filter((e) => e.type === 'memory')) {
+      assert.ok(r.count(m.memory ?? '') <= 40);
+      for (const line of (m.memory ?? '').split('\n').filter(Boolean)) assert.match(line, /^(answer )?[\w/.]+:\d+(-\d+)?: /);
+    }
+    if (res.answer !== 'not found') {
+      const c = res.citations[0]!;
+      const lines = readFileSync(join(repo, c.path), 'utf8').split('\n').slice(c.startLine - 1, c.endLine).join('\n');
+      assert.ok(lines.includes(res.answer), 'the answer is source text on the cited lines');
+    }
+  } finally {
+    await engine.close();
+    await r.close();
+    t.cleanup();
+  }
+});

@@ -184,7 +184,8 @@ class AskRun {
       // The estimate is cheap; the reasoner cuts exactly with its own tokenizer.
       room -= b.tokens + 8;
       if (room < 0) break;
-      views.push({ ...where(b), text });
+      const raw = await this.source.lines(b.path, b.startLine, b.endLine);
+      views.push({ ...where(b), text, ...(raw ? { raw: raw.join('\n') } : {}) });
     }
     this.sample();
     return views;
@@ -200,7 +201,8 @@ class AskRun {
       const b = await this.ctx.store.getBlock(h.blockId);
       if (!b) continue;
       this.emit({ type: 'gate', step: 1, ...where(b), score: round(h.score), text: 'kept', ms: performance.now() - started });
-      views.push({ ...where(b), text: b.compressed });
+      const raw = this.opts.reasoner.reads === 'raw' ? await this.source.lines(b.path, b.startLine, b.endLine) : null;
+      views.push({ ...where(b), text: b.compressed, ...(raw ? { raw: raw.join('\n') } : {}) });
     }
     return views;
   }
@@ -210,6 +212,10 @@ class AskRun {
     this.cancelled();
     const step = ++this.step;
     const view: BlockView = { ...where(b), text: b.compressed };
+    if (this.opts.reasoner.reads === 'raw') {
+      const raw = await this.source.lines(b.path, b.startLine, b.endLine);
+      if (raw) view.raw = raw.join('\n');
+    }
     const started = performance.now();
     const out = await this.opts.reasoner.read({ question: this.question, memory: this.memory, block: view, signal: this.opts.signal });
     const ms = performance.now() - started;

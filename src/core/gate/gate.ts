@@ -5,11 +5,11 @@
 import type { Compressor } from '../compress/index.js';
 import type { MemoryStore } from '../store/index.js';
 import type { MemoryBlock } from '../types.js';
-import { recall } from './recall.js';
+import { recall, RRF_MAX } from './recall.js';
 import type { GateScorer } from './scorer.js';
 
 export interface GateOptions {
-  /** Keep blocks scoring at least this (default: the gate model's own, 0.5 of the top recall score without one). */
+  /** Keep blocks scoring at least this (default: the gate model's own; 0.5 without one, see rank()). */
   threshold?: number;
   /** Read at least this many blocks per question, threshold or not (default 1). */
   minBlocks?: number;
@@ -85,10 +85,9 @@ export class Gate {
       const inputs = await Promise.all(blocks.map(async (b) => ({ path: b.path, startLine: b.startLine, endLine: b.endLine, text: await this.text(b) })));
       scores = await this.scorer.score(question, memory, inputs, signal);
     } else {
-      // Recall's fused score relative to the best: 1 for the top, ~0.5 for a block only one list ranks first.
+      // Recall's fused score on a 0..1 scale: 1 when first in both lists, 0.5 when first in one only.
       const byId = new Map(hits.map((h) => [h.blockId, h.score]));
-      const top = hits[0]?.score ?? 1;
-      scores = blocks.map((b) => (byId.get(b.id) ?? 0) / top);
+      scores = blocks.map((b) => Math.min(1, (byId.get(b.id) ?? 0) / RRF_MAX));
     }
     return blocks.map((block, i) => ({ block, score: scores[i] ?? 0 })).sort((a, b) => b.score - a.score || a.block.id.localeCompare(b.block.id));
   }

@@ -8,7 +8,9 @@ import type { MemoryStore } from '../store/index.js';
 import type { SearchHit } from '../types.js';
 
 /** The usual RRF constant: damps the head so one list cannot dominate. */
-const RRF_K = 60;
+export const RRF_K = 60;
+/** The best fused score: first in both lists. */
+export const RRF_MAX = 2 / (RRF_K + 1);
 const WEIGHT = { vector: 0.5, lexical: 1 } as const;
 
 export async function recall(store: MemoryStore, compressor: Compressor, query: string, k: number): Promise<SearchHit[]> {

@@ -4,6 +4,7 @@ import { findModel, listModels, type ProviderPreference } from '../models/index.
 import { UserError } from '../types.js';
 import { ChatBackend } from './chat-backend.js';
 import { DecoderBackend } from './decoder-backend.js';
+import { ExtractiveReasoner } from './extractive.js';
 import { GenerativeReasoner } from './generative.js';
 import type { Reasoner } from './reasoner.js';
 
@@ -11,13 +12,14 @@ export type { AnswerInput, AnswerOutput, BlockView, ReadInput, ReadOutput, Reaso
 export { DEFAULT_MEMORY_TOKENS } from './reasoner.js';
 export { GenerativeReasoner, type Completer, type Completion, type GenerativeOptions } from './generative.js';
 export { DecoderBackend } from './decoder-backend.js';
+export { ExtractiveReasoner } from './extractive.js';
 export { ChatBackend, type ChatBackendOptions } from './chat-backend.js';
 export { parseAnswer, parseCitations, parseMemoryUpdate } from './parse.js';
 
 export type ReasonerSpec =
   | {
       backend: 'onnx';
-      /** A model name from `engram models list`, or a folder in the HF ONNX layout. */
+      /** A model name from `engram models list`, or a folder in the HF ONNX layout (a decoder, or the extractive reader). */
       model: string;
       provider?: ProviderPreference;
       threads?: number;
@@ -50,7 +52,10 @@ export async function openReasoner(spec: ReasonerSpec): Promise<Reasoner> {
   const found = findModel(spec.model, { env: spec.env });
   if (found.problem) throw new UserError(`reasoner ${found.name} cannot be used: ${found.problem}`);
   if (found.role && found.role !== 'reasoner') throw new UserError(`${found.name} is a ${found.role} model, not a reasoner`);
-  const backend = await DecoderBackend.load(found.dir, { provider: spec.provider ?? 'auto', ...(spec.threads ? { threads: spec.threads } : {}) });
+  const load = { provider: spec.provider ?? 'auto', ...(spec.threads ? { threads: spec.threads } : {}) } as const;
+  // The extractive reader is an encoder with span heads, not a decoder: same role, own class.
+  if (found.architecture === 'engram-reader') return ExtractiveReasoner.load(found.dir, { ...load, ...(spec.memoryTokens ? { memoryTokens: spec.memoryTokens } : {}) });
+  const backend = await DecoderBackend.load(found.dir, load);
   return new GenerativeReasoner(backend, { memoryTokens: spec.memoryTokens });
 }
 

@@ -11,6 +11,8 @@ export interface BlockView {
   endLine: number;
   /** Lines prefixed with their file line number (`12| code`): compressed, or raw for `full`. */
   text: string;
+  /** The plain source lines startLine..endLine, given to reasoners that read raw lines. */
+  raw?: string;
 }
 
 export interface ReadInput {
@@ -63,6 +65,8 @@ export interface Reasoner {
   readonly contextTokens: number;
   /** The working-memory bound in the reasoner's tokens. */
   readonly memoryTokens: number;
+  /** What the memory loop hands it: the compressed text (default) or also the raw lines (`BlockView.raw`). */
+  readonly reads?: 'compressed' | 'raw';
   /** Tokens `text` takes for this reasoner. */
   count(text: string): number;
   read(input: ReadInput): Promise<ReadOutput>;
