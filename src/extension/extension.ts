@@ -41,11 +41,12 @@ export function activate(context: vscode.ExtensionContext): void {
       }
     },
     onConnected: () => {
-      // A restarted engine resumes where the store left off.
-      if (started && !indexing.isPaused) void indexing.run();
+      // An engine restarted after a crash resumes indexing where the store left off.
+      if (connections++ > 0 && settings().autoIndex && !indexing.isPaused) void indexing.run();
     },
   });
   let started = false;
+  let connections = 0;
   const asks = new Asks(client, log);
   const indexing = new Indexing(client, status, log);
   client.onNotification(ProgressNotification, (p) => indexing.onProgress(p));
