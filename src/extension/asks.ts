@@ -115,10 +115,14 @@ export class Asks implements vscode.Disposable {
     return { pinned: list(this.pinned), excluded: list(this.excluded) };
   }
 
-  /** Why the gate kept or dropped each candidate of the last question. */
+  /** Why the gate kept or dropped each candidate of the last question that got through the gate. */
   why(): GateWhy | null {
-    return this.session ? gateWhy(this.session.question, this.session.result?.steps.length ? this.session.result.steps : this.session.steps) : null;
+    const s = this.session;
+    const current = s ? gateWhy(s.question, s.result?.steps.length ? s.result.steps : s.steps) : null;
+    if (current?.decisions.length) this.lastWhy = current;
+    return this.lastWhy;
   }
+  private lastWhy: GateWhy | null = null;
 
   dispose(): void {
     this.stop();

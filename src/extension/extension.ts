@@ -142,7 +142,7 @@ export function activate(context: vscode.ExtensionContext): void {
     if (!picked?.[0]) return;
     try {
       const report = await client.request(ExportFeedbackRequest, { out: picked[0].fsPath });
-      void vscode.window.showInformationMessage(`Engram: exported ${report.records} answers as ${report.files.map((f) => `${f.name}.jsonl (${f.rows})`).join(', ')} in ${report.dir}`);
+      void vscode.window.showInformationMessage(`Engram: exported ${report.records} answer${report.records === 1 ? '' : 's'} as ${report.files.map((f) => `${f.name}.jsonl (${f.rows})`).join(', ')} in ${report.dir}`);
     } catch (error) {
       void vscode.window.showWarningMessage(`Engram: ${message(error)}`);
     }

@@ -26,6 +26,8 @@ const SCRIPT = {
     { code: 'function startServer', note: 'startServer listens on resolvePort() (src/server/start.ts:5)' },
     { code: 'function resolvePort', note: 'resolvePort falls back to DEFAULT_PORT = 8080 (src/config/port.ts:1-3)', found: true },
   ],
+  // Each model reply takes a moment, so a question can be stopped while it runs.
+  delayMs: 300,
   answer: { when: '8080', reply: 'ANSWER: 8080, the DEFAULT_PORT of src/config/port.ts:1-3, used by startServer (src/server/start.ts:4-5)\nCITATIONS: src/config/port.ts:1-3, src/server/start.ts:4-5' },
 };
 
@@ -121,6 +123,8 @@ test('the packaged extension indexes, answers with citations, inspects and takes
     tmp.cleanup();
   });
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  const consoleLines: string[] = [];
+  page.on('console', (m) => consoleLines.push(`${m.type()} ${m.location().url}: ${m.text()}`));
   const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
   try {
     await until('code-server /healthz', async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok, 30_000);
@@ -196,8 +200,34 @@ test('the packaged extension indexes, answers with citations, inspects and takes
     await inspector.locator('.file', { hasText: 'src/db/pool.ts' }).click();
     await until('the file’s blocks', async () => (await inspector.locator('.blocks .block-link').count()) > 0, 20_000);
     await shot('5-inspector');
+
+    // Export Feedback through the command and the (simple) folder dialog.
+    const exportDir = join(tmp.dir, 'export');
+    mkdirSync(exportDir);
+    await command(page, 'Engram: Export Feedback');
+    const dialog = page.locator('.quick-input-widget input');
+    await dialog.waitFor({ state: 'visible', timeout: 10_000 });
+    await dialog.fill(exportDir + '/');
+    await page.keyboard.press('Enter');
+    await until('the export', async () => existsSync(join(exportDir, 'kto.jsonl')), 20_000);
+    const kto = readFileSync(join(exportDir, 'kto.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { prompt: string; completion: string; label: boolean });
+    assert.deepEqual(kto, [{ prompt: TWO_HOP_QUESTION, completion: kto[0]?.completion, label: true }]);
+    assert.ok(existsSync(join(exportDir, 'gate.jsonl')));
+
+    // A running question stops on Stop.
+    view = await webview(page, 'sidebar');
+    await view.locator('#question textarea').fill('Where is the connection pool size set?');
+    await view.locator('#question textarea').press('Enter');
+    await view.locator('#stop').click({ timeout: 10_000 });
+    await until('the question to stop', async () => (await view.locator('#answer[data-status="stopped"]').count()) > 0, 20_000);
+    await shot('6-stopped');
+
+    // No CSP violation from our webviews.
+    const csp = consoleLines.filter((l) => /Content Security Policy/i.test(l) && /sidebar|inspector|engram/i.test(l));
+    assert.deepEqual(csp, []);
   } catch (error) {
     await shot('failure').catch(() => undefined);
+    writeFileSync(join(ARTIFACTS, 'console.log'), consoleLines.join('\n'));
     writeFileSync(join(ARTIFACTS, 'code-server.log'), serverLog);
     throw error;
   }
