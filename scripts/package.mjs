@@ -117,7 +117,8 @@ function lancePackage(name, missing) {
   const r = spawnSync(npm, ['pack', `${name}@${version}`, '--pack-destination', join(nativesCache, base)], { encoding: 'utf8' });
   const tgz = join(nativesCache, base, `${base}.tgz`);
   if (r.status !== 0 || !existsSync(tgz)) {
-    const why = (r.stderr || r.stdout || '').split('\n').find((l) => /notarget|E404|ETARGET|error/i.test(l)) ?? 'no output';
+    const lines = (r.stderr || r.stdout || '').split('\n');
+    const why = lines.find((l) => /No matching version|404/i.test(l)) ?? lines.find((l) => /error/i.test(l)) ?? 'no output';
     missing.push(`${name}@${version} (npm pack: ${why.replace(/^npm error /, '').trim()})`);
     return null;
   }
