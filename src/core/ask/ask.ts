@@ -181,11 +181,11 @@ class AskRun {
       this.cancelled();
       if (excluded.has(b.id)) continue;
       const text = (await this.source.numbered(b.path, b.startLine, b.endLine)) ?? b.compressed;
-      // The estimate is cheap; the reasoner cuts exactly with its own tokenizer.
-      room -= b.tokens + 8;
-      if (room < 0) break;
+      // The estimate is cheap; the reasoner cuts exactly with its own tokenizer (the block at the edge too).
       const raw = await this.source.lines(b.path, b.startLine, b.endLine);
       views.push({ ...where(b), text, ...(raw ? { raw: raw.join('\n') } : {}) });
+      room -= b.tokens + 8;
+      if (room < 0) break;
     }
     this.sample();
     return views;

@@ -80,8 +80,10 @@ export class ExtractiveReasoner implements Reasoner {
       }
     }
     const found = best as { text: string; citation: Citation } | null;
+    // The reader points at the definition; a "where" question is answered with that place.
+    const where = found && /^\s*where\b/i.test(input.question) ? `${found.citation.path}:${found.citation.startLine}` : null;
     return {
-      answer: found ? found.text : 'not found',
+      answer: found ? (where ?? found.text) : 'not found',
       citations: found ? [found.citation] : [],
       blocksUsed: used,
       blockTokens,

@@ -88,7 +88,15 @@ export class GenerativeReasoner implements Reasoner {
     for (const block of input.blocks) {
       const text = codeHeader(block.path, block.startLine, block.endLine) + block.text + '\n';
       const n = b.count(text);
-      if (n > room) break;
+      if (n > room) {
+        // The block that does not fit is cut at the window's edge, as a long context would be.
+        const cut = b.truncate(text, room);
+        if (b.count(cut) >= 16) {
+          parts.push(cut);
+          used++;
+        }
+        break;
+      }
       parts.push(text);
       room -= n;
       used++;

@@ -1,0 +1,143 @@
+// `npm run bench:ask`: the long-context benchmark (issue 7). QA over real npm code at
+// growing context sizes, all four modes with the same reasoner, each (size, mode) in
+// its own `engram eval` process so peak RSS is that run's alone. Writes
+// bench/ask-results.json, bench/plots/ask.svg and the table in bench/RESULTS.md.
+//
+//   node --import tsx bench/ask.mjs [--sizes 8k,32k,128k,512k,1750k] [--questions 6]
+//        [--reasoner DIR|NAME] [--modes gated,memagent,full,rag] [--memagent-budget-s 240]
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { buildContext, sourceFiles } from './ask-qa.mjs';
+import { svgPlot } from './ask-plot.mjs';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(HERE, '..');
+const CLI = join(ROOT, 'bin', 'engram.js');
+const { values } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '8k,32k,128k,512k,1750k' },
+    questions: { type: 'string', default: '6' },
+    reasoner: { type: 'string', default: join(ROOT, 'test', 'fixtures', 'tiny-reasoner') },
+    modes: { type: 'string', default: 'gated,memagent,full,rag' },
+    'memagent-budget-s': { type: 'string', default: '240' },
+  },
+});
+const sizes = values.sizes.split(',').map((s) => ({ label: s.toUpperCase(), tokens: Math.round(parseFloat(s) * (s.endsWith('m') ? 1e6 : 1e3)) }));
+const modes = values.modes.split(',');
+const nq = Number(values.questions);
+const memagentBudget = Number(values['memagent-budget-s']);
+
+function run(args, timeoutMs) {
+  return new Promise((res) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      res({ code, out, err });
+    });
+  });
+}
+
+const files = sourceFiles();
+const rows = [];
+for (const size of sizes) {
+  const dir = join(HERE, '.work', 'ask', size.label.toLowerCase());
+  const info = buildContext(files, size.tokens, nq, dir);
+  const repo = join(dir, 'repo');
+  const store = join(dir, 'store');
+  const t0 = Date.now();
+  execFileSync(process.execPath, [CLI, 'index', '--repo', repo, '--store', store], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const status = JSON.parse(execFileSync(process.execPath, [CLI, 'status', '--json', '--repo', repo, '--store', store], { encoding: 'utf8' }));
+  process.stderr.write(`bench:ask ${size.label}: ${info.files} files, ${status.tokens} tokens, ${status.blocks} blocks, ${info.questions} questions (indexed in ${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
+  for (const mode of modes) {
+    // MemAgent reads everything: at the largest sizes it gets one question and a time budget,
+    // and a run it could not finish is reported as a projection from its reading rate.
+    const big = status.tokens > 300_000;
+    const limit = mode === 'memagent' && big ? 1 : nq;
+    const args = ['eval', '--json', '--qa', join(dir, 'qa.jsonl'), '--repo', repo, '--store', store, '--mode', mode, '--model', values.reasoner, '--limit', String(limit), '--gate', 'none'];
+    if (mode === 'memagent') args.push('--time-budget', String(memagentBudget));
+    const r = await run(args, (memagentBudget + 120) * 1000 * limit);
+    if (r.code !== 0) {
+      process.stderr.write(`bench:ask ${size.label} ${mode} failed (${r.code}): ${r.err.split('\n').slice(-3).join(' ')}\n`);
+      rows.push({ size: size.label, tokens: status.tokens, blocks: status.blocks, mode, failed: true });
+      continue;
+    }
+    const rep = JSON.parse(r.out);
+    const per = rep.perQuestion;
+    const partial = per.some((q) => q.blocksRead < status.blocks) && mode === 'memagent';
+    const msPerQ = rep.msPerQuestion;
+    const projected = partial ? Math.round(msPerQ * (status.blocks / Math.max(1, rep.blocksReadPerQuestion))) : null;
+    const row = {
+      size: size.label,
+      tokens: status.tokens,
+      blocks: status.blocks,
+      mode,
+      questions: rep.questions,
+      accuracy: rep.accuracy,
+      containment: rep.containment,
+      citationPrecision: rep.citationPrecision,
+      citationRecall: rep.citationRecall,
+      gateRecallAtK: rep.gateRecallAtK,
+      sPerQuestion: (projected ?? msPerQ) / 1000,
+      projected: projected !== null,
+      blocksRead: rep.blocksReadPerQuestion,
+      tokensRead: rep.tokensReadPerQuestion,
+      peakRssMb: rep.peakRssMb,
+    };
+    rows.push(row);
+    process.stderr.write(
+      `bench:ask ${size.label} ${mode}: acc ${row.containment} s/q ${row.sPerQuestion.toFixed(2)}${row.projected ? ' (projected)' : ''} blocks ${row.blocksRead} tokens ${row.tokensRead} rss ${row.peakRssMb} MB\n`,
+    );
+  }
+}
+
+const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+const reasonerName = values.reasoner.split(/[\\/]/).filter(Boolean).pop();
+const results = { commit, date: new Date().toISOString(), reasoner: reasonerName, cpus: (await import('node:os')).cpus().length, questionsPerSize: nq, rows };
+writeFileSync(join(HERE, 'ask-results.json'), JSON.stringify(results, null, 1) + '\n');
+mkdirSync(join(HERE, 'plots'), { recursive: true });
+writeFileSync(join(HERE, 'plots', 'ask.svg'), svgPlot(rows, modes, `reasoner ${reasonerName}, commit ${commit}`));
+writeFileSync(join(HERE, 'RESULTS.md'), resultsMarkdown(results, modes));
+process.stderr.write('bench:ask wrote bench/ask-results.json, bench/plots/ask.svg, bench/RESULTS.md\n');
+
+function resultsMarkdown(res, modes) {
+  const f = (x, d = 2) => (x === undefined ? '–' : Number(x).toFixed(d));
+  const lines = [
+    '# Benchmark results',
+    '',
+    '## Ask: long-context QA, four modes (`npm run bench:ask`)',
+    '',
+    `Commit \`${res.commit}\`, ${res.date.slice(0, 10)}, reasoner \`${res.reasoner}\`, ${res.cpus} CPU cores shared with other jobs, no GPU.`,
+    `Questions: up to ${res.questionsPerSize} per size (half constant values, half definition sites), drawn from each context with answers unique in it;`,
+    'code from eslint 9.39.1, webpack 5.101.3 and rxjs 7.8.2 (`bench/corpus.mjs`, `npm pack`). Accuracy is containment of the normalized expected answer;',
+    'tokens are the engine\'s token estimate. Each (size, mode) runs as its own `engram eval` process, so peak RSS is that run\'s.',
+    '',
+    '| context | mode | questions | accuracy | exact | s/question | blocks read | tokens read | peak RSS MB | gate recall@8 |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of res.rows) {
+    if (r.failed) {
+      lines.push(`| ${r.size} (${r.tokens}) | ${r.mode} | failed | | | | | | | |`);
+      continue;
+    }
+    lines.push(
+      `| ${r.size} (${r.tokens}) | ${r.mode} | ${r.questions} | ${f(r.containment)} | ${f(r.accuracy)} | ${f(r.sPerQuestion)}${r.projected ? ' (projected)' : ''} | ${f(r.blocksRead, 1)} of ${r.blocks} | ${r.tokensRead} | ${r.peakRssMb} | ${f(r.gateRecallAtK)} |`,
+    );
+  }
+  lines.push('', '### gated / memagent', '', '| context | speed-up (memagent s / gated s) | peak RSS ratio (gated / memagent) | accuracy gated vs memagent |', '|---|---|---|---|');
+  for (const size of [...new Set(res.rows.map((r) => r.size))]) {
+    const g = res.rows.find((r) => r.size === size && r.mode === 'gated' && !r.failed);
+    const m = res.rows.find((r) => r.size === size && r.mode === 'memagent' && !r.failed);
+    if (!g || !m) continue;
+    lines.push(`| ${size} | ${f(m.sPerQuestion / g.sPerQuestion, 1)}x${m.projected ? ' (memagent projected)' : ''} | ${f(g.peakRssMb / m.peakRssMb)} | ${f(g.containment)} vs ${m.projected ? 'n/a (not finished)' : f(m.containment)} |`);
+  }
+  lines.push('', '![accuracy and seconds per question against context length](plots/ask.svg)', '');
+  return lines.join('\n');
+}
