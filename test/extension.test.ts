@@ -9,7 +9,7 @@ import { StatusRequest } from '../src/core/protocol.js';
 import { EngineClient, type ClientState } from '../src/extension/engine-client.js';
 import { gateWhy } from '../src/extension/gate-why.js';
 import { makeNonce, webviewHtml } from '../src/extension/html.js';
-import { readSettings, serverLaunch } from '../src/extension/settings.js';
+import { readSettings, reasonerLabel, serverLaunch } from '../src/extension/settings.js';
 import { parseInspectorMessage, parseSidebarMessage } from '../src/extension/webview-protocol.js';
 import type { TraceEvent } from '../src/core/types.js';
 import { citationLabel, linkCitations } from '../webview/model/answer.js';
@@ -111,6 +111,9 @@ test('settings become the engine command line; paths and URLs only from machine 
   assert.equal(arg('--memory-tokens'), '2048');
   assert.equal(arg('--exclude'), 'vendor/');
   assert.ok(l.args.includes('--allow-remote'));
+  assert.equal(reasonerLabel(s), 'openai:qwen@http://10.0.0.5:8000/v1');
+  assert.equal(reasonerLabel(defaults, { ENGRAM_REASONER: '/m/qwen' }), 'onnx:/m/qwen');
+  assert.equal(reasonerLabel(defaults), 'builtin');
 
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
     activationEvents: string[];

@@ -124,12 +124,14 @@ test('serve --stdio stores feedback with block text from the store and exports i
       ...sample(),
       verdict: 'down',
       blocks: [{ blockId: hit.blockId, path: hit.path, startLine: hit.startLine, endLine: hit.endLine, relevant: true }],
+      models: { reasoner: 'openai:qwen@http://127.0.0.1:1/v1', compressor: 'client cannot override' },
     });
     assert.equal(saved.file, file);
     const record = JSON.parse(readFileSync(file, 'utf8').trim()) as { id: string; repo: string; models: Record<string, string>; blocks: { text?: string }[] };
     assert.equal(record.id, saved.id);
     assert.equal(record.repo, repo);
-    assert.ok(record.models.compressor);
+    assert.ok(record.models.compressor && record.models.compressor !== 'client cannot override');
+    assert.equal(record.models.reasoner, 'openai:qwen@http://127.0.0.1:1/v1');
     assert.match(record.blocks[0]?.text ?? '', /RETRY_BASE_MS/);
     await assert.rejects(rpc.sendRequest(FeedbackRequest, { question: 'q' } as FeedbackInput), (e: unknown) => e instanceof ResponseError && e.code === RpcErrorCode.UserError);
     const report = await rpc.sendRequest(ExportFeedbackRequest, { out: join(dir, 'export') });

@@ -172,6 +172,7 @@ export function deactivate(): void {
 
 interface ListedModel {
   name: string;
+  version?: string;
   role: string;
   path?: string;
   dir?: string;
@@ -196,7 +197,7 @@ async function selectReasoner(cli: string, env: NodeJS.ProcessEnv, log: vscode.L
     { label: '$(package) Built-in', description: 'the reasoner shipped with Engram', apply: () => set('reasoner.backend', 'builtin') },
     ...models.map((m) => ({
       label: `$(circuit-board) ${m.name}`,
-      description: m.dir ?? m.path ?? '',
+      description: `${m.version ? `${m.version} · ` : ''}${m.dir ?? m.path ?? ''}`,
       apply: async () => {
         await set('reasoner.onnxPath', m.dir ?? m.path ?? m.name);
         await set('reasoner.backend', 'onnx');

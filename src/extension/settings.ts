@@ -87,3 +87,12 @@ export function serverLaunch(settings: EngramSettings, paths: LaunchPaths, baseE
 export function defaultFeedbackPath(globalStorage: string): string {
   return join(globalStorage, 'feedback.jsonl');
 }
+
+/** Which reasoner the settings select, for feedback records. */
+export function reasonerLabel(s: EngramSettings, env: NodeJS.ProcessEnv = {}): string {
+  if (s.reasonerBackend === 'onnx' && s.reasonerOnnxPath) return `onnx:${s.reasonerOnnxPath}`;
+  if (s.reasonerBackend === 'openai' && s.reasonerUrl) return `openai:${s.reasonerModel}@${s.reasonerUrl}`;
+  if (env.ENGRAM_REASONER_URL) return `openai:${env.ENGRAM_REASONER_MODEL ?? ''}@${env.ENGRAM_REASONER_URL}`;
+  if (env.ENGRAM_REASONER) return `onnx:${env.ENGRAM_REASONER}`;
+  return 'builtin';
+}

@@ -5,10 +5,12 @@ import * as vscode from 'vscode';
 import { FeedbackRequest, InspectRequest } from '../core/protocol.js';
 import { openRange } from './citations.js';
 import type { Services } from './services.js';
+import { reasonerLabel } from './settings.js';
 import { listen, setHtml, webviewOptions } from './webviews.js';
 import { parseSidebarMessage, type HostToSidebar, type SidebarToHost } from './webview-protocol.js';
 
 export const SIDEBAR_VIEW = 'engram.sidebar';
+const EXTENSION_VERSION = vscode.extensions.getExtension('engram.engram')?.packageJSON?.version ?? 'dev';
 
 export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Disposable {
   private view: vscode.WebviewView | undefined;
@@ -110,6 +112,7 @@ export class SidebarProvider implements vscode.WebviewViewProvider, vscode.Dispo
         ...(m.verdict ? { verdict: m.verdict } : {}),
         ...(m.correctedAnswer ? { correctedAnswer: m.correctedAnswer } : {}),
         ...(m.blocks ? { blocks: m.blocks } : {}),
+        models: { reasoner: reasonerLabel(this.s.settings(), process.env), extension: EXTENSION_VERSION },
       });
       this.post({ type: 'feedbackSaved', askId: m.askId, ok: true, message: 'Thanks, saved locally.' });
     } catch (error) {

@@ -175,6 +175,7 @@ test('the packaged extension indexes, answers with citations, inspects and takes
     assert.ok(last.blocks?.[0]?.text, 'the marked block carries its text for the gate');
     assert.ok(last.trace.length > 0);
     assert.ok(last.models.compressor);
+    assert.match(last.models.reasoner ?? '', /^openai:scripted@http:\/\/127\.0\.0\.1:\d+\/v1$/);
     assert.ok(records.every((r) => r.askId === last.askId));
     await shot('4-feedback');
 
@@ -208,8 +209,18 @@ test('the packaged extension indexes, answers with citations, inspects and takes
     const dialog = page.locator('.quick-input-widget input');
     await dialog.waitFor({ state: 'visible', timeout: 10_000 });
     await dialog.fill(exportDir + '/');
-    await page.keyboard.press('Enter');
-    await until('the export', async () => existsSync(join(exportDir, 'kto.jsonl')), 20_000);
+    // The simple dialog lists the typed folder (its ".." row) before its OK button takes it.
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: '..' }).first().waitFor({ timeout: 10_000 });
+    const ok = page.locator('.quick-input-widget .monaco-button', { hasText: 'Export feedback here' });
+    await until(
+      'the export',
+      async () => {
+        if (existsSync(join(exportDir, 'kto.jsonl'))) return true;
+        if (await ok.isVisible()) await ok.click({ timeout: 2000 }).catch(() => undefined);
+        return false;
+      },
+      20_000,
+    );
     const kto = readFileSync(join(exportDir, 'kto.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { prompt: string; completion: string; label: boolean });
     assert.deepEqual(kto, [{ prompt: TWO_HOP_QUESTION, completion: kto[0]?.completion, label: true }]);
     assert.ok(existsSync(join(exportDir, 'gate.jsonl')));

@@ -24,10 +24,12 @@ export interface FeedbackInput {
   correctedAnswer?: string;
   blocks?: MarkedBlock[];
   mode?: string;
+  /** Model versions the client knows (the reasoner it configured); the server adds its own. */
+  models?: Record<string, string>;
 }
 
 /** One line of the feedback file. */
-export interface FeedbackRecord extends FeedbackInput {
+export interface FeedbackRecord extends Omit<FeedbackInput, 'models'> {
   id: string;
   repo: string;
   models: Record<string, string>;
@@ -57,6 +59,11 @@ export function parseFeedbackInput(value: unknown): FeedbackInput {
     out.blocks = list(v.blocks, 'blocks').map((b, i) => markedBlock(b, `blocks[${i}]`));
   }
   if (typeof v.mode === 'string') out.mode = v.mode;
+  if (v.models !== undefined && v.models !== null) {
+    const m = object(v.models, 'models');
+    const entries = Object.entries(m).filter((e): e is [string, string] => typeof e[1] === 'string' && e[1].length <= 1000).slice(0, 20);
+    if (entries.length) out.models = Object.fromEntries(entries);
+  }
   if (typeof v.askId === 'string' && v.askId) out.askId = text(v.askId, 'askId', true).slice(0, 200);
   if (!out.verdict && !out.correctedAnswer && !out.blocks?.length) {
     throw new UserError('feedback needs a verdict, a corrected answer or marked blocks');

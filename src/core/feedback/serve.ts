@@ -19,8 +19,9 @@ export function registerFeedbackHandlers(connection: MessageConnection, engine: 
         block.text = await engine.inspect(block.blockId).then((b) => b.compressed, () => undefined);
       }
       const status = await engine.status();
-      const models: Record<string, string> = { compressor: String(status.compressor ?? 'unknown') };
-      const record = await store.append(input, { repo: engine.repo, models });
+      const { models: clientModels, ...rest } = input;
+      const models: Record<string, string> = { ...clientModels, compressor: String(status.compressor ?? 'unknown') };
+      const record = await store.append(rest, { repo: engine.repo, models });
       return { id: record.id, file };
     }),
   );

@@ -16,7 +16,7 @@ export class FeedbackStore {
   constructor(readonly file: string) {}
 
   /** Appends one record (a single write of one line, so concurrent writers never interleave). */
-  async append(input: FeedbackInput, context: { repo: string; models: Record<string, string>; now?: Date }): Promise<FeedbackRecord> {
+  async append(input: Omit<FeedbackInput, 'models'>, context: { repo: string; models: Record<string, string>; now?: Date }): Promise<FeedbackRecord> {
     const timestamp = (context.now ?? new Date()).toISOString();
     const id = sha256Hex(`${timestamp}\0${input.question}\0${input.answer}\0${Math.random()}`).slice(0, 16);
     const record: FeedbackRecord = { id, ...input, repo: context.repo, models: context.models, timestamp };
