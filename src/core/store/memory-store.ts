@@ -215,9 +215,13 @@ export class MemoryStore {
     if (this.closed) throw new Error('the store is closed');
   }
 
-  async files(): Promise<Map<string, FileRecord>> {
+  /** File records by path: all of them, or only those of `paths` (cheap for a few watcher events). */
+  async files(paths?: readonly string[]): Promise<Map<string, FileRecord>> {
     this.live();
-    const rows = (await this.t.files.query().select(['path', 'size', 'mtimeMs', 'hash', 'skip', 'blocks', 'tokens']).toArray()) as Row[];
+    const columns = ['path', 'size', 'mtimeMs', 'hash', 'skip', 'blocks', 'tokens'];
+    const rows: Row[] = [];
+    if (paths === undefined) rows.push(...((await this.t.files.query().select(columns).toArray()) as Row[]));
+    else for (const p of pieces([...new Set(paths)], IN_LIST)) rows.push(...((await this.t.files.query().where(sqlIn('path', p)).select(columns).toArray()) as Row[]));
     const out = new Map<string, FileRecord>();
     for (const r of rows) {
       const rec = recordOf(r);

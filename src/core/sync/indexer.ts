@@ -52,9 +52,13 @@ export interface IndexReport {
 
 /** Files are written in batches: one store commit per batch keeps commits few and crashes cheap. */
 const BATCH_FILES = 256;
+/** Files written since the last compaction that trigger the next one. */
+const OPTIMIZE_EVERY_FILES = 200;
 const BATCH_TOKENS = 400_000;
 
 export class Indexer {
+  private filesSinceOptimize = 0;
+
   constructor(private readonly parts: IndexerParts) {}
 
   /** Full reconcile of the store with the disk. Resumes where a killed run stopped. */
@@ -111,7 +115,7 @@ export class Indexer {
     const { scanner, store } = this.parts;
     const started = Date.now();
     const report = emptyReport();
-    const records = await store.files();
+    const records = await store.files(paths);
     const changed: WalkedFile[] = [];
     const removed: string[] = [];
     const skipped: Array<{ record: FileRecord; blocks: MemoryBlock[] }> = [];
@@ -205,9 +209,13 @@ export class Indexer {
   }
 
   private async finish(report: IndexReport, started: number): Promise<void> {
-    const { store } = this.parts;
-    // Compaction keeps store size tracking live data after big rewrites.
-    if (report.filesIndexed + report.filesDeleted >= BATCH_FILES) await store.optimize();
+    // Every write adds fragments and versions; compaction keeps searches fast and the
+    // store size tracking live data, after a big rewrite or after many small updates.
+    this.filesSinceOptimize += report.filesIndexed + report.filesDeleted;
+    if (this.filesSinceOptimize >= OPTIMIZE_EVERY_FILES) {
+      await this.parts.store.optimize();
+      this.filesSinceOptimize = 0;
+    }
     report.ms = Date.now() - started;
   }
 }
