@@ -60,10 +60,11 @@ async function command(page: Page, title: string): Promise<void> {
     const input = page.locator('.quick-input-widget input');
     await input.waitFor({ state: 'visible', timeout: 10_000 });
     await input.fill(`>${title}`);
-    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+    // The row whose label is exactly the title (fuzzy matching ranks others first at times).
+    const row = page.locator('.quick-input-list .monaco-list-row').filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) }) }).first();
     try {
       await row.waitFor({ timeout: 10_000 });
-      await page.keyboard.press('Enter');
+      await row.click();
       return;
     } catch {
       await page.keyboard.press('Escape'); // a welcome tab stole focus: try again
@@ -232,6 +233,18 @@ test('the packaged extension indexes, answers with citations, inspects and takes
     await view.locator('#stop').click({ timeout: 10_000 });
     await until('the question to stop', async () => (await view.locator('#answer[data-status="stopped"]').count()) > 0, 20_000);
     await shot('6-stopped');
+
+    // Theme colours only: in a dark theme the views follow.
+    await command(page, 'Preferences: Color Theme');
+    // The theme list replaces the command list; filter it only once it is there.
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Light Modern' }).first().waitFor({ timeout: 10_000 });
+    await page.keyboard.type('Dark Modern');
+    await page.locator('.quick-input-list .monaco-list-row.focused', { hasText: 'Dark Modern' }).first().waitFor({ timeout: 10_000 });
+    await page.keyboard.press('Enter');
+    await until('the dark theme in the view', async () => (await view.locator('body.vscode-dark').count()) > 0, 30_000);
+    await view.locator('.timeline .entry.read summary').first().click().catch(() => undefined);
+    await command(page, 'Engram: Show Memory Inspector');
+    await shot('7-dark');
 
     // No CSP violation from our webviews.
     const csp = consoleLines.filter((l) => /Content Security Policy/i.test(l) && /sidebar|inspector|engram/i.test(l));

@@ -162,7 +162,7 @@ function renderAsk(cur: AskView): HTMLElement[] {
     }
     if (state.feedbackEnabled) out.push(renderFeedback(cur));
   }
-  out.push(renderTrace(cur));
+  if (cur.steps.length || cur.status === 'running') out.push(renderTrace(cur));
   return out;
 }
 
