@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type Frame, type Page } from 'playwright-core';
@@ -78,6 +78,7 @@ test('the packaged extension indexes, answers with citations, inspects and takes
   assert.ok(existsSync(CHROMIUM), `chromium is not at ${CHROMIUM}: run bash scripts/setup-e2e.sh`);
   const vsix = readdirSync(VSIX_DIR).find((f) => f.startsWith('engram-linux-x64-') && f.endsWith('.vsix'));
   assert.ok(vsix, `no linux-x64 VSIX in ${VSIX_DIR}: run node scripts/package.mjs --target linux-x64`);
+  rmSync(ARTIFACTS, { recursive: true, force: true }); // no screenshots of an earlier run
   mkdirSync(ARTIFACTS, { recursive: true });
 
   const tmp = tempRepo();
