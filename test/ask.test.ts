@@ -150,9 +150,12 @@ test('a question can be cancelled between steps and during a model call', async 
 test('bad questions get clear messages; another language is answered, not rejected', async () => {
   await assert.rejects(engine.ask('   ', { reasoner: chat }), (e: Error) => e instanceof UserError && /empty question/.test(e.message));
   await assert.rejects(engine.ask('x'.repeat(100 * 1024), { reasoner: chat }), (e: Error) => e instanceof UserError && /100 KB; the limit is 16 KB/.test(e.message));
-  const r = await engine.ask('サーバーはどのポートで待ち受けますか？', { mode: 'gated', reasoner: chat });
+  const warnings: string[] = [];
+  const r = await engine.ask('サーバーはどのポートで待ち受けますか？', { mode: 'gated', reasoner: chat, onWarning: (m) => warnings.push(m) });
   assert.equal(r.steps.at(-1)?.type, 'answer');
   assert.ok(r.stats.blocksRead >= 1, 'vector recall still finds candidates');
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /no block shares a word with the question/);
 });
 
 test('an empty workspace and one where every file was skipped say so', async () => {

@@ -98,6 +98,10 @@ class AskRun {
 
   async run(): Promise<AskResult> {
     const blocksTotal = await checkWorkspace(this.ctx.store);
+    if ((await this.ctx.store.searchLexical(this.question, 1)).length === 0) {
+      // Say why recall may be poor (a question in another language, no identifiers), but still answer.
+      this.opts.onWarning?.('no block shares a word with the question (code search works best with the names used in the code); recall uses vectors alone');
+    }
     this.cancelled();
     let answerBlocks: BlockView[] = [];
     if (this.mode === 'gated') await this.gated();
