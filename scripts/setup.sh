@@ -8,5 +8,3 @@ npm ci --no-audit --no-fund
 # Training environment (torch 2.13.0 is the CPU build that lies on disk here).
 if [ ! -x training/.venv/bin/python ]; then python3 -m venv training/.venv; fi
 training/.venv/bin/pip install -q --disable-pip-version-check -r training/requirements.txt
-# End-to-end test tools: Debian's chromium and code-server (VS Code 1.100) in their own folder.
-bash scripts/setup-e2e.sh
