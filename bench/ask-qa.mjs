@@ -4,6 +4,7 @@
 // Kinds follow training/engram_training/qa (constant values and definition sites).
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
+import { seededRandom } from '../src/core/models/sampling.ts';
 import { countTokens } from '../src/core/tokens.ts';
 import { corpus } from './corpus.mjs';
 
@@ -20,18 +21,6 @@ function walk(dir, out = []) {
   return out;
 }
 
-/** mulberry32: a small seeded generator, so every run builds the same contexts. */
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Every source file in a seeded order with its text and token count. */
 export function sourceFiles() {
   const root = corpus('medium');
@@ -43,7 +32,7 @@ export function sourceFiles() {
     })
     // The engine skips minified and oversized files; so does the benchmark.
     .filter((f) => f.text.length < 400_000 && f.text.split('\n').every((l) => l.length < 1000));
-  const next = rng(7);
+  const next = seededRandom(7);
   for (let i = files.length - 1; i > 0; i--) {
     const j = Math.floor(next() * (i + 1));
     [files[i], files[j]] = [files[j], files[i]];
@@ -78,7 +67,7 @@ export function questionsFor(files, n, seed) {
   // Half constants, half definitions, each spread over the whole context.
   const pick = (list, k) => {
     if (list.length <= k) return list;
-    const next = rng(seed);
+    const next = seededRandom(seed);
     const step = list.length / k;
     return Array.from({ length: k }, (_, i) => list[Math.min(list.length - 1, Math.floor(i * step + next() * step))]);
   };
