@@ -94,6 +94,10 @@ function blockOf(row: Row): MemoryBlock {
   };
 }
 
+function hitOf(r: Row, score: number): SearchHit {
+  return { blockId: str(r, 'id'), path: str(r, 'path'), startLine: num(r, 'startLine'), endLine: num(r, 'endLine'), score };
+}
+
 function recordOf(row: Row): FileRecord {
   const skip = row['skip'];
   return {
@@ -379,13 +383,7 @@ export class MemoryStore {
       .limit(k)
       .select(['id', 'path', 'startLine', 'endLine', '_distance'])
       .toArray()) as Row[];
-    return rows.map((r) => ({
-      blockId: str(r, 'id'),
-      path: str(r, 'path'),
-      startLine: num(r, 'startLine'),
-      endLine: num(r, 'endLine'),
-      score: 1 - num(r, '_distance'),
-    }));
+    return rows.map((r) => hitOf(r, 1 - num(r, '_distance')));
   }
 
   /** BM25 over block terms. Any user text is accepted; no usable words means no hits. */
@@ -399,13 +397,7 @@ export class MemoryStore {
       .limit(k)
       .select(['id', 'path', 'startLine', 'endLine', '_score'])
       .toArray()) as Row[];
-    return rows.map((r) => ({
-      blockId: str(r, 'id'),
-      path: str(r, 'path'),
-      startLine: num(r, 'startLine'),
-      endLine: num(r, 'endLine'),
-      score: num(r, '_score'),
-    }));
+    return rows.map((r) => hitOf(r, num(r, '_score')));
   }
 
   async blocksNeedingModel(model: string, limit: number): Promise<MemoryBlock[]> {
