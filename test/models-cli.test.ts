@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { modelsCommand } from '../src/cli/commands/models.js';
 import type { CliIO } from '../src/cli/io.js';
 import { EncoderModel } from '../src/core/models/encoder.js';
+import { chooseProviders, detectCuda } from '../src/core/models/index.js';
 import { FIXTURE, startHub, type Hub } from './models-hub.js';
 
 function io(env: NodeJS.ProcessEnv, cwd: string): CliIO & { out: () => string; err: () => string } {
@@ -112,4 +113,16 @@ describe('EncoderModel: batched runs of our own graphs', () => {
       await enc.release();
     }
   });
+});
+
+test('the device setting (ENGRAM_DEVICE) picks the provider; CUDA asked for but missing says so and runs on CPU', () => {
+  assert.deepEqual(chooseProviders('auto', { ENGRAM_DEVICE: 'cpu' }), { providers: ['cpu'], note: 'CPU requested' });
+  const cuda = chooseProviders('auto', { ENGRAM_DEVICE: 'cuda' });
+  if (detectCuda().usable) assert.deepEqual(cuda.providers, ['cuda', 'cpu']);
+  else {
+    assert.deepEqual(cuda.providers, ['cpu']);
+    assert.match(cuda.note, /CUDA requested but not usable/);
+  }
+  // An explicit preference wins over the setting.
+  assert.deepEqual(chooseProviders('cpu', { ENGRAM_DEVICE: 'cuda' }).providers, ['cpu']);
 });

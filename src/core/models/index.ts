@@ -10,7 +10,7 @@ export { pullModel } from './download.js';
 export type { PullOptions, PullProgress, PulledModel } from './download.js';
 export { listModels, findModel, readManifest, shippedModelsDir } from './registry.js';
 export type { InstalledModel, ManifestEntry, ModelRole, RegistryOptions } from './registry.js';
-export { detectCuda, chooseProviders, cpuThreads, CUDA_LIBRARIES } from './providers.js';
+export { detectCuda, chooseProviders, cpuThreads, devicePreference, CUDA_LIBRARIES } from './providers.js';
 export type { CudaStatus, ProviderName, ProviderPreference } from './providers.js';
 export { openSession } from './session.js';
 export type { OpenedSession, SessionOptions } from './session.js';

@@ -95,11 +95,18 @@ function probeCuda(): CudaStatus {
 }
 
 /** Providers to ask for, best first, and why. */
-export function chooseProviders(pref: ProviderPreference = 'auto'): { providers: ProviderName[]; note: string } {
-  if (pref === 'cpu') return { providers: ['cpu'], note: 'CPU requested' };
+export function chooseProviders(pref: ProviderPreference = 'auto', env: NodeJS.ProcessEnv = process.env): { providers: ProviderName[]; note: string } {
+  const wanted = pref === 'auto' ? devicePreference(env) : pref;
+  if (wanted === 'cpu') return { providers: ['cpu'], note: 'CPU requested' };
   const cuda = detectCuda();
   if (cuda.usable) return { providers: ['cuda', 'cpu'], note: cuda.message };
-  return { providers: ['cpu'], note: cuda.message };
+  return { providers: ['cpu'], note: wanted === 'cuda' ? `CUDA requested but not usable; running on CPU. ${cuda.message}` : cuda.message };
+}
+
+/** The user's device choice (`ENGRAM_DEVICE`: auto, cuda or cpu; the editor's `engram.device` setting). */
+export function devicePreference(env: NodeJS.ProcessEnv = process.env): ProviderPreference {
+  const device = env.ENGRAM_DEVICE?.trim().toLowerCase();
+  return device === 'cpu' || device === 'cuda' ? device : 'auto';
 }
 
 /**
