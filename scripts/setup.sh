@@ -4,9 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export ONNXRUNTIME_NODE_INSTALL="${ONNXRUNTIME_NODE_INSTALL:-skip}"
-# npm install, not npm ci: the registry may lack some platforms' optional native packages
-# (LanceDB for other OSes), which npm ci counts as a lock file out of sync.
-npm install --no-audit --no-fund
+npm ci --no-audit --no-fund
 # Training environment (torch 2.13.0 is the CPU build that lies on disk here).
 if [ ! -x training/.venv/bin/python ]; then python3 -m venv training/.venv; fi
 training/.venv/bin/pip install -q --disable-pip-version-check -r training/requirements.txt
