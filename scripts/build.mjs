@@ -1,24 +1,13 @@
-// Bundles the CLI (and later the extension and webview) with esbuild.
-// Native runtimes stay external: they ship per platform and load their own binaries.
+// Bundles the CLI, the VS Code extension host side and the webviews with esbuild.
+// Native runtimes stay external: they ship per platform and load their own binaries;
+// `vscode` is provided by the editor.
+import { copyFileSync, mkdirSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const external = ['@lancedb/lancedb', 'apache-arrow', 'onnxruntime-node', '@huggingface/transformers', 'web-tree-sitter', 'vscode'];
 
 await build({
-  entryPoints: { cli: 'src/cli/main.ts' },
-  outdir: 'dist',
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  sourcemap: true,
-  external,
-  logLevel: 'warning',
-});
-
-// The VS Code extension (host side): same externals; `vscode` is provided by the editor.
-await build({
-  entryPoints: { extension: 'src/extension/extension.ts' },
+  entryPoints: { cli: 'src/cli/main.ts', extension: 'src/extension/extension.ts' },
   outdir: 'dist',
   bundle: true,
   platform: 'node',
@@ -43,9 +32,6 @@ await build({
   tsconfig: 'webview/tsconfig.json',
   logLevel: 'warning',
 });
-{
-  const { copyFileSync, mkdirSync } = await import('node:fs');
-  mkdirSync('dist/webview', { recursive: true });
-  for (const f of ['codicon.css', 'codicon.ttf']) copyFileSync(`node_modules/@vscode/codicons/dist/${f}`, `dist/webview/${f}`);
-  for (const f of ['common.css', 'sidebar.css', 'inspector.css']) copyFileSync(`webview/styles/${f}`, `dist/webview/${f}`);
-}
+mkdirSync('dist/webview', { recursive: true });
+for (const f of ['codicon.css', 'codicon.ttf']) copyFileSync(`node_modules/@vscode/codicons/dist/${f}`, `dist/webview/${f}`);
+for (const f of ['common.css', 'sidebar.css', 'inspector.css']) copyFileSync(`webview/styles/${f}`, `dist/webview/${f}`);
