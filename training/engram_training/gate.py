@@ -33,6 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .runs import load_jsonl, pick_device, save_ckpt
+
 MAX_LEN = 512
 Q_MAX = 64
 MEM_MAX = 96
@@ -141,9 +143,6 @@ def _pack(rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
     return flat, offsets
 
 
-def _load_jsonl(path: Path) -> list[dict]:
-    return [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
-
 
 def build_data(corpus: Path, qa: Path, tokenizer: Path, out: Path, seed: int = 0, max_train: int = 60000,
                max_eval_questions: int = 600, log=None) -> dict:
@@ -157,8 +156,8 @@ def build_data(corpus: Path, qa: Path, tokenizer: Path, out: Path, seed: int = 0
     stats: dict = {}
     for split in ("train", "validation", "test"):
         t0 = time.time()
-        contexts = {c["id"]: c for c in _load_jsonl(qa / split / "contexts.jsonl")}
-        questions = [q for q in _load_jsonl(qa / split / "qa.jsonl") if q["context"] in contexts]
+        contexts = {c["id"]: c for c in load_jsonl(qa / split / "contexts.jsonl")}
+        questions = [q for q in load_jsonl(qa / split / "qa.jsonl") if q["context"] in contexts]
         rng.shuffle(questions)
         if split != "train":
             questions = questions[:max_eval_questions]
@@ -278,11 +277,6 @@ class Packed:
 # ---------------------------------------------------------------- training
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
 
 def train(data: Path, run: Path, config: GateConfig | None = None, budget_s: float = 600, epochs: float = 3.0,
           batch_size: int = 64, lr: float = 5e-4, seed: int = 0, device: str = "auto", log=None) -> dict:
@@ -334,10 +328,10 @@ def train(data: Path, run: Path, config: GateConfig | None = None, budget_s: flo
             say(f"step {step}/{total_steps} loss {np.mean(losses[-100:]):.4f} "
                 f"{(step * batch_size) / max(1e-9, seen_s + time.time() - t0):.0f} ex/s")
         if time.time() - last_save > 120:
-            _save_ckpt(ckpt, model, opt, step, seen_s + time.time() - t0, c)
+            save_ckpt(ckpt, model, opt, step, seen_s + time.time() - t0, c)
             last_save = time.time()
     seconds = seen_s + time.time() - t0
-    _save_ckpt(ckpt, model, opt, step, seconds, c)
+    save_ckpt(ckpt, model, opt, step, seconds, c)
     from safetensors.torch import save_file
     save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(run / "model.safetensors"))
     info = {"config": asdict(c), "steps": step, "total_steps": total_steps, "seconds": round(seconds, 1),
@@ -349,12 +343,6 @@ def train(data: Path, run: Path, config: GateConfig | None = None, budget_s: flo
     say(f"trained {step} steps in {seconds:.0f}s on {info['device_name']}")
     return info
 
-
-def _save_ckpt(path: Path, model: nn.Module, opt, step: int, seconds: float, c: GateConfig) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "seconds": seconds,
-                "config": asdict(c)}, tmp)
-    tmp.replace(path)
 
 
 def load_model(run: Path, device: str = "cpu") -> GateModel:

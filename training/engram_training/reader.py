@@ -44,7 +44,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .gate import _Layer, pick_device
+from .gate import _Layer
+from .runs import load_jsonl, pick_device, save_ckpt
 
 MAX_LEN = 512
 Q_MAX = 64
@@ -360,9 +361,6 @@ def rename(rng: random.Random, q: dict, lines: list[str], memory: str) -> tuple[
 # ---------------------------------------------------------------- data
 
 
-def _load_jsonl(path: Path) -> list[dict]:
-    return [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
-
 
 def _examples_for(q: dict, blocks: list, by_path: dict[str, list[str]], order: list[int], rng: random.Random,
                   train: bool) -> list[tuple[str, object, int]]:
@@ -444,8 +442,8 @@ def build_data(corpus: Path, qa: Path, tokenizer: Path, out: Path, seed: int = 0
     for split in ("train", "validation", "test"):
         t0 = time.time()
         train = split == "train"
-        contexts = {c["id"]: c for c in _load_jsonl(qa / split / "contexts.jsonl")}
-        questions = [q for q in _load_jsonl(qa / split / "qa.jsonl") if q["context"] in contexts]
+        contexts = {c["id"]: c for c in load_jsonl(qa / split / "contexts.jsonl")}
+        questions = [q for q in load_jsonl(qa / split / "qa.jsonl") if q["context"] in contexts]
         # whole-repository contexts are for the engine's own evaluation; windows come from the rest
         questions = [q for q in questions if contexts[q["context"]].get("size_class") != "repo"]
         rng.shuffle(questions)
@@ -627,10 +625,10 @@ def train(data: Path, run: Path, config: ReaderConfig | None = None, budget_s: f
             say(f"step {step} span {h[0]:.3f} na {h[1]:.3f} keep {h[2]:.3f} "
                 f"{(step * batch_size) / max(1e-9, seen_s + time.time() - t0):.0f} ex/s")
         if time.time() - last_save > 120:
-            _save_ckpt(ckpt, model, opt, step, seen_s + time.time() - t0, c)
+            save_ckpt(ckpt, model, opt, step, seen_s + time.time() - t0, c)
             last_save = time.time()
     seconds = seen_s + time.time() - t0
-    _save_ckpt(ckpt, model, opt, step, seconds, c)
+    save_ckpt(ckpt, model, opt, step, seconds, c)
     torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, run / "model.pt")
     info = {"config": asdict(c), "steps": step, "seconds": round(seconds, 1), "examples_seen": step * batch_size,
             "train_examples": len(ds), "epochs_seen": round(step * batch_size / len(ds), 2), "device": str(dev),
@@ -641,12 +639,6 @@ def train(data: Path, run: Path, config: ReaderConfig | None = None, budget_s: f
     say(f"trained {step} steps in {seconds:.0f}s on {info['device_name']}")
     return info
 
-
-def _save_ckpt(path: Path, model: nn.Module, opt, step: int, seconds: float, c: ReaderConfig) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "seconds": seconds,
-                "config": asdict(c)}, tmp)
-    tmp.replace(path)
 
 
 def save_shards(run: Path, out: Path, max_bytes: int = 14 << 20) -> list[Path]:
@@ -850,7 +842,7 @@ def predict(data: Path, tokenizer: Path, forward, limit: int | None = None) -> d
     enc = ReaderEncoder(tokenizer)
     out = {}
     for split in ("validation", "test"):
-        rows = _load_jsonl(data / f"{split}.jsonl")[:limit]
+        rows = load_jsonl(data / f"{split}.jsonl")[:limit]
         out[split] = (rows, run_windows(eval_windows(enc, rows), forward))
     return out
 
