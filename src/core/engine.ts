@@ -124,8 +124,8 @@ export class Engine {
     const block = await this.findBlock(target);
     const { vector, ...rest } = block;
     const raw = await this.readLines(block.path, block.startLine, block.endLine);
-    const records = await this.store.files();
-    return { ...rest, vectorDim: vector.length, raw: raw, stale: records.get(block.path)?.hash !== block.fileHash || raw === null };
+    const record = (await this.store.files([block.path])).get(block.path);
+    return { ...rest, vectorDim: vector.length, raw, stale: record?.hash !== block.fileHash || raw === null };
   }
 
   async close(): Promise<void> {
