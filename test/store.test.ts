@@ -316,3 +316,19 @@ test('defaultStoreDir honours ENGRAM_STORE_DIR and XDG_CACHE_HOME', (t) => {
   assert.equal(d, join('/cache', 'engram', sha256Hex(realpathSync(repo)).slice(0, 16)));
   assert.match(defaultStoreDir(repo, {}), /\.cache[/\\]engram[/\\][0-9a-f]{16}$/);
 });
+
+test('lexical search ranks rows written since the last optimize, not table order', async (t) => {
+  const store = await MemoryStore.open(tempDir(t), { dim: DIM });
+  t.after(() => store.close());
+  // Thirty long blocks that mention the word once among many others, written first,
+  // then one short block about it: the short one is the best BM25 match.
+  const filler = Array.from({ length: 60 }, (_, i) => `const filler${String.fromCharCode(97 + (i % 26))}${i} = zebra${i};`).join('\n');
+  const writes: FileWrite[] = [];
+  for (let i = 0; i < 30; i++) writes.push(await fileWrite(`noise/n${i}.ts`, `// quokka appears here once\n${filler}`, 100));
+  writes.push(await fileWrite('best.ts', 'export function quokka() { return quokka; }', 100));
+  await store.writeFiles(writes);
+  const hits = await store.searchLexical('quokka', 3);
+  assert.equal(hits.length, 3);
+  assert.equal(hits[0]?.path, 'best.ts');
+  assert.ok(hits.every((h, i) => i === 0 || hits[i - 1]!.score >= h.score), 'sorted by score');
+});

@@ -3,6 +3,9 @@
 // differ in scale. Lexical ranks weigh more: BM25 returns only blocks that share a
 // term with the query, while vector search always fills its list, so a unique
 // identifier found by BM25 must not tie with the nearest unrelated vector.
+// A prior then favours code over prose: questions here are about code, and
+// changelogs mention every name the code has without defining any.
+import { languageOf } from '../chunk/index.js';
 import type { Compressor } from '../compress/index.js';
 import type { MemoryStore } from '../store/index.js';
 import type { SearchHit } from '../types.js';
@@ -12,6 +15,15 @@ export const RRF_K = 60;
 /** The best fused score: first in both lists. */
 export const RRF_MAX = 2 / (RRF_K + 1);
 const WEIGHT = { vector: 0.5, lexical: 1 } as const;
+const PROSE = new Set(['markdown', 'restructuredtext', 'asciidoc', 'text']);
+const CHANGELOG = /^(changelog|changes|history|news|releases?)([._-]|$)/i;
+
+/** How much a block from this file counts for a question about code (1 for code). */
+export function sourcePrior(path: string): number {
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  if (CHANGELOG.test(name)) return 0.35;
+  return PROSE.has(languageOf(path)) ? 0.75 : 1;
+}
 
 export async function recall(store: MemoryStore, compressor: Compressor, query: string, k: number): Promise<SearchHit[]> {
   const depth = Math.max(k * 3, 30);
@@ -30,5 +42,8 @@ export async function recall(store: MemoryStore, compressor: Compressor, query: 
       fused.set(hit.blockId, seen ? { ...seen, score: seen.score + add } : { ...hit, score: add });
     });
   }
-  return [...fused.values()].sort((a, b) => b.score - a.score || a.blockId.localeCompare(b.blockId)).slice(0, k);
+  return [...fused.values()]
+    .map((hit) => ({ ...hit, score: hit.score * sourcePrior(hit.path) }))
+    .sort((a, b) => b.score - a.score || a.blockId.localeCompare(b.blockId))
+    .slice(0, k);
 }

@@ -52,6 +52,7 @@ export interface FileWrite {
 }
 
 const IN_LIST = 400; // values per IN (...) filter
+const LEXICAL_OVERFETCH = 10; // rows fetched per wanted hit (see searchLexical)
 const PAGE_PATHS = 200; // paths per page of allBlocks()
 const META_SCHEMA = 'schemaVersion';
 const META_DIM = 'dim';
@@ -386,7 +387,12 @@ export class MemoryStore {
     return rows.map((r) => hitOf(r, 1 - num(r, '_distance')));
   }
 
-  /** BM25 over block terms. Any user text is accepted; no usable words means no hits. */
+  /**
+   * BM25 over block terms. Any user text is accepted; no usable words means no hits.
+   * LanceDB ranks rows covered by the full-text index, but rows written since the last
+   * optimize() come back unranked and cut at the limit in table order; so ask for more
+   * than k and rank here (optimize() after every index run keeps those rows few).
+   */
   async searchLexical(query: string, k: number): Promise<SearchHit[]> {
     this.live();
     const terms = queryTerms(query);
@@ -394,10 +400,13 @@ export class MemoryStore {
     const rows = (await this.t.blocks
       .query()
       .fullTextSearch(new lancedb.MatchQuery(terms.join(' '), 'terms', { operator: lancedb.Operator.Or }))
-      .limit(k)
+      .limit(Math.max(k * LEXICAL_OVERFETCH, 200))
       .select(['id', 'path', 'startLine', 'endLine', '_score'])
       .toArray()) as Row[];
-    return rows.map((r) => hitOf(r, num(r, '_score')));
+    return rows
+      .map((r) => hitOf(r, num(r, '_score')))
+      .sort((a, b) => b.score - a.score || a.blockId.localeCompare(b.blockId))
+      .slice(0, k);
   }
 
   async blocksNeedingModel(model: string, limit: number): Promise<MemoryBlock[]> {

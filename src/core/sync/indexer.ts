@@ -103,7 +103,8 @@ export class Indexer {
 
     await this.processFiles(changed, phase, report, options);
     await store.setMeta(META_COMPRESSOR, compressor.id);
-    await this.finish(report, started);
+    // A full run ends with the search indexes covering everything it wrote.
+    await this.finish(report, started, report.filesIndexed + report.filesDeleted > 0);
     return report;
   }
 
@@ -208,11 +209,11 @@ export class Indexer {
     }
   }
 
-  private async finish(report: IndexReport, started: number): Promise<void> {
+  private async finish(report: IndexReport, started: number, compact = false): Promise<void> {
     // Every write adds fragments and versions; compaction keeps searches fast and the
     // store size tracking live data, after a big rewrite or after many small updates.
     this.filesSinceOptimize += report.filesIndexed + report.filesDeleted;
-    if (this.filesSinceOptimize >= OPTIMIZE_EVERY_FILES) {
+    if (compact || this.filesSinceOptimize >= OPTIMIZE_EVERY_FILES) {
       await this.parts.store.optimize();
       this.filesSinceOptimize = 0;
     }
