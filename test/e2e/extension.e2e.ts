@@ -207,22 +207,38 @@ test('the packaged extension indexes, answers with citations, inspects and takes
     // Export Feedback through the command and the (simple) folder dialog.
     const exportDir = join(tmp.dir, 'export');
     mkdirSync(exportDir);
-    await command(page, 'Engram: Export Feedback');
-    const dialog = page.locator('.quick-input-widget input');
-    await dialog.waitFor({ state: 'visible', timeout: 10_000 });
-    await dialog.fill(exportDir + '/');
-    // The simple dialog lists the typed folder (its ".." row) before its OK button takes it.
-    await page.locator('.quick-input-list .monaco-list-row', { hasText: '..' }).first().waitFor({ timeout: 10_000 });
-    const ok = page.locator('.quick-input-widget .monaco-button', { hasText: 'Export feedback here' });
-    await until(
-      'the export',
-      async () => {
-        if (existsSync(join(exportDir, 'kto.jsonl'))) return true;
-        if (await ok.isVisible()) await ok.click({ timeout: 2000 }).catch(() => undefined);
+    // The simple dialog can still be listing its first folder when OK is clicked (under
+    // load that picks the wrong folder), so a try that exports nothing here is repeated.
+    const exported = async (): Promise<boolean> => {
+      await command(page, 'Engram: Export Feedback');
+      const dialog = page.locator('.quick-input-widget input');
+      await dialog.waitFor({ state: 'visible', timeout: 10_000 });
+      await dialog.fill(exportDir + '/');
+      // The simple dialog lists the typed folder (its ".." row) before its OK button takes it.
+      await page.locator('.quick-input-list .monaco-list-row', { hasText: '..' }).first().waitFor({ timeout: 10_000 });
+      await page.waitForTimeout(1000);
+      await shot('export-dialog');
+      const ok = page.locator('.quick-input-widget .monaco-button', { hasText: 'Export feedback here' });
+      try {
+        await until(
+          'the export',
+          async () => {
+            if (existsSync(join(exportDir, 'kto.jsonl'))) return true;
+            if (await ok.isVisible()) await ok.click({ timeout: 2000 }).catch(() => undefined);
+            return false;
+          },
+          10_000,
+        );
+        return true;
+      } catch {
+        await page.keyboard.press('Escape');
         return false;
-      },
-      20_000,
-    );
+      }
+    };
+    let exportedOk = false;
+    for (let attempt = 0; attempt < 3 && !exportedOk; attempt++) exportedOk = await exported();
+    const toasts = await page.locator('.notifications-toasts').innerText().catch(() => '');
+    assert.ok(exportedOk, `Export Feedback wrote kto.jsonl into the chosen folder (notifications: ${toasts})`);
     const kto = readFileSync(join(exportDir, 'kto.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { prompt: string; completion: string; label: boolean });
     assert.deepEqual(kto, [{ prompt: TWO_HOP_QUESTION, completion: kto[0]?.completion, label: true }]);
     assert.ok(existsSync(join(exportDir, 'gate.jsonl')));
