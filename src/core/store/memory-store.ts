@@ -27,6 +27,8 @@ export interface StoreStats {
   tokens: number;
   skipped: Record<string, number>;
   storeBytes: number;
+  /** Bytes of the files that became blocks (what store size is measured against). */
+  sourceBytes: number;
   compressor: string | null;
   updatedAt: string | null;
 }
@@ -437,11 +439,13 @@ export class MemoryStore {
     let tokens = 0;
     const skipped: Record<string, number> = {};
     let indexed = 0;
+    let sourceBytes = 0;
     for (const r of files.values()) {
       if (r.skip !== null) skipped[r.skip] = (skipped[r.skip] ?? 0) + 1;
       else {
         indexed++;
         tokens += r.tokens;
+        sourceBytes += r.size;
       }
     }
     let compressor = await this.getMeta(META_COMPRESSOR);
@@ -455,6 +459,7 @@ export class MemoryStore {
       tokens,
       skipped,
       storeBytes: isUri(this.dir) ? 0 : dirBytes(this.dir),
+      sourceBytes,
       compressor,
       updatedAt: await this.getMeta(META_UPDATED),
     };
