@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .runs import load_jsonl, pick_device, save_ckpt
+from .runs import add_train_parser, load_jsonl, pick_device, save_ckpt
 
 MAX_LEN = 512
 Q_MAX = 64
@@ -454,17 +454,7 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--out", type=Path, default=Path(".data/gate"))
     d.add_argument("--max-train", type=int, default=60000)
     d.add_argument("--seed", type=int, default=0)
-    t = sub.add_parser("train", help="train (resumes from RUN/ckpt.pt)")
-    t.add_argument("--data", type=Path, default=Path(".data/gate"))
-    t.add_argument("--out", type=Path, default=Path(".data/gate/run"))
-    t.add_argument("--budget-s", type=float, default=600)
-    t.add_argument("--epochs", type=float, default=3.0)
-    t.add_argument("--batch-size", type=int, default=64)
-    t.add_argument("--lr", type=float, default=5e-4)
-    t.add_argument("--d-model", type=int, default=128)
-    t.add_argument("--layers", type=int, default=4)
-    t.add_argument("--device", default="auto")
-    t.add_argument("--seed", type=int, default=0)
+    add_train_parser(sub, "gate", epochs=3.0, d_model=128, layers=4)
     e = sub.add_parser("eval", help="recall@k vs BM25 on held-out repositories")
     e.add_argument("--data", type=Path, default=Path(".data/gate"))
     e.add_argument("--run", type=Path, default=Path(".data/gate/run"))

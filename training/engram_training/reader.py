@@ -45,7 +45,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .gate import _Layer
-from .runs import load_jsonl, pick_device, save_ckpt
+from .runs import add_train_parser, load_jsonl, pick_device, save_ckpt
 
 MAX_LEN = 512
 Q_MAX = 64
@@ -874,18 +874,8 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--rename-p", type=float, default=0.5)
     d.add_argument("--rename-copies", type=int, default=1)
     d.add_argument("--seed", type=int, default=0)
-    t = sub.add_parser("train", help="train (resumes from RUN/ckpt.pt)")
-    t.add_argument("--data", type=Path, default=Path(".data/reader"))
-    t.add_argument("--out", type=Path, default=Path(".data/reader/run"))
-    t.add_argument("--budget-s", type=float, default=600)
-    t.add_argument("--epochs", type=float, default=20.0)
-    t.add_argument("--batch-size", type=int, default=64)
-    t.add_argument("--lr", type=float, default=5e-4)
-    t.add_argument("--d-model", type=int, default=192)
-    t.add_argument("--layers", type=int, default=6)
+    t = add_train_parser(sub, "reader", epochs=20.0, d_model=192, layers=6)
     t.add_argument("--heads", type=int, default=6)
-    t.add_argument("--device", default="auto")
-    t.add_argument("--seed", type=int, default=0)
     t.add_argument("--init", type=Path, default=None, help="start from this run's weights")
     t.add_argument("--warmup", type=int, default=300)
     h = sub.add_parser("shard", help="split RUN/model.pt into files under 14 MiB")
