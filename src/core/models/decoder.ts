@@ -4,6 +4,7 @@
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { CancelledError, UserError } from '../types.js';
+import { ChatTemplate, type ChatTemplateLoad } from './chat-template.js';
 import { toFloat32 } from './half.js';
 import { decoderConfig, pickOnnxFile, readModelFolder, type DecoderConfig, type ModelDtype } from './layout.js';
 import { detectCuda, type ProviderName, type ProviderPreference } from './providers.js';
@@ -29,6 +30,14 @@ export interface DecoderInfo {
   architecture: string;
   usesPast: boolean;
   contextLength: number;
+}
+
+/** The model's chat template, as loaded, with what ends an assistant turn. */
+export interface DecoderChat extends ChatTemplateLoad {
+  /** Text the template writes after a reply (e.g. `<|im_end|>`); '' when none. */
+  endOfTurn: string;
+  /** Token ids among the end-of-sequence ids because they end a turn. */
+  endOfTurnIds: number[];
 }
 
 export interface GenerateOptions extends SamplingOptions {
@@ -76,6 +85,7 @@ export class DecoderModel {
     private readonly past: Past | null,
     private readonly hasPositionIds: boolean,
     private readonly logitsToKeep: string | null,
+    readonly chat: DecoderChat,
   ) {}
 
   static async load(dir: string, opts: DecoderLoadOptions = {}): Promise<DecoderModel> {
@@ -103,7 +113,9 @@ export class DecoderModel {
       past = { names: pastNames, dtype: type, kvHeads: shape?.[1] ?? config.kvHeads, headDim: shape?.[3] ?? config.headDim };
     }
     const keep = ['logits_to_keep', 'num_logits_to_keep'].find((n) => types.has(n)) ?? null;
-    const eosIds = [...new Set([...config.eosIds, ...tokenizer.eosIds])];
+    const chat = loadChat(dir, tokenizer);
+    // Chat models end a reply with the template's end-of-turn token, not always with eos.
+    const eosIds = [...new Set([...config.eosIds, ...tokenizer.eosIds, ...chat.endOfTurnIds])];
     const info: DecoderInfo = {
       dir,
       file,
@@ -114,7 +126,7 @@ export class DecoderModel {
       usesPast: past !== null,
       contextLength: config.contextLength,
     };
-    return new DecoderModel(s, tokenizer, { ...config, eosIds }, info, past, types.has('position_ids'), keep);
+    return new DecoderModel(s, tokenizer, { ...config, eosIds }, info, past, types.has('position_ids'), keep, chat);
   }
 
   /** Logits at every position of `ids` (one forward pass from an empty cache). */
@@ -243,6 +255,15 @@ export class DecoderModel {
     }
     return { logits: toFloat32(out.data, out.type), vocab, present };
   }
+}
+
+function loadChat(dir: string, tokenizer: ModelTokenizer): DecoderChat {
+  const loaded = ChatTemplate.load(dir);
+  const endOfTurn = loaded.template?.endOfTurn() ?? '';
+  // The whole end-of-turn text, or the special token it starts with (`</s>` of `</s>\n`).
+  const lead = /^<[^<>\s]+>/.exec(endOfTurn)?.[0];
+  const id = tokenizer.singleTokenId(endOfTurn) ?? (lead !== undefined ? tokenizer.singleTokenId(lead) : undefined);
+  return { ...loaded, endOfTurn, endOfTurnIds: id === undefined ? [] : [id] };
 }
 
 /**

@@ -62,10 +62,18 @@ export class ModelTokenizer {
   tokenId(token: string): number | undefined {
     return this.tok.token_to_id(token);
   }
+
+  /** The id of `text` when it is one whole token (e.g. `<|im_end|>`), else undefined. */
+  singleTokenId(text: string): number | undefined {
+    const id = this.tok.token_to_id(text);
+    if (id === undefined) return undefined;
+    const ids = this.encode(text, false);
+    return ids.length === 1 && ids[0] === id ? id : undefined;
+  }
 }
 
 // tokenizer_config's special tokens are strings or {content: string} objects.
-function tokenString(v: unknown): string | undefined {
+export function tokenString(v: unknown): string | undefined {
   if (typeof v === 'string') return v;
   if (v && typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string') {
     return (v as { content: string }).content;

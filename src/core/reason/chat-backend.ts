@@ -4,7 +4,7 @@
 import { countTokens } from '../tokens.js';
 import { OpenAIChatBackend, type OpenAIBackendOptions } from '../models/index.js';
 import type { Completer, Completion } from './generative.js';
-import { renderChat, type Prompt, type PromptSlots } from './prompts.js';
+import { promptMessages, type Prompt, type PromptSlots } from './prompts.js';
 
 const EMPTY: PromptSlots = { question: '', memory: '', code: '' };
 /** BPE tokenizers split code finer than the estimate; leave headroom. */
@@ -47,11 +47,12 @@ export class ChatBackend implements Completer {
   }
 
   frameTokens(prompt: Prompt): number {
-    return renderChat(prompt, EMPTY).reduce((n, m) => n + this.count(m.content) + 4, 0);
+    return promptMessages(prompt, EMPTY, false).reduce((n, m) => n + this.count(m.content) + 4, 0);
   }
 
   async complete(prompt: Prompt, slots: PromptSlots, maxNewTokens: number, signal?: AbortSignal, onText?: (t: string) => void): Promise<Completion> {
-    const messages = renderChat(prompt, slots);
+    // The server applies its own chat template to the messages.
+    const messages = promptMessages(prompt, slots, false);
     const r = await this.client.chat(messages, { maxTokens: maxNewTokens, temperature: 0, seed: this.seed, signal }, onText);
     return {
       text: r.text,

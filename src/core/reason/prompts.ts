@@ -59,17 +59,26 @@ export const ANSWER_PROMPT_COMPACT: Prompt = {
   replyPrefix: '\nANSWER:',
 };
 
-/** The ONNX decoder backend: plain text (no chat template is assumed of an arbitrary HF folder). */
-export function renderDecoder(prompt: Prompt, slots: PromptSlots): string {
-  return `${prompt.system}\n\n${prompt.user(slots)}\n\n${prompt.replyPrefix}`;
-}
-
-/** The OpenAI-compatible backend: a system and a user message; the server applies its chat template. */
-export function renderChat(prompt: Prompt, slots: PromptSlots): ChatMessage[] {
+/**
+ * The messages of a prompt: a system message and a user message, for every backend.
+ * A chat server cannot be handed the start of the reply, so there the user message
+ * asks for it; the decoder backend writes `replyPrefix` into the prompt itself
+ * (`replyPrefilled`).
+ */
+export function promptMessages(prompt: Prompt, slots: PromptSlots, replyPrefilled: boolean): ChatMessage[] {
+  const user = prompt.user(slots);
   return [
     { role: 'system', content: prompt.system },
-    { role: 'user', content: `${prompt.user(slots)}\nStart your reply with "${prompt.replyPrefix.trim()}".` },
+    { role: 'user', content: replyPrefilled ? user : `${user}\nStart your reply with "${prompt.replyPrefix.trim()}".` },
   ];
+}
+
+/**
+ * The plain-text prompt for a decoder without a chat template (such as the test fixture):
+ * the messages' texts one after the other, a blank line apart, then the reply prefix.
+ */
+export function plainPrompt(messages: ChatMessage[], replyPrefix: string): string {
+  return `${messages.map((m) => m.content).join('\n\n')}\n\n${replyPrefix}`;
 }
 
 /** A block as the code slot shows it: its location, then its numbered lines. */
