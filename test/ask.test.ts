@@ -1,9 +1,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { Engine } from '../src/core/engine.js';
-import { openReasoner, type Reasoner } from '../src/core/reason/index.js';
+import { ExtractiveReasoner, openReasoner, type Reasoner } from '../src/core/reason/index.js';
+import { readManifest, shippedModelsDir } from '../src/core/models/registry.js';
 import { CancelledError, UserError, type AskMode, type TraceEvent } from '../src/core/types.js';
 import { tempRepo, writeFiles } from './support/repo.js';
 import { scriptedServer, type ScriptedServer } from './fixtures/ask/server.js';
@@ -26,20 +27,26 @@ let engine: Engine;
 let server: ScriptedServer;
 let chat: Reasoner;
 let tiny: Reasoner;
+let unsure: Reasoner;
+let repo: string;
 
 before(async () => {
   tmp = tempRepo();
-  const repo = join(tmp.dir, 'repo');
+  repo = join(tmp.dir, 'repo');
   writeFiles(repo, twoHopFiles());
   engine = await Engine.open({ repo, store: join(tmp.dir, 'store') });
   await engine.index();
   server = await scriptedServer(SCRIPT);
   chat = await openReasoner({ backend: 'openai', baseUrl: server.url, model: 'scripted' });
   tiny = await openReasoner({ backend: 'onnx', model: FIXTURE, provider: 'cpu', threads: 1 });
+  // The shipped reader with P(no answer) < 0 required: it is never confident, whatever it reads.
+  const reader = readManifest(shippedModelsDir()).find((m) => m.name === 'engram-reader')!;
+  unsure = await ExtractiveReasoner.load(join(shippedModelsDir(), reader.path), { provider: 'cpu', threads: 1, noAnswerThreshold: 0 });
 });
 
 after(async () => {
   await tiny.close();
+  await unsure.close();
   await chat.close();
   await server.close();
   await engine.close();
@@ -128,6 +135,53 @@ test('token and time budgets stop reading and answer from the memory so far', as
   } finally {
     await slow.close();
   }
+});
+
+test('a budget stops a step in flight and still answers; the user cancelling under a budget still throws', async () => {
+  const slow = await scriptedServer({ ...SCRIPT, delayMs: 1500 });
+  const r = await openReasoner({ backend: 'openai', baseUrl: slow.url, model: 'scripted' });
+  try {
+    const res = await engine.ask(TWO_HOP_QUESTION, { mode: 'gated', reasoner: r, timeoutMs: 200 });
+    // The first read was still waiting for the server when the budget ran out: it was stopped, not awaited.
+    assert.equal(res.stats.blocksRead, 0);
+    assert.equal(res.steps.filter((e) => e.type === 'read').length, 0);
+    assert.match(res.stats.stopped ?? '', /^time budget \(200 ms\) reached during step 1$/);
+    assert.ok(res.steps.some((e) => e.type === 'error' && /answering from the memory so far/.test(e.text ?? '')));
+    assert.equal(res.steps.at(-1)?.type, 'answer');
+    assert.equal(res.answer, 'not found', 'the answer comes from the (empty) memory so far');
+    assert.equal(res.confidence, 'none');
+
+    const user = new AbortController();
+    const pending = engine.ask(TWO_HOP_QUESTION, { mode: 'gated', reasoner: r, timeoutMs: 60_000, signal: user.signal, onTrace: (e) => e.type === 'gate' && user.abort() });
+    await assert.rejects(pending, CancelledError);
+  } finally {
+    await r.close();
+    await slow.close();
+  }
+});
+
+test('a reader that is not confident says so, quotes the closest evidence it read and cites it', async () => {
+  for (const mode of ['gated', 'rag', 'memagent'] as AskMode[]) {
+    const r = await engine.ask('What is the value of the constant `CACHE_TTL`?', { mode, reasoner: unsure });
+    assert.equal(r.confidence, 'evidence', mode);
+    const m = /^Not sure \(low confidence\): the closest evidence is ([\w/.]+):(\d+)(?:-(\d+))?: (.+)$/.exec(r.answer);
+    assert.ok(m, `${mode}: ${r.answer}`);
+    const cited = { path: m[1]!, startLine: Number(m[2]), endLine: Number(m[3] ?? m[2]) };
+    assert.deepEqual(r.citations, [cited], `${mode}: the quoted lines are the cited ones`);
+    // They are lines it read, and the quote is their text.
+    const read = r.steps.filter((e) => (e.type === 'read' || (mode === 'rag' && e.type === 'gate')) && e.path === cited.path);
+    assert.ok(read.some((e) => e.startLine! <= cited.startLine && e.endLine! >= cited.endLine), `${mode}: cites lines it read`);
+    const lines = readFileSync(join(repo, cited.path), 'utf8').split('\n').slice(cited.startLine - 1, cited.endLine);
+    assert.equal(m[4], lines.map((l) => l.trim()).filter(Boolean).join(' ⏎ '), mode);
+  }
+  // Nothing read, nothing remembered: no evidence, so it stays "not found".
+  const none = await unsure.answer({ question: 'What is `CACHE_TTL`?', memory: '', blocks: [] });
+  assert.deepEqual([none.answer, none.citations, none.confidence], ['not found', [], 'none']);
+  // Other reasoners do not say; the loop tells a plain answer from "not found".
+  const chatAnswer = await engine.ask(TWO_HOP_QUESTION, { mode: 'gated', reasoner: chat, gateOptions: { candidates: 1 } });
+  assert.equal(chatAnswer.confidence, 'answer');
+  const chatNone = await engine.ask('What is the value of `POOL_SIZE`?', { mode: 'rag', reasoner: chat, ragK: 1 });
+  assert.deepEqual([chatNone.answer, chatNone.confidence], ['not found', 'none']);
 });
 
 test('a question can be cancelled between steps and during a model call', async () => {

@@ -78,6 +78,9 @@ describe('ExtractiveReader (shipped engram-reader)', () => {
       assert.ok(Math.abs(out.noAnswer - want.noAnswer) < 1e-4, `example ${i}: noAnswer ${out.noAnswer} vs ${want.noAnswer}`);
       if (want.answer) assert.deepEqual({ ...out.answer, score: 0 }, { ...want.answer, score: 0 }, `example ${i}`);
       else assert.equal(out.answer, null, `example ${i}`);
+      // The top span whatever the thresholds say: what a low-confidence answer shows as evidence.
+      if (want.bestSpan) assert.deepEqual({ ...out.best, score: 0 }, { ...want.bestSpan, score: 0 }, `example ${i} best span`);
+      if (out.answer) assert.deepEqual(out.best, out.answer, `example ${i}: the answer is the best span`);
       assert.deepEqual(out.keepLines.map((k) => k.line), want.keepLines, `example ${i}`);
       assertCites(examples[i]!.input, out);
     });

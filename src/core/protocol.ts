@@ -37,7 +37,11 @@ export interface AskParams {
   pinned?: string[];
   excluded?: string[];
 }
-/** Answers a question; trace events stream as `trace` notifications while it runs; cancellable. */
+/**
+ * Answers a question; trace events stream as `trace` notifications while it runs; cancellable.
+ * The result's `confidence` is 'evidence' when the reasoner found no confident answer and quotes
+ * the closest evidence instead: clients show it as such, never as an answer.
+ */
 export const AskRequest = new RequestType<AskParams, AskResult, void>('ask');
 export const TraceNotification = new NotificationType<{ askId: string; event: TraceEvent }>('trace');
 

@@ -174,10 +174,17 @@ export interface AskStats {
   stopped?: string;
 }
 
+/**
+ * How sure an answer is: 'answer' = the reasoner answered; 'evidence' = it found no confident
+ * answer and `answer` says so, quoting the closest evidence it read (cited); 'none' = nothing found.
+ */
+export type AnswerConfidence = 'answer' | 'evidence' | 'none';
+
 /** `engram ask --json` and the JSON-RPC `ask` result (DESIGN.md). */
 export interface AskResult {
   answer: string;
   citations: Citation[];
   steps: TraceEvent[];
   stats: AskStats;
+  confidence: AnswerConfidence;
 }

@@ -11,6 +11,8 @@ export interface AskView {
   answer: string;
   citations: Citation[];
   stats?: AskResult['stats'];
+  /** Set when the answer is done: 'evidence' is shown as a low-confidence answer. */
+  confidence?: AskResult['confidence'];
   error?: string;
   feedback: { verdict?: 'up' | 'down'; marked: Record<string, boolean>; saved?: boolean; message?: string };
 }
@@ -88,6 +90,7 @@ export function reduce(state: SidebarState, msg: HostToSidebar): SidebarState {
           // The result's steps are the full trace; keep streamed ones if the result has none.
           steps: msg.result.steps.length ? msg.result.steps : cur.steps,
           stats: msg.result.stats,
+          ...(msg.result.confidence ? { confidence: msg.result.confidence } : {}),
         },
       };
     case 'askFailed':

@@ -143,7 +143,13 @@ function renderEmpty(): HTMLElement {
 
 function renderAsk(cur: AskView): HTMLElement[] {
   const out: HTMLElement[] = [];
-  const header = h('div', { class: 'answer-header' }, h('h2', {}, 'Answer'), cur.status === 'running' ? h('vscode-progress-ring', { 'aria-label': 'Answering' }) : null);
+  const header = h(
+    'div',
+    { class: 'answer-header' },
+    h('h2', {}, 'Answer'),
+    cur.status === 'running' ? h('vscode-progress-ring', { 'aria-label': 'Answering' }) : null,
+    confidenceBadge(cur),
+  );
   out.push(header, h('p', { class: 'question' }, icon('comment'), ' ', cur.question));
   const answer = h('div', { class: 'answer', id: 'answer', 'data-status': cur.status });
   if (cur.answer) {
@@ -164,6 +170,12 @@ function renderAsk(cur: AskView): HTMLElement[] {
   }
   if (cur.steps.length || cur.status === 'running') out.push(renderTrace(cur));
   return out;
+}
+
+/** A low-confidence answer is evidence, not an answer: say so next to the heading. */
+function confidenceBadge(cur: AskView): HTMLElement | null {
+  if (cur.status !== 'done' || cur.confidence !== 'evidence') return null;
+  return h('vscode-badge', { id: 'confidence', title: 'No confident answer: the closest evidence read is shown and cited' }, 'low confidence');
 }
 
 function citeLink(c: Citation, text: string): HTMLElement {

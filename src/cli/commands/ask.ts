@@ -162,7 +162,8 @@ export const askCommand: Command = async (argv, io) => {
     const s = result.stats;
     io.stderr.write(
       `engram: ${options.mode} read ${s.blocksRead}/${s.blocksTotal} blocks (${s.tokensRead} tokens) in ${(s.ms / 1000).toFixed(1)} s, peak ${s.peakRssMb} MB` +
-        `${s.citationsDropped ? `; ${s.citationsDropped} citation(s) outside the lines read were dropped` : ''}${s.stopped ? `; ${s.stopped}` : ''}\n`,
+        `${s.citationsDropped ? `; ${s.citationsDropped} citation(s) outside the lines read were dropped` : ''}${s.stopped ? `; ${s.stopped}` : ''}` +
+        `${result.confidence === 'evidence' ? '; low confidence: evidence only, not an answer' : ''}\n`,
     );
     return 0;
   });

@@ -1,5 +1,5 @@
-// `engram eval --qa FILE.jsonl`: accuracy, citation precision/recall, gate recall@k,
-// latency and peak memory over a QA file (DESIGN.md).
+// `engram eval --qa FILE.jsonl`: accuracy, citation precision/recall, evidence hit rate,
+// gate recall@k, latency and peak memory over a QA file (DESIGN.md).
 import { resolve } from 'node:path';
 import { readQaFile } from '../../core/ask/index.js';
 import { UserError } from '../../core/types.js';
@@ -22,7 +22,7 @@ export const evalCommand: Command = async (argv, io) => {
       const report = await engine.eval(items, {
         ...options,
         k,
-        onQuestion: (q, done, total) => io.stderr.write(`engram: ${done}/${total} ${q.contains ? 'ok ' : 'no '} ${q.ms} ms  ${q.id}${q.error ? ` (${q.error})` : ''}\n`),
+        onQuestion: (q, done, total) => io.stderr.write(`engram: ${done}/${total} ${q.contains ? 'ok ' : q.evidenceHit ? 'ev ' : 'no '} ${q.ms} ms  ${q.id}${q.error ? ` (${q.error})` : ''}\n`),
       });
       if (values.json) writeJson(io, report);
       else {
@@ -31,6 +31,8 @@ export const evalCommand: Command = async (argv, io) => {
           `questions          ${report.questions} (mode ${options.mode}, reasoner ${options.reasoner.id}, gate ${options.gate?.id ?? 'recall-rank'})\n` +
             `accuracy (exact)   ${pct(report.accuracy)}\n` +
             `containment        ${pct(report.containment)}\n` +
+            `confident answers  ${pct(report.confidentRate)} (a low-confidence answer is never counted correct)\n` +
+            `evidence hit       ${pct(report.evidenceHitRate)} (cited lines, confident or not, overlap the expected evidence)\n` +
             `citation P / R     ${pct(report.citationPrecision)} / ${pct(report.citationRecall)}\n` +
             `gate recall@${report.k}      ${pct(report.gateRecallAtK)}\n` +
             `ms per question    ${report.msPerQuestion}\n` +

@@ -6,9 +6,9 @@
 //   rag      recall's top k once, answered at once
 import type { Compressor } from '../compress/index.js';
 import { Gate, recall, type GateOptions, type GateScorer } from '../gate/index.js';
-import type { BlockView, Reasoner } from '../reason/index.js';
+import type { BlockView, Lead, Reasoner } from '../reason/index.js';
 import type { MemoryStore } from '../store/index.js';
-import { CancelledError, UserError, type AskMode, type AskResult, type MemoryBlock, type TraceEvent } from '../types.js';
+import { CancelledError, UserError, type AnswerConfidence, type AskMode, type AskResult, type MemoryBlock, type TraceEvent } from '../types.js';
 import { verifyCitations, type Span } from './citations.js';
 import { SourceLines } from './source.js';
 
@@ -22,7 +22,11 @@ export interface AskOptions {
   ragK?: number;
   /** Stop reading once the reasoner has read and written this many tokens; the answer comes from the memory so far. */
   maxTokens?: number;
-  /** The same for wall time, in ms. */
+  /**
+   * The same for wall time, in ms: a step still running when it runs out is stopped (its
+   * reasoner or gate call is aborted) and the answer comes from the memory so far, with
+   * `stats.stopped` saying so. The final answer call itself is not cut short.
+   */
   timeoutMs?: number;
   signal?: AbortSignal;
   onTrace?: (event: TraceEvent) => void;
@@ -86,6 +90,12 @@ class AskRun {
   private modelTokens = 0;
   private peakRss = process.memoryUsage().rss;
   private stopReason: string | null = null;
+  /** The best evidence the loop saw that was not a confident answer. */
+  private lead: Lead | null = null;
+  /** Fires when the time budget runs out. */
+  private readonly budget: AbortSignal | undefined;
+  /** The user's cancellation or the time budget, whichever comes first: given to the steps in flight. */
+  private readonly stepSignal: AbortSignal | undefined;
 
   constructor(
     private readonly ctx: AskContext,
@@ -94,6 +104,8 @@ class AskRun {
   ) {
     this.source = new SourceLines(ctx.repo);
     this.mode = opts.mode ?? 'gated';
+    this.budget = opts.timeoutMs === undefined ? undefined : AbortSignal.timeout(Math.max(0, opts.timeoutMs));
+    this.stepSignal = this.budget && opts.signal ? AbortSignal.any([opts.signal, this.budget]) : (this.budget ?? opts.signal);
   }
 
   async run(): Promise<AskResult> {
@@ -110,7 +122,8 @@ class AskRun {
     else answerBlocks = await this.ragContext();
 
     const started = performance.now();
-    const out = await this.opts.reasoner.answer({ question: this.question, memory: this.memory, blocks: answerBlocks, signal: this.opts.signal });
+    // The answer is always made (only the user cancels it): a budget stop still ends in an answer.
+    const out = await this.opts.reasoner.answer({ question: this.question, memory: this.memory, blocks: answerBlocks, lead: this.lead, signal: this.opts.signal });
     this.modelTokens += out.promptTokens + out.outputTokens;
     if (answerBlocks.length) {
       const used = answerBlocks.slice(0, out.blocksUsed);
@@ -124,6 +137,7 @@ class AskRun {
     return {
       answer: out.answer,
       citations,
+      confidence: out.confidence ?? inferConfidence(out.answer),
       steps: this.steps,
       stats: {
         blocksTotal,
@@ -152,7 +166,10 @@ class AskRun {
     }
     while (this.blocksRead < gate.maxBlocks && !this.overBudget()) {
       const started = performance.now();
-      const decisions = await gate.select(this.question, this.memory, { read, excluded, blocksRead: this.blocksRead, tokensRead: this.tokensRead }, this.opts.signal);
+      const decisions = await this.budgeted((signal) =>
+        gate.select(this.question, this.memory, { read, excluded, blocksRead: this.blocksRead, tokensRead: this.tokensRead }, signal),
+      );
+      if (!decisions) return;
       const ms = performance.now() - started;
       const step = this.step + 1;
       for (const d of decisions) {
@@ -211,7 +228,7 @@ class AskRun {
     return views;
   }
 
-  /** One memory update; true when the reasoner has the answer. */
+  /** One memory update; true when the reasoner has the answer or the time budget stopped it. */
   private async readBlock(b: MemoryBlock, score: number | undefined): Promise<boolean> {
     this.cancelled();
     const step = ++this.step;
@@ -221,8 +238,10 @@ class AskRun {
       if (raw) view.raw = raw.join('\n');
     }
     const started = performance.now();
-    const out = await this.opts.reasoner.read({ question: this.question, memory: this.memory, block: view, signal: this.opts.signal });
+    const out = await this.budgeted((signal) => this.opts.reasoner.read({ question: this.question, memory: this.memory, block: view, signal }));
+    if (!out) return true;
     const ms = performance.now() - started;
+    if (out.lead && (!this.lead || out.lead.score > this.lead.score)) this.lead = out.lead;
     this.memory = out.memory;
     this.blocksRead++;
     this.tokensRead += out.blockTokens;
@@ -240,15 +259,32 @@ class AskRun {
 
   private overBudget(): boolean {
     this.cancelled();
+    if (this.stopReason) return true;
     const { maxTokens, timeoutMs } = this.opts;
-    let reason: string | null = null;
-    if (maxTokens !== undefined && this.modelTokens >= maxTokens) reason = `token budget (${maxTokens}) reached`;
-    else if (timeoutMs !== undefined && performance.now() - this.t0 >= timeoutMs) reason = `time budget (${timeoutMs} ms) reached`;
-    if (reason && !this.stopReason) {
-      this.stopReason = reason;
-      this.emit({ type: 'error', step: this.step, text: `${reason}; answering from the memory so far`, ms: 0 });
+    if (maxTokens !== undefined && this.modelTokens >= maxTokens) this.stop(`token budget (${maxTokens}) reached`);
+    else if (timeoutMs !== undefined && (this.budget?.aborted || performance.now() - this.t0 >= timeoutMs)) this.stop(`time budget (${timeoutMs} ms) reached`);
+    return this.stopReason !== null;
+  }
+
+  private stop(reason: string): void {
+    if (this.stopReason) return;
+    this.stopReason = reason;
+    this.emit({ type: 'error', step: this.step, text: `${reason}; answering from the memory so far`, ms: 0 });
+  }
+
+  /**
+   * Runs one step with the step signal: null when the time budget stopped it in flight (the
+   * loop then answers from the memory so far); the user's cancellation still throws.
+   */
+  private async budgeted<T>(call: (signal: AbortSignal | undefined) => Promise<T>): Promise<T | null> {
+    try {
+      return await call(this.stepSignal);
+    } catch (e) {
+      if (this.opts.signal?.aborted) throw e instanceof CancelledError ? e : new CancelledError('question cancelled');
+      if (!this.budget?.aborted) throw e;
+      this.stop(`time budget (${this.opts.timeoutMs} ms) reached during step ${this.step}`);
+      return null;
     }
-    return reason !== null;
   }
 
   private cancelled(): void {
@@ -268,6 +304,11 @@ class AskRun {
 
 function where(b: { id?: string; blockId?: string; path: string; startLine: number; endLine: number }) {
   return { blockId: b.blockId ?? b.id ?? '', path: b.path, startLine: b.startLine, endLine: b.endLine };
+}
+
+/** For reasoners that do not say: an answer unless it is empty or "not found". */
+function inferConfidence(answer: string): AnswerConfidence {
+  return /^\s*(not found\b.*)?$/i.test(answer) ? 'none' : 'answer';
 }
 
 function round(x: number): number {

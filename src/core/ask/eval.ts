@@ -1,6 +1,6 @@
 // `engram eval`: answers a QA file and scores the answers, the citations and the gate.
 import { readFile } from 'node:fs/promises';
-import { UserError, type AskResult, type Citation } from '../types.js';
+import { UserError, type AnswerConfidence, type AskResult, type Citation } from '../types.js';
 import { overlaps } from './citations.js';
 
 export interface QaItem {
@@ -15,9 +15,14 @@ export interface QuestionReport {
   question: string;
   expected: string;
   answer: string;
+  /** AskResult.confidence ('none' when the question failed). */
+  confidence: AnswerConfidence;
+  /** Only a confident answer can be correct: a low-confidence one never counts. */
   exact: boolean;
   contains: boolean;
   citations: Citation[];
+  /** A citation (confident or evidence) overlaps an expected evidence span; absent without evidence. */
+  evidenceHit?: boolean;
   ms: number;
   blocksRead: number;
   tokensRead: number;
@@ -26,10 +31,14 @@ export interface QuestionReport {
 
 export interface EvalReport {
   questions: number;
-  /** Normalized exact match. */
+  /** Normalized exact match (confident answers only). */
   accuracy: number;
-  /** The expected answer appears in the answer (names and paths). */
+  /** The expected answer appears in the answer (names and paths; confident answers only). */
   containment: number;
+  /** Share of the questions with evidence whose citations, confident or low-confidence, overlap it. */
+  evidenceHitRate: number;
+  /** Share of the questions answered confidently. */
+  confidentRate: number;
   citationPrecision: number;
   citationRecall: number;
   /** Evidence spans among the gate's first-round top k (questions with evidence). */
@@ -100,6 +109,7 @@ export async function evaluate(items: readonly QaItem[], hooks: EvalHooks): Prom
   let evidenceTotal = 0;
   let gateHit = 0;
   let gateTotal = 0;
+  let withEvidence = 0;
   for (const [i, item] of items.entries()) {
     let result: AskResult | null = null;
     let error: string | undefined;
@@ -113,9 +123,14 @@ export async function evaluate(items: readonly QaItem[], hooks: EvalHooks): Prom
     const ms = result?.stats.ms ?? Math.round(performance.now() - started);
     const answer = result?.answer ?? '';
     const citations = result?.citations ?? [];
-    const s = scoreAnswer(answer, item.answer);
+    const confidence = result?.confidence ?? 'none';
+    // "Not sure ..., the closest evidence is <the expected line>" contains the answer but does not give it.
+    const s = confidence === 'answer' ? scoreAnswer(answer, item.answer) : { exact: false, contains: false };
     const evidence = item.evidence ?? [];
+    let hit: boolean | undefined;
     if (evidence.length) {
+      withEvidence++;
+      hit = citations.some((c) => evidence.some((e) => overlaps(c, e)));
       cited += citations.length;
       citedOk += citations.filter((c) => evidence.some((e) => overlaps(c, e))).length;
       evidenceTotal += evidence.length;
@@ -129,9 +144,11 @@ export async function evaluate(items: readonly QaItem[], hooks: EvalHooks): Prom
       question: item.question,
       expected: item.answer,
       answer,
+      confidence,
       exact: s.exact,
       contains: s.contains,
       citations,
+      ...(hit === undefined ? {} : { evidenceHit: hit }),
       ms,
       blocksRead: result?.stats.blocksRead ?? 0,
       tokensRead: result?.stats.tokensRead ?? 0,
@@ -146,6 +163,8 @@ export async function evaluate(items: readonly QaItem[], hooks: EvalHooks): Prom
     questions: n,
     accuracy: round(mean((q) => Number(q.exact))),
     containment: round(mean((q) => Number(q.contains))),
+    evidenceHitRate: round(withEvidence ? per.filter((q) => q.evidenceHit).length / withEvidence : 0),
+    confidentRate: round(mean((q) => Number(q.confidence === 'answer'))),
     citationPrecision: round(cited ? citedOk / cited : 0),
     citationRecall: round(evidenceTotal ? evidenceHit / evidenceTotal : 0),
     gateRecallAtK: round(gateTotal ? gateHit / gateTotal : 0),

@@ -36,6 +36,12 @@ export interface ReaderOutput {
    * keepLines are the evidence found, not an answer.
    */
   answer: ReaderAnswer | null;
+  /**
+   * The top span of the window least likely to lack the answer, whatever the thresholds say
+   * (equal to `answer` when there is one); null only when the block has no text. A caller that
+   * must not pretend shows it as evidence, weighed by (1 - noAnswer) * score.
+   */
+  best: ReaderAnswer | null;
   /** Lines scored at or above the keep threshold, in line order. */
   keepLines: Array<{ line: number; text: string; score: number }>;
 }
@@ -306,15 +312,13 @@ export class ExtractiveReader {
     });
     const base = x.block.startLine;
     const a = bestAnswer as ReaderAnswer | null;
-    const answer =
-      a && bestNa < this.cfg.noAnswerThreshold && a.score >= this.cfg.answerMinScore && a.text
-        ? { text: a.text, startLine: base + a.startLine, endLine: base + a.endLine, score: a.score }
-        : null;
+    const best = a?.text ? { text: a.text, startLine: base + a.startLine, endLine: base + a.endLine, score: a.score } : null;
+    const answer = best && bestNa < this.cfg.noAnswerThreshold && best.score >= this.cfg.answerMinScore ? best : null;
     const keepLines = [...keep.entries()]
       .filter(([, s]) => s >= this.cfg.keepThreshold)
       .sort((p, q) => p[0] - q[0])
       .map(([l, s]) => ({ line: base + l, text: lines[l]!, score: s }));
-    return { noAnswer: bestNa, answer, keepLines };
+    return { noAnswer: bestNa, answer, best, keepLines };
   }
 }
 

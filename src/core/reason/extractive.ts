@@ -3,9 +3,12 @@
 // is source text on known lines. It reads raw lines (it was trained on them).
 import { ExtractiveReader, ModelTokenizer, type ReaderLoadOptions, type ReaderOutput } from '../models/index.js';
 import type { Citation } from '../types.js';
-import type { AnswerInput, AnswerOutput, BlockView, ReadInput, ReadOutput, Reasoner } from './reasoner.js';
+import type { AnswerInput, AnswerOutput, BlockView, Lead, ReadInput, ReadOutput, Reasoner } from './reasoner.js';
 
 const ANSWER = 'answer ';
+/** How a low-confidence answer starts: it says so before quoting the evidence. */
+export const LOW_CONFIDENCE = 'Not sure (low confidence): the closest evidence is ';
+const EVIDENCE_CHARS = 240;
 // answer path:3-4: text   |   path:12: text
 const FACT = /^(answer )?(.+?):(\d+)(?:-(\d+))?: (.*)$/;
 
@@ -37,7 +40,8 @@ export class ExtractiveReasoner implements Reasoner {
   }
 
   async read(input: ReadInput): Promise<ReadOutput> {
-    const [out] = await this.reader.read([{ question: input.question, memory: input.memory, block: plain(input.block) }], input.signal);
+    const block = plain(input.block);
+    const [out] = await this.reader.read([{ question: input.question, memory: input.memory, block }], input.signal);
     const facts = input.memory ? input.memory.split('\n') : [];
     const add = (line: string): void => {
       if (!facts.includes(line)) facts.push(line);
@@ -45,51 +49,53 @@ export class ExtractiveReasoner implements Reasoner {
     for (const k of out?.keepLines ?? []) add(`${input.block.path}:${k.line}: ${k.text.trim()}`);
     const found = out?.answer ?? null;
     if (found) add(`${ANSWER}${input.block.path}:${found.startLine}-${found.endLine}: ${found.text}`);
-    const blockTokens = this.count(plain(input.block).text);
+    const blockTokens = this.count(block.text);
     const memory = this.bound(facts);
-    return { memory, hasAnswer: found !== null, blockTokens, promptTokens: blockTokens + this.count(input.question) + this.count(input.memory), outputTokens: 0 };
+    return {
+      memory,
+      hasAnswer: found !== null,
+      blockTokens,
+      promptTokens: blockTokens + this.count(input.question) + this.count(input.memory),
+      outputTokens: 0,
+      lead: !found && out ? leadOf(block, out) : null,
+    };
   }
 
   async answer(input: AnswerInput): Promise<AnswerOutput> {
-    let best: { text: string; citation: Citation; score: number } | null = null;
+    let found: { text: string; citation: Citation; score: number } | null = null;
+    // Under the thresholds, the best span seen (in the loop or here) is still shown, as evidence.
+    let lead: Lead | null = input.lead ?? null;
     let used = 0;
     let blockTokens = 0;
     if (input.blocks.length) {
+      const views = input.blocks.map(plain);
       const outs: ReaderOutput[] = await this.reader.read(
-        input.blocks.map((b) => ({ question: input.question, memory: input.memory, block: plain(b) })),
+        views.map((block) => ({ question: input.question, memory: input.memory, block })),
         input.signal,
       );
       used = input.blocks.length;
       outs.forEach((o, i) => {
-        const b = input.blocks[i]!;
-        blockTokens += this.count(plain(b).text);
-        if (o.answer && (!best || o.answer.score > best.score)) {
-          best = { text: o.answer.text, citation: { path: b.path, startLine: o.answer.startLine, endLine: o.answer.endLine }, score: o.answer.score };
+        const b = views[i]!;
+        blockTokens += this.count(b.text);
+        if (o.answer && (!found || o.answer.score > found.score)) {
+          found = { text: o.answer.text, citation: { path: b.path, startLine: o.answer.startLine, endLine: o.answer.endLine }, score: o.answer.score };
         }
+        const l = leadOf(b, o);
+        if (l && (!lead || l.score > lead.score)) lead = l;
       });
     }
     // The memory loop already found its answers; the latest one wins.
-    if (!best) {
-      for (const line of input.memory.split('\n').reverse()) {
-        const m = FACT.exec(line);
-        if (m?.[1]) {
-          const start = Number(m[3]);
-          best = { text: m[5] ?? '', citation: { path: m[2] ?? '', startLine: start, endLine: m[4] ? Number(m[4]) : start }, score: 1 };
-          break;
-        }
-      }
+    found ??= memoryAnswer(input.memory);
+    const tokens = { blocksUsed: used, blockTokens, promptTokens: blockTokens, outputTokens: 0 };
+    const answer = found as { text: string; citation: Citation } | null;
+    if (answer) {
+      // The reader points at the definition; a "where" question is answered with that place.
+      const where = /^\s*where\b/i.test(input.question) ? `${answer.citation.path}:${answer.citation.startLine}` : null;
+      return { answer: where ?? answer.text, citations: [answer.citation], confidence: 'answer', ...tokens };
     }
-    const found = best as { text: string; citation: Citation } | null;
-    // The reader points at the definition; a "where" question is answered with that place.
-    const where = found && /^\s*where\b/i.test(input.question) ? `${found.citation.path}:${found.citation.startLine}` : null;
-    return {
-      answer: found ? (where ?? found.text) : 'not found',
-      citations: found ? [found.citation] : [],
-      blocksUsed: used,
-      blockTokens,
-      promptTokens: blockTokens,
-      outputTokens: 0,
-    };
+    const evidence = lead as Lead | null;
+    if (evidence) return { answer: `${LOW_CONFIDENCE}${spanLabel(evidence.citation)}: ${oneLine(evidence.text)}`, citations: [evidence.citation], confidence: 'evidence', ...tokens };
+    return { answer: 'not found', citations: [], confidence: 'none', ...tokens };
   }
 
   close(): Promise<void> {
@@ -107,6 +113,40 @@ export class ExtractiveReasoner implements Reasoner {
     }
     return this.count(text) > this.memoryTokens ? this.tok.truncate(text, this.memoryTokens) : text;
   }
+}
+
+/** An answer line of the working memory, the latest first. */
+function memoryAnswer(memory: string): { text: string; citation: Citation; score: number } | null {
+  for (const line of memory.split('\n').reverse()) {
+    const m = FACT.exec(line);
+    if (m?.[1]) {
+      const start = Number(m[3]);
+      return { text: m[5] ?? '', citation: { path: m[2] ?? '', startLine: start, endLine: m[4] ? Number(m[4]) : start }, score: 1 };
+    }
+  }
+  return null;
+}
+
+/** The reader's top span as evidence: its whole lines, weighed by how sure the reader is that the block answers at all. */
+function leadOf(block: { path: string; startLine: number; text: string }, out: ReaderOutput): Lead | null {
+  const s = out.best;
+  if (!s) return null;
+  const lines = block.text.split('\n').slice(s.startLine - block.startLine, s.endLine - block.startLine + 1);
+  return {
+    text: lines.map((l) => l.trim()).join('\n'),
+    citation: { path: block.path, startLine: s.startLine, endLine: s.endLine },
+    score: (1 - out.noAnswer) * s.score,
+  };
+}
+
+function spanLabel(c: Citation): string {
+  return c.endLine > c.startLine ? `${c.path}:${c.startLine}-${c.endLine}` : `${c.path}:${c.startLine}`;
+}
+
+/** Evidence lines on one line of the answer, cut to a readable length. */
+function oneLine(text: string): string {
+  const t = text.split('\n').filter(Boolean).join(' ⏎ ');
+  return t.length > EVIDENCE_CHARS ? `${t.slice(0, EVIDENCE_CHARS - 1)}…` : t;
 }
 
 /** The reader's input form: plain source lines from the block's first line. */

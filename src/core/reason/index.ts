@@ -8,7 +8,7 @@ import { ExtractiveReasoner } from './extractive.js';
 import { GenerativeReasoner } from './generative.js';
 import type { Reasoner } from './reasoner.js';
 
-export type { AnswerInput, AnswerOutput, BlockView, ReadInput, ReadOutput, Reasoner } from './reasoner.js';
+export type { AnswerInput, AnswerOutput, BlockView, Lead, ReadInput, ReadOutput, Reasoner } from './reasoner.js';
 export { DEFAULT_MEMORY_TOKENS } from './reasoner.js';
 export { GenerativeReasoner, type Completer, type Completion, type GenerativeOptions } from './generative.js';
 export { DecoderBackend } from './decoder-backend.js';

@@ -1,7 +1,19 @@
 // The reasoner contract: one block at a time into a bounded working memory, then an
 // answer with citations. Every backend (an ONNX decoder, an OpenAI-compatible server,
 // an extractive reader) implements it, so the ask loop never changes per backend.
-import type { Citation } from '../types.js';
+import type { AnswerConfidence, Citation } from '../types.js';
+
+/**
+ * A cited span a reasoner found but is not confident of. The loop keeps the best one seen
+ * and hands it to `answer`, so a reasoner that must not pretend can still show its evidence.
+ */
+export interface Lead {
+  /** Source text of the span. */
+  text: string;
+  citation: Citation;
+  /** How much the reasoner believes it, 0..1 (comparable within one reasoner only). */
+  score: number;
+}
 
 /** One piece of the workspace as the reasoner reads it. */
 export interface BlockView {
@@ -35,6 +47,8 @@ export interface ReadOutput {
   /** All tokens the model read and wrote for this step. */
   promptTokens: number;
   outputTokens: number;
+  /** The best span of this block when it is not a confident answer (reasoners that point at spans). */
+  lead?: Lead | null;
 }
 
 export interface AnswerInput {
@@ -42,6 +56,8 @@ export interface AnswerInput {
   memory: string;
   /** Context read directly at answer time (modes `full` and `rag`); empty for the memory loop. */
   blocks: BlockView[];
+  /** The best lead the memory loop saw (absent or null when none). */
+  lead?: Lead | null;
   signal?: AbortSignal;
   onText?: (text: string) => void;
 }
@@ -56,6 +72,8 @@ export interface AnswerOutput {
   blockTokens: number;
   promptTokens: number;
   outputTokens: number;
+  /** How sure the answer is (AskResult.confidence); absent: the loop infers 'none' from "not found", else 'answer'. */
+  confidence?: AnswerConfidence;
 }
 
 export interface Reasoner {
