@@ -104,17 +104,27 @@ describe('chat templates of Hugging Face decoders', () => {
     assert.deepEqual(run.promptTokens, run.prompts.map((x) => x.ids.length), 'the session was fed exactly these ids');
   });
 
-  test('the template end-of-turn token (<|im_end|>) ends generation like eos: it joins the eos ids', async () => {
+  test('the template end-of-turn token (<|im_end|>) joins the eos ids, and generation stops at it', async () => {
     const plain = await DecoderModel.load(FIXTURE, { provider: 'cpu', threads: 1 });
     const chat = await DecoderModel.load(modelWith((cfg) => (cfg.chat_template = CHATML)), { provider: 'cpu', threads: 1 });
+    // A template whose turns end in "(": a token the fixture model does write.
+    const paren = await DecoderModel.load(modelWith((cfg) => (cfg.chat_template = '{% for m in messages %}{{ m.content }}({% endfor %}')), { provider: 'cpu', threads: 1 });
     try {
       assert.deepEqual(plain.config.eosIds, [BOS]);
       assert.equal(plain.chat.template, null);
       assert.equal(chat.chat.endOfTurn, '<|im_end|>');
       assert.deepEqual([...chat.config.eosIds].sort(), [BOS, IM_END]);
+      const prompt = 'class Store:\n    def';
+      const free = await plain.generate(prompt, { maxNewTokens: 8, temperature: 0 });
+      assert.ok(free.text.startsWith(' put('), 'the model writes "(" after " put"');
+      const ended = await paren.generate(prompt, { maxNewTokens: 8, temperature: 0 });
+      assert.equal(paren.chat.endOfTurn, '(');
+      assert.equal(ended.text, ' put');
+      assert.equal(ended.finishReason, 'eos');
     } finally {
       await plain.release();
       await chat.release();
+      await paren.release();
     }
   });
 
