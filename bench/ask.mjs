@@ -83,6 +83,7 @@ for (const size of values.report ? [] : sizes) {
       questions: rep.questions,
       accuracy: rep.accuracy,
       containment: rep.containment,
+      evidenceHitRate: rep.evidenceHitRate,
       citationPrecision: rep.citationPrecision,
       citationRecall: rep.citationRecall,
       gateRecallAtK: rep.gateRecallAtK,
@@ -94,7 +95,7 @@ for (const size of values.report ? [] : sizes) {
     };
     rows.push(row);
     process.stderr.write(
-      `bench:ask ${size.label} ${mode}: acc ${row.containment} s/q ${row.sPerQuestion.toFixed(2)}${row.projected ? ' (projected)' : ''} blocks ${row.blocksRead} tokens ${row.tokensRead} rss ${row.peakRssMb} MB\n`,
+      `bench:ask ${size.label} ${mode}: acc ${row.containment} evidence ${row.evidenceHitRate} s/q ${row.sPerQuestion.toFixed(2)}${row.projected ? ' (projected)' : ''} blocks ${row.blocksRead} tokens ${row.tokensRead} rss ${row.peakRssMb} MB\n`,
     );
   }
 }
@@ -124,17 +125,19 @@ function resultsMarkdown(res, modes) {
     `Questions: up to ${res.questionsPerSize} per size (half constant values, half definition sites), drawn from each context with answers unique in it;`,
     'code from eslint 9.39.1, webpack 5.101.3 and rxjs 7.8.2 (`bench/corpus.mjs`, `npm pack`). Accuracy is containment of the normalized expected answer;',
     'tokens are the engine\'s token estimate. Each (size, mode) runs as its own `engram eval` process, so peak RSS is that run\'s.',
+    'Only confident answers count for accuracy; evidence hit is the share of questions whose citations, confident or',
+    'low-confidence ("not sure, the closest evidence is ..."), overlap the expected lines.',
     '',
-    '| context | mode | questions | accuracy | exact | s/question | blocks read | tokens read | peak RSS MB | gate recall@8 |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| context | mode | questions | accuracy | exact | evidence hit | s/question | blocks read | tokens read | peak RSS MB | gate recall@8 |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of res.rows) {
     if (r.failed) {
-      lines.push(`| ${r.size} (${r.tokens}) | ${r.mode} | failed | | | | | | | |`);
+      lines.push(`| ${r.size} (${r.tokens}) | ${r.mode} | failed | | | | | | | | |`);
       continue;
     }
     lines.push(
-      `| ${r.size} (${r.tokens}) | ${r.mode} | ${r.questions} | ${f(r.containment)} | ${f(r.accuracy)} | ${f(r.sPerQuestion)}${r.projected ? ' (projected)' : ''} | ${f(r.blocksRead, 1)} of ${r.blocks} | ${r.tokensRead} | ${r.peakRssMb} | ${f(r.gateRecallAtK)} |`,
+      `| ${r.size} (${r.tokens}) | ${r.mode} | ${r.questions} | ${f(r.containment)} | ${f(r.accuracy)} | ${f(r.evidenceHitRate)} | ${f(r.sPerQuestion)}${r.projected ? ' (projected)' : ''} | ${f(r.blocksRead, 1)} of ${r.blocks} | ${r.tokensRead} | ${r.peakRssMb} | ${f(r.gateRecallAtK)} |`,
     );
   }
   lines.push('', '### gated / memagent', '', '| context | speed-up (memagent s / gated s) | peak RSS ratio (gated / memagent) | accuracy gated vs memagent |', '|---|---|---|---|');

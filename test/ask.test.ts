@@ -6,6 +6,7 @@ import { Engine } from '../src/core/engine.js';
 import { ExtractiveReasoner, openReasoner, type Reasoner } from '../src/core/reason/index.js';
 import { readManifest, shippedModelsDir } from '../src/core/models/registry.js';
 import { CancelledError, UserError, type AskMode, type TraceEvent } from '../src/core/types.js';
+import { scoreAnswer } from '../src/core/ask/index.js';
 import { tempRepo, writeFiles } from './support/repo.js';
 import { scriptedServer, type ScriptedServer } from './fixtures/ask/server.js';
 import { twoHopFiles, TWO_HOP_QUESTION } from './fixtures/ask/repos.js';
@@ -182,6 +183,37 @@ test('a reader that is not confident says so, quotes the closest evidence it rea
   assert.equal(chatAnswer.confidence, 'answer');
   const chatNone = await engine.ask('What is the value of `POOL_SIZE`?', { mode: 'rag', reasoner: chat, ragK: 1 });
   assert.deepEqual([chatNone.answer, chatNone.confidence], ['not found', 'none']);
+});
+
+test('eval never counts a low-confidence answer as correct, but counts its evidence hit', async () => {
+  const question = 'What is the value of the constant `CACHE_TTL`?';
+  const first = await engine.ask(question, { mode: 'gated', reasoner: unsure });
+  const cited = first.citations[0]!;
+  const quote = first.answer.slice(first.answer.lastIndexOf(': ') + 2);
+  assert.equal(scoreAnswer(first.answer, quote).contains, true, 'the quote is inside the answer text');
+  const elsewhere = twoHopFiles();
+  const other = Object.keys(elsewhere).find((p) => p !== cited.path)!;
+  const report = await engine.eval(
+    [
+      { id: 'hit', question, answer: quote, evidence: [cited] },
+      { id: 'miss', question, answer: quote, evidence: [{ path: other, startLine: 1, endLine: 2 }] },
+      { id: 'no-evidence', question, answer: quote },
+    ],
+    { mode: 'gated', reasoner: unsure, k: 2 },
+  );
+  assert.deepEqual(
+    report.perQuestion.map((q) => [q.id, q.confidence, q.exact, q.contains, q.evidenceHit]),
+    [
+      ['hit', 'evidence', false, false, true],
+      ['miss', 'evidence', false, false, false],
+      ['no-evidence', 'evidence', false, false, undefined],
+    ],
+  );
+  assert.equal(report.accuracy, 0);
+  assert.equal(report.containment, 0);
+  assert.equal(report.confidentRate, 0);
+  assert.equal(report.evidenceHitRate, 0.5, 'one of the two questions with evidence');
+  assert.equal(report.citationRecall, 0.5, 'citation scores still see every citation');
 });
 
 test('a question can be cancelled between steps and during a model call', async () => {

@@ -53,6 +53,7 @@ test('engram ask --json prints DESIGN.md\'s object; the plain form prints the an
   assert.equal(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout) as AskResult;
   assert.equal(out.answer, '`8080`.');
+  assert.equal(out.confidence, 'answer');
   assert.deepEqual(out.citations, [{ path: 'src/config/port.ts', startLine: 1, endLine: 3 }]);
   for (const k of ['blocksTotal', 'blocksRead', 'tokensRead', 'ms', 'peakRssMb'] as const) assert.equal(typeof out.stats[k], 'number');
   assert.ok(out.steps.every((s) => ['gate', 'read', 'memory', 'answer', 'error'].includes(s.type) && typeof s.step === 'number' && typeof s.ms === 'number'));
@@ -98,12 +99,17 @@ test('engram eval scores accuracy, citations, gate recall@k, latency and memory'
   assert.equal(report.citationRecall, 0.5);
   // POOL_SIZE's block is in the first round's top 2; the second hop only comes with the memory.
   assert.equal(report.gateRecallAtK, 0.5);
+  // Both answers are confident; only the port question's citations touch its evidence.
+  assert.equal(report.confidentRate, 1);
+  assert.equal(report.evidenceHitRate, 0.5);
   for (const k of ['msPerQuestion', 'peakRssMb'] as const) assert.ok(typeof report[k] === 'number' && (report[k] as number) > 0);
   assert.deepEqual(report.perQuestion.map((q) => [q.id, q.exact]), [['port', true], ['pool', false]]);
 
   const human = await engramAsync(['eval', '--qa', qa, ...reasonerArgs()]);
   assert.equal(human.code, 0, human.stderr);
   assert.match(human.stdout, /accuracy \(exact\)\s+50\.0%/);
+  assert.match(human.stdout, /confident answers\s+50\.0%/, 'gated: the pool question is not found');
+  assert.match(human.stdout, /evidence hit\s+50\.0%/);
 
   writeFileSync(join(tmp.dir, 'bad.jsonl'), '{"question": "q"}\n');
   const bad = await engramAsync(['eval', '--qa', join(tmp.dir, 'bad.jsonl'), ...reasonerArgs()]);
