@@ -1,0 +1,110 @@
+"""`python -m engram_training`: every stage in order on a toy corpus, skipping what is complete,
+resuming training; and `eval` through the real engine CLI on a toy context."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from engram_training.__main__ import main
+from engram_training.evaluate import engine_missing, pick_questions
+from engram_training.pipeline import REPO_ROOT
+from engram_training.qa.__main__ import build_qa
+from engram_training.qa.generate import KINDS
+from test_gate import _toy_corpus
+
+SHIPPED_READER = REPO_ROOT / "models" / "reader-0.1.0"
+
+
+def _run(capsys: pytest.CaptureFixture, argv: list[str]) -> tuple[list[dict], str]:
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    return json.loads(out.strip().splitlines()[-1]), err
+
+
+def test_all_tiny_runs_every_stage_then_skips_and_resumes(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    data, models = tmp_path / "data", tmp_path / "models"
+    _toy_corpus(data / "corpus")
+    # The engine stage needs the built CLI; without it the rest of the pipeline is still checked.
+    skip = "corpus" if engine_missing() is None else "corpus,eval"
+    argv = ["all", "--budget", "tiny", "--data", str(data), "--models", str(models),
+            "--parity", str(tmp_path / "parity.json"), "--skip", skip]
+    first, _ = _run(capsys, argv)
+    ran = [r["step"] for r in first if r["status"] == "ran"]
+    assert ran[:6] == ["qa", "tokenizer", "gate-data", "gate-train", "gate-eval", "gate-export"]
+    assert ran[6:10] == ["reader-data", "reader-train", "reader-eval", "reader-export"]
+    assert (models / "engram-tokenizer" / "tokenizer.json").exists() and (tmp_path / "parity.json").exists()
+    assert "recall@8" in json.loads((data / "gate" / "run" / "eval.json").read_text())["test"]["gate"]
+    assert (models / "reader-0.1.0" / "onnx" / "model.onnx").exists()
+    manifest = json.loads((models / "manifest.json").read_text())
+    assert "engram-reader" in [m["name"] for m in manifest["models"]]
+    if "eval" in ran:
+        report = json.loads((data / "eval" / "report.json").read_text())
+        assert {r["mode"] for r in report["summary"]} == {"gated", "memagent"}
+        assert report["model"] == str((models / "reader-0.1.0").resolve())
+    markers = {p.name: p.read_text() for p in (data / "stages").glob("*.json")}
+    assert set(ran) == {n[:-5] for n in markers}
+
+    # A second run finds every step complete and changes nothing.
+    second, _ = _run(capsys, argv)
+    assert [r["status"] for r in second if r["step"] != "corpus"] == ["skipped"] * (len(second) - 1)
+    assert markers == {p.name: p.read_text() for p in (data / "stages").glob("*.json")}
+
+    # Training interrupted before it was marked complete resumes from its checkpoint, and only
+    # what depends on it runs again.
+    steps = json.loads((data / "reader" / "run" / "train.json").read_text())["steps"]
+    (data / "stages" / "reader-train.json").unlink()
+    third, err = _run(capsys, ["reader", *argv[1:-2]])
+    status = {r["step"]: r["status"] for r in third}
+    assert status == {"reader-data": "skipped", "reader-train": "ran", "reader-eval": "ran", "reader-export": "ran"}
+    assert f"resumed at step {steps}" in err
+
+
+def test_eval_runs_the_engine_on_each_context(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    why = engine_missing()
+    if why:
+        pytest.skip(f"needs the built engine CLI (npm test builds it before pytest): {why}")
+    corpus, qa, out = tmp_path / "corpus", tmp_path / "qa", tmp_path / "eval"
+    _toy_corpus(corpus)
+    build_qa(corpus, qa, splits=("test",), per_kind=4, eval_sizes={"1k": 1000}, log=lambda m: None)
+    argv = ["eval", "--model", str(SHIPPED_READER), "--sizes", "1k", "--per-size", "5", "--corpus", str(corpus),
+            "--qa", str(qa), "--out", str(out)]
+    assert main(argv) == 0
+    stdout = capsys.readouterr().out
+    report = json.loads((out / "report.json").read_text())
+    assert [(r["size"], r["mode"], r["questions"]) for r in report["summary"]] == [("1k", "gated", 5), ("1k", "memagent", 5)]
+    asked = {q["id"]: q for q in map(json.loads, (qa / "test" / "qa.jsonl").read_text().splitlines())}
+    for row in report["perQuestion"]:
+        q = asked[row["id"]]
+        assert (row["expected"], row["kind"]) == (q["answer"], q["kind"])
+        assert row["ms"] > 0 and isinstance(row["correct"], bool)
+        for c in row["citations"]:  # citations point into the materialized context
+            assert (out / row["context"] / "repo" / c["path"]).exists()
+    for r in report["summary"]:
+        assert sum(k["n"] for k in r["byKind"].values()) == 5 and 0 <= r["accuracy"] <= 1
+        assert r["secondsPerQuestion"] > 0
+    # The context folder holds exactly the context's files, linked to the corpus.
+    ctx_id = report["perQuestion"][0]["context"]
+    ctx = next(c for c in map(json.loads, (qa / "test" / "contexts.jsonl").read_text().splitlines()) if c["id"] == ctx_id)
+    repo = out / ctx_id / "repo"
+    assert sorted(p.relative_to(repo).as_posix() for p in repo.rglob("*") if p.is_file()) == sorted(ctx["files"])
+    f = ctx["files"][0]
+    assert os.stat(repo / f).st_ino == os.stat(corpus / "repos" / ctx["repo"] / f).st_ino
+    md = (out / "report.md").read_text()
+    assert md in stdout and "| 1k | gated | 5 |" in md and "| 1k | memagent | 5 |" in md
+    with pytest.raises(SystemExit, match="no model"):
+        main([*argv[:2], str(tmp_path / "nowhere"), *argv[3:]])
+
+
+def test_questions_are_balanced_by_kind_and_spread_over_contexts() -> None:
+    qs = [{"id": f"{c}{k}{i}", "kind": k, "context": c} for c in "ab" for k in KINDS[:3] for i in range(4)]
+    qs += [{"id": "lone", "kind": "unanswerable", "context": "a"}]
+    got = pick_questions(qs, 8, seed=0)
+    kinds = [q["kind"] for q in got]
+    assert kinds.count("unanswerable") == 1 and all(kinds.count(k) in (2, 3) for k in KINDS[:3])
+    for k in KINDS[:3]:
+        assert {q["context"] for q in got if q["kind"] == k} == {"a", "b"}
+    assert pick_questions(qs, 8, seed=0) == got and len(pick_questions(qs, 100, seed=0)) == len(qs)
