@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .features import match_features, segments
 from .runs import add_train_parser, load_jsonl, pick_device, save_ckpt
 
 MAX_LEN = 512
@@ -97,12 +98,8 @@ class GateModel(nn.Module):
         t = input_ids.shape[1]
         pos = torch.arange(t, device=input_ids.device).unsqueeze(0)
         c = self.config
-        seg = torch.cumsum((input_ids == c.memory_id).long() + (input_ids == c.block_id).long(), dim=1).clamp(max=2)
-        valid = attention_mask.to(torch.float32)
-        eq = (input_ids.unsqueeze(2) == input_ids.unsqueeze(1)).to(torch.float32)
-        in_q = (eq * ((seg == 0).to(torch.float32) * valid).unsqueeze(1)).amax(-1)
-        in_m = (eq * ((seg == 1).to(torch.float32) * valid).unsqueeze(1)).amax(-1)
-        feat = (in_q + 2.0 * in_m).long()
+        seg = segments(input_ids, [c.memory_id, c.block_id])
+        feat = match_features(input_ids, attention_mask, seg)
         x = self.tok(input_ids) + self.pos(pos) + self.seg(seg) + self.match(feat)
         m = attention_mask.to(x.dtype)
         bias = ((1.0 - m) * -1e4)[:, None, None, :]

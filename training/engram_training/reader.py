@@ -44,6 +44,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .features import canonical_ids, match_features, segments
 from .gate import _Layer
 from .runs import add_train_parser, load_jsonl, pick_device, save_ckpt
 
@@ -54,6 +55,7 @@ PATH_MAX = 24
 LINE_MAX = 64
 MAX_SPAN = 48
 NL = "\u010a"  # the byte-level token for "\n"
+DEFAULT_TOKENIZER = Path(__file__).resolve().parents[2] / "models" / "engram-tokenizer" / "tokenizer.json"
 
 # token flags (training tensors)
 F_SPAN, F_KEEP, F_BLOCK = 1, 2, 4
@@ -71,6 +73,17 @@ class ReaderConfig:
     max_len: int = MAX_LEN
     dropout: float = 0.1
     pad_id: int = 0
+    # Segment and exact-match inputs (engram_training/features.py).
+    features: bool = True
+    memory_id: int = 5  # "<memory>" in engram-tokenizer
+    block_id: int = 6  # "<block>"
+    sep_id: int = 7  # "<sep>"
+    first_plain_id: int = 11  # ids below are special tokens
+
+
+def config_of(saved: dict) -> ReaderConfig:
+    """A run's saved config; runs made before the feature inputs had none."""
+    return ReaderConfig(**{"features": False, **saved})
 
 
 class ReaderModel(nn.Module):
@@ -88,11 +101,25 @@ class ReaderModel(nn.Module):
         self.span = nn.Linear(c.d_model, 2)
         self.keep = nn.Linear(c.d_model, 1)
         self.na = nn.Sequential(nn.Linear(3 * c.d_model, c.d_model), nn.GELU(), nn.Linear(c.d_model, 1))
+        if c.features:
+            # question, memory, path, lines; and "also in the question / memory"
+            self.seg = nn.Embedding(4, c.d_model)
+            self.match = nn.Embedding(4, c.d_model)
+            self.register_buffer("canon", torch.arange(c.vocab_size, dtype=torch.long))
+
+    def set_canonical(self, tokenizer_json: Path) -> None:
+        """Lets a word match with and without a leading space (see features.py)."""
+        self.canon.copy_(canonical_ids(tokenizer_json, self.config.vocab_size).to(self.canon.device))
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):
         t = input_ids.shape[1]
+        c = self.config
         pos = torch.arange(t, device=input_ids.device).unsqueeze(0)
-        x = self.drop(self.tok(input_ids) + self.pos(pos))
+        x = self.tok(input_ids) + self.pos(pos)
+        if c.features:
+            seg = segments(input_ids, [c.memory_id, c.block_id, c.sep_id])
+            x = x + self.seg(seg) + self.match(match_features(input_ids, attention_mask, seg, self.canon, c.first_plain_id))
+        x = self.drop(x)
         m = attention_mask.to(x.dtype)
         bias = ((1.0 - m) * -1e4)[:, None, None, :]
         for layer in self.layers:
@@ -559,7 +586,7 @@ def loss_fn(model: ReaderModel, ids, mask, fl, st, en, na):
 
 def train(data: Path, run: Path, config: ReaderConfig | None = None, budget_s: float = 600, epochs: float = 20.0,
           batch_size: int = 64, lr: float = 5e-4, seed: int = 0, device: str = "auto", log=None,
-          init: Path | None = None, warmup: int = 300) -> dict:
+          init: Path | None = None, warmup: int = 300, tokenizer: Path = DEFAULT_TOKENIZER) -> dict:
     """Trains until `epochs` or `budget_s` runs out; resumes from run/ckpt.pt, or starts from the
     weights of another run (`init`, e.g. to continue a GPU run on CPU)."""
     say = log or (lambda m: print(m, file=sys.stderr, flush=True))
@@ -576,10 +603,12 @@ def train(data: Path, run: Path, config: ReaderConfig | None = None, budget_s: f
     step, seen_s = 0, 0.0
     state = torch.load(ckpt, map_location=dev, weights_only=False) if ckpt.exists() else None
     if state:
-        c = ReaderConfig(**state["config"])
+        c = config_of(state["config"])
     if init is not None and not state:
-        c = ReaderConfig(**json.loads((init / "train.json").read_text())["config"])
+        c = config_of(json.loads((init / "train.json").read_text())["config"])
     model = ReaderModel(c).to(dev)
+    if c.features and not state and init is None:
+        model.set_canonical(tokenizer)
     if init is not None and not state:
         model.load_state_dict(load_model(init).state_dict())
         say(f"initialised from {init}")
@@ -663,7 +692,7 @@ def save_shards(run: Path, out: Path, max_bytes: int = 14 << 20) -> list[Path]:
 
 def load_model(run: Path, device: str = "cpu") -> ReaderModel:
     info = json.loads((run / "train.json").read_text())
-    model = ReaderModel(ReaderConfig(**info["config"]))
+    model = ReaderModel(config_of(info["config"]))
     if (run / "model.pt").exists():
         state = torch.load(run / "model.pt", map_location="cpu", weights_only=True)
     else:  # shards written by save_shards
@@ -878,6 +907,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--heads", type=int, default=6)
     t.add_argument("--init", type=Path, default=None, help="start from this run's weights")
     t.add_argument("--warmup", type=int, default=300)
+    t.add_argument("--no-features", action="store_true", help="without segment and exact-match inputs")
+    t.add_argument("--tokenizer", type=Path, default=DEFAULT_TOKENIZER)
     h = sub.add_parser("shard", help="split RUN/model.pt into files under 14 MiB")
     h.add_argument("--run", type=Path, required=True)
     h.add_argument("--out", type=Path, required=True)
@@ -897,9 +928,9 @@ def main(argv: list[str] | None = None) -> int:
     if a.cmd == "data":
         print(json.dumps(build_data(a.corpus, a.qa, a.tokenizer, a.out, a.seed, a.max_train_q, a.max_eval_q, a.rename_p, a.rename_copies), indent=1))
     elif a.cmd == "train":
-        c = ReaderConfig(d_model=a.d_model, layers=a.layers, heads=a.heads, ff=4 * a.d_model)
+        c = ReaderConfig(d_model=a.d_model, layers=a.layers, heads=a.heads, ff=4 * a.d_model, features=not a.no_features)
         print(json.dumps(train(a.data, a.out, c, a.budget_s, a.epochs, a.batch_size, a.lr, a.seed, a.device,
-                               init=a.init, warmup=a.warmup), indent=1))
+                               init=a.init, warmup=a.warmup, tokenizer=a.tokenizer), indent=1))
     elif a.cmd == "shard":
         print(json.dumps([str(p) for p in save_shards(a.run, a.out)]))
     elif a.cmd == "eval":

@@ -115,7 +115,8 @@ def test_tiny_end_to_end_reader_to_onnx(tmp_path: Path) -> None:
         assert r["targetText"] in line
     run = data / "run"
     cfg = ReaderConfig(vocab_size=600, d_model=32, layers=1, heads=2, ff=64, max_len=512, dropout=0.0)
-    info = train(data, run, cfg, budget_s=300, epochs=0.5, batch_size=16, device="cpu", log=lambda m: None)
+    info = train(data, run, cfg, budget_s=300, epochs=0.5, batch_size=16, device="cpu", log=lambda m: None,
+                 tokenizer=tok / "tokenizer.json")
     assert info["steps"] >= 1 and (run / "model.pt").exists()
     # Resuming continues from the checkpoint instead of starting over.
     info2 = train(data, run, cfg, budget_s=600, epochs=1.0, batch_size=16, device="cpu", log=lambda m: None)
