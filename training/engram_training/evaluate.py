@@ -132,13 +132,21 @@ def _aggregate(rows: list[dict], reports: list[dict], index_s: float) -> dict:
            "citationPrecision": round(cited_ok / cited, 4) if cited else None, "citations": cited,
            "secondsPerQuestion": round(sum(r["ms"] for r in rows) / n / 1000, 3) if n else 0.0,
            "indexSeconds": round(index_s, 1)}
-    # Fields that newer engines report: averaged over contexts, weighted by their questions.
-    for key in ("evidenceHitRate", "citationRecall", "gateRecallAtK", "peakRssMb", "blocksReadPerQuestion",
-                "tokensReadPerQuestion"):
+    hits = [r["evidenceHit"] for r in rows if isinstance(r.get("evidenceHit"), bool)]
+    if hits:  # engines that report it: a citation, confident or not, overlaps the evidence
+        out["evidenceHitRate"] = round(sum(hits) / len(hits), 4)
+    conf = [r["confidence"] for r in rows if isinstance(r.get("confidence"), str)]
+    if conf:
+        out["confidentRate"] = round(sum(c == "answer" for c in conf) / len(conf), 4)
+    # Other report fields: averaged over contexts, weighted by their questions.
+    for key in ("citationRecall", "gateRecallAtK", "blocksReadPerQuestion", "tokensReadPerQuestion"):
         vals = [(rep[key], rep.get("questions", 0)) for rep in reports if isinstance(rep.get(key), (int, float))]
         w = sum(q for _, q in vals)
         if vals and w:
-            out[key] = round(sum(v * q for v, q in vals) / w, 4) if key != "peakRssMb" else max(v for v, _ in vals)
+            out[key] = round(sum(v * q for v, q in vals) / w, 4)
+    rss = [rep["peakRssMb"] for rep in reports if isinstance(rep.get("peakRssMb"), (int, float))]
+    if rss:
+        out["peakRssMb"] = max(rss)
     return out
 
 
@@ -221,17 +229,24 @@ def markdown(report: dict) -> str:
     """The report as a markdown table (one row per size and mode), ready for a model card."""
     s = report["settings"]
     has_hit = any("evidenceHitRate" in r for r in report["summary"])
+    has_conf = any("confidentRate" in r for r in report["summary"])
     head = ["size", "mode", "questions", "accuracy", *KINDS, "citation precision"]
     head += ["evidence hit rate"] if has_hit else []
+    head += ["confident"] if has_conf else []
     head += ["s / question"]
     lines = [f"Engine end-to-end on held-out {s['split']} repositories: model `{Path(report['model']).name}`, "
              f"{s['per_size']} questions per size (balanced by kind), gate none, {report['date']}.",
-             "Kind cells: accuracy (questions).", "",
+             "Accuracy: the engine's verdict (a confident answer containing the expected one); kind cells: "
+             "accuracy (questions). Citation precision: cited spans overlapping the evidence (answerable questions);",
+             "evidence hit rate: answerable questions with a citation, confident or not, on the evidence; "
+             "confident: share of questions answered confidently.",
+             "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in report["summary"]:
         kinds = [f"{r['byKind'][k]['accuracy']:.2f} ({r['byKind'][k]['n']})" if k in r["byKind"] else "–" for k in KINDS]
         cells = [r["size"], r["mode"], str(r["questions"]), _cell(r["accuracy"]), *kinds, _cell(r["citationPrecision"])]
         cells += [_cell(r.get("evidenceHitRate"))] if has_hit else []
+        cells += [_cell(r.get("confidentRate"))] if has_conf else []
         cells += [_cell(r["secondsPerQuestion"])]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

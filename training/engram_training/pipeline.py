@@ -61,21 +61,22 @@ class Budget:
     seed: int = 0
 
 
-# cpu-2h and gpu-15m share every data setting, so their data steps are done once for both.
+# cpu-2h and gpu-15m share the corpus, QA, tokenizer and reader data. Timings in training/README.md:
+# on 2 CPU cores the gate scores ~20 candidates/s, so cpu-2h evaluates it on fewer questions.
 _FULL_QA: dict = {"per_kind": 3, "max_contexts": 24}
 BUDGETS: dict[str, Budget] = {
     "cpu-2h": Budget(
-        name="cpu-2h", qa=_FULL_QA, vocab=12000, gate_max_train=60000, gate_max_eval_q=600,
-        gate=TrainSettings(budget_s=1200, epochs=3.0, batch_size=64, lr=5e-4, d_model=128, layers=4, heads=4),
+        name="cpu-2h", qa=_FULL_QA, vocab=12000, gate_max_train=60000, gate_max_eval_q=120,
+        gate=TrainSettings(budget_s=600, epochs=3.0, batch_size=64, lr=5e-4, d_model=128, layers=4, heads=4),
         reader_max_train_q=100000, reader_max_eval_q=500,
         reader=TrainSettings(budget_s=2700, epochs=20.0, batch_size=64, lr=5e-4, d_model=192, layers=6, heads=6),
-        reader_export_eval_limit=None, eval_sizes=("8k", "32k", "128k"), eval_per_size=24),
+        reader_export_eval_limit=None, eval_sizes=("8k", "32k", "128k"), eval_per_size=12),
     "gpu-15m": Budget(
         name="gpu-15m", qa=_FULL_QA, vocab=12000, gate_max_train=60000, gate_max_eval_q=600,
         gate=TrainSettings(budget_s=150, epochs=8.0, batch_size=128, lr=1e-3, d_model=128, layers=4, heads=4),
         reader_max_train_q=100000, reader_max_eval_q=500,
         reader=TrainSettings(budget_s=420, epochs=20.0, batch_size=128, lr=8e-4, d_model=192, layers=6, heads=6),
-        reader_export_eval_limit=None, eval_sizes=("8k", "32k"), eval_per_size=24),
+        reader_export_eval_limit=None, eval_sizes=("8k", "32k"), eval_per_size=12),
     # For tests: a toy corpus, models of a few thousand parameters, seconds per step.
     "tiny": Budget(
         name="tiny", qa={"per_kind": 4, "max_contexts": 24, "train_range": (600, 1500), "eval_sizes": {"1k": 1000}},
