@@ -16,7 +16,12 @@ from engram_training.qa.__main__ import build_qa
 from engram_training.qa.generate import KINDS
 from test_gate import _toy_corpus
 
-SHIPPED_READER = REPO_ROOT / "models" / "reader-0.1.0"
+
+
+def _shipped_reader() -> Path:
+    """The reader that models/manifest.json ships (whatever its version)."""
+    manifest = json.loads((REPO_ROOT / "models" / "manifest.json").read_text())
+    return REPO_ROOT / "models" / next(m["path"] for m in manifest["models"] if m["name"] == "engram-reader")
 
 
 def _run(capsys: pytest.CaptureFixture, argv: list[str]) -> tuple[list[dict], str]:
@@ -70,7 +75,7 @@ def test_eval_runs_the_engine_on_each_context(tmp_path: Path, capsys: pytest.Cap
     corpus, qa, out = tmp_path / "corpus", tmp_path / "qa", tmp_path / "eval"
     _toy_corpus(corpus)
     build_qa(corpus, qa, splits=("test",), per_kind=4, eval_sizes={"1k": 1000}, log=lambda m: None)
-    argv = ["eval", "--model", str(SHIPPED_READER), "--sizes", "1k", "--per-size", "5", "--corpus", str(corpus),
+    argv = ["eval", "--model", str(_shipped_reader()), "--sizes", "1k", "--per-size", "5", "--corpus", str(corpus),
             "--qa", str(qa), "--out", str(out)]
     assert main(argv) == 0
     stdout = capsys.readouterr().out
