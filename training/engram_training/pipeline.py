@@ -355,11 +355,19 @@ def _load_prints(s: Steps) -> None:
             s.prints[m.stem] = json.loads(m.read_text())["fingerprint"]
 
 
+NEEDS = {"qa": ("corpus",), "tokenizer": ("corpus",), "gate": ("qa", "tokenizer"), "reader": ("qa", "tokenizer"),
+         "eval": ("qa",)}
+
+
 def run_stages(p: Pipeline, stages: tuple[str, ...]) -> list[dict]:
     """Runs the given stages in pipeline order; returns one row per step (status, seconds)."""
     unknown = [x for x in stages + p.skip if x not in STAGES]
     if unknown:
         raise SystemExit(f"unknown stage(s): {', '.join(unknown)} (stages: {', '.join(STAGES)})")
+    for stage in stages:
+        for need in NEEDS.get(stage, ()):
+            if need not in stages and not _adopt_key(p, need).exists():
+                raise SystemExit(f"stage {stage} needs {_adopt_key(p, need)}: run `python -m engram_training {need}` first")
     s = Steps(p)
     _load_prints(s)
     t0 = time.time()
