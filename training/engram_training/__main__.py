@@ -72,7 +72,43 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--split", default="test")
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--out", type=Path, default=Path(".data/eval"))
+    ft = sub.add_parser("finetune-from-feedback", help="the shipped reader fine-tuned on a feedback file, "
+                                                        "written beside it as a new version")
+    ft.add_argument("feedback", type=Path, help="the engine's feedback file (JSONL)")
+    ft.add_argument("--base", type=Path, default=None, help="the reader to start from (default: the manifest's)")
+    ft.add_argument("--version", default=None, help="the new version (default: the base's next free patch)")
+    ft.add_argument("--models", type=Path, default=Path("../models"))
+    ft.add_argument("--base-run", type=Path, default=None,
+                    help="the base's training run (train.json, model.pt or model.part*.pt); default: the run "
+                         "under --data whose outputs match the base's ONNX")
+    ft.add_argument("--data", type=Path, default=Path(".data"), help="runs to search, and where the run is written")
+    ft.add_argument("--heldout", type=Path, default=None,
+                    help="reader data of the base (validation.jsonl, test.jsonl; train.npz for replay)")
+    ft.add_argument("--workspace", type=Path, default=None,
+                    help="read cited files here instead of the workspace each record names")
+    ft.add_argument("--steps", type=int, default=200)
+    ft.add_argument("--batch-size", type=int, default=32)
+    ft.add_argument("--lr", type=float, default=1e-4)
+    ft.add_argument("--replay-ratio", type=float, default=3.0, help="replay windows per feedback window (0: none)")
+    ft.add_argument("--eval-limit", type=int, default=None, help="held-out rows per split (default: all)")
+    ft.add_argument("--budget-s", type=float, default=3600.0)
+    ft.add_argument("--device", default="auto")
+    ft.add_argument("--seed", type=int, default=0)
     a = ap.parse_args(argv)
+    if a.cmd == "finetune-from-feedback":
+        from .finetune import FinetuneError, FinetuneSettings, finetune_from_feedback
+        if a.steps < 1 or a.batch_size < 1:
+            ap.error("--steps and --batch-size must be at least 1")
+        s = FinetuneSettings(steps=a.steps, batch_size=a.batch_size, lr=a.lr, replay_ratio=a.replay_ratio,
+                             device=a.device, seed=a.seed, budget_s=a.budget_s, eval_limit=a.eval_limit)
+        try:
+            res = finetune_from_feedback(a.feedback, a.models, a.base, a.version, a.base_run, a.data, a.heldout,
+                                         a.workspace, s)
+        except FinetuneError as e:
+            print(f"finetune-from-feedback: {e}", file=sys.stderr)
+            return 1
+        print(json.dumps(res))
+        return 0
     if a.cmd == "eval":
         from .evaluate import EvalSettings, run_eval
         if a.per_size < 1:
