@@ -256,8 +256,14 @@ def span_tokens(w: Window, line: int, cstart: int, cend: int) -> tuple[int, int]
     return (s, e) if s is not None and e is not None and e >= s else None
 
 
-def span_text(w: Window, s: int, e: int) -> tuple[str, int, int]:
-    """Exact source text of tokens s..e (whole characters, trimmed) and its window lines."""
+def _word(raw: bytes, i: int) -> bool:
+    return 0 <= i < len(raw) and raw[i] < 128 and (chr(raw[i]).isalnum() or raw[i] in b"_$")
+
+
+def span_text(w: Window, s: int, e: int, whole_words: bool = False) -> tuple[str, int, int]:
+    """Exact source text of tokens s..e (whole characters, trimmed) and its window lines.
+    With whole_words, a span that starts or ends inside a word takes the whole word
+    (answers are whole names, numbers and literals; a BPE piece never is one)."""
     ls, le = w.line_of[s], w.line_of[e]
     parts = []
     for ln in range(ls, le + 1):
@@ -267,6 +273,10 @@ def span_text(w: Window, s: int, e: int) -> tuple[str, int, int]:
         while a > 0 and (raw[a] & 0xC0) == 0x80:
             a -= 1
         while b < len(raw) and (raw[b] & 0xC0) == 0x80:
+            b += 1
+        while whole_words and ln == ls and a > 0 and _word(raw, a) and _word(raw, a - 1):
+            a -= 1
+        while whole_words and ln == le and b < len(raw) and _word(raw, b) and _word(raw, b - 1):
             b += 1
         parts.append(raw[a:b].decode("utf-8", "replace"))
     return "\n".join(parts).strip(), ls, le
@@ -707,7 +717,8 @@ def load_model(run: Path, device: str = "cpu") -> ReaderModel:
 
 
 def decode_window(w: Window, start: np.ndarray, end: np.ndarray, keep: np.ndarray, na_logit: float) -> dict:
-    """Best span (start <= end, at most MAX_SPAN tokens), P(no answer), per-line keep scores."""
+    """Best span (start <= end on one line, at most MAX_SPAN tokens, widened to whole words),
+    P(no answer), per-line keep scores. Every answer kind is on one line."""
     sp = np.array(w.spanable + [False] * (len(start) - len(w.spanable)))[:len(start)]
     s = np.where(sp, start, -np.inf)
     e = np.where(sp, end, -np.inf)
@@ -715,16 +726,17 @@ def decode_window(w: Window, start: np.ndarray, end: np.ndarray, keep: np.ndarra
     le = e - np.logaddexp.reduce(e[sp]) if sp.any() else e
     best, bi, bj = -np.inf, -1, -1
     idx = np.nonzero(sp)[0]
+    line = np.array(w.line_of[:len(e)])
     for i in idx:
         j_hi = min(len(e), i + MAX_SPAN)
-        seg = le[i:j_hi]
+        seg = np.where(line[i:j_hi] == line[i], le[i:j_hi], -np.inf)
         j = int(np.argmax(seg))
         if ls[i] + seg[j] > best:
             best, bi, bj = ls[i] + seg[j], int(i), int(i + j)
     p_na = float(1 / (1 + math.exp(-na_logit)))
     ans = None
     if bi >= 0:
-        text, l0, l1 = span_text(w, bi, bj)
+        text, l0, l1 = span_text(w, bi, bj, whole_words=True)
         ans = {"text": text, "startLine": w.start_line + l0, "endLine": w.start_line + l1, "score": float(math.exp(best))}
     sums: dict[int, list[float]] = {}
     for t, ln in enumerate(w.line_of[:len(keep)]):
@@ -800,11 +812,6 @@ def score_rows(rows: list[dict], preds: list[dict], th: dict) -> dict:
     pos = [(r, p) for r, p in zip(rows, preds) if r["target"]]
     neg = [(r, p) for r, p in zip(rows, preds) if not r["target"]]
 
-    def span_ok(r: dict, p: dict) -> bool:
-        a = p["answer"]
-        return bool(a) and normalize(a["text"]) == normalize(r["targetText"]) and \
-            a["startLine"] == r["answerLines"][0] and a["endLine"] == r["answerLines"][1]
-
     em_span = [span_ok(r, p) for r, p in pos]
     overall = [(answers(p, th) and span_ok(r, p)) if r["target"] else not answers(p, th) for r, p in zip(rows, preds)]
     answered = [answers(p, th) for p in preds]
@@ -838,22 +845,54 @@ def score_rows(rows: list[dict], preds: list[dict], th: dict) -> dict:
         "always_not_found_em": round(len(neg) / max(1, len(rows)), 4),
         "keep_recall": round(tp / max(1, tp + fn), 4), "keep_precision": round(tp / max(1, tp + fp), 4),
         "by_kind": by_kind,
+        "question_level": score_questions(rows, preds, th),
     }
 
 
+def span_ok(r: dict, p: dict) -> bool:
+    """The predicted span is the labelled answer: same text and lines."""
+    a = p["answer"]
+    return bool(a) and bool(r["target"]) and normalize(a["text"]) == normalize(r["targetText"]) and \
+        a["startLine"] == r["answerLines"][0] and a["endLine"] == r["answerLines"][1]
+
+
+def score_questions(rows: list[dict], preds: list[dict], th: dict) -> dict:
+    """Per question, as the engine answers: of the windows read for it (its evidence windows and
+    hard negatives), the answering window with the highest (1 - P(no answer)) * span score gives
+    the answer; with none, "not found". Right when that answer is the labelled span, or when an
+    unanswerable question gets "not found"."""
+    by_q: dict[str, list[tuple[dict, dict]]] = {}
+    for i, (r, p) in enumerate(zip(rows, preds)):
+        by_q.setdefault(r.get("qid") or f"row-{i}", []).append((r, p))
+    right: list[bool] = []
+    kinds: dict[str, list[bool]] = {}
+    answered = 0
+    for pairs in by_q.values():
+        answerable = any(r["target"] for r, _ in pairs)
+        given = [(r, p) for r, p in pairs if answers(p, th)]
+        if given:
+            answered += 1
+            r, p = max(given, key=lambda rp: (1 - rp[1]["noAnswer"]) * rp[1]["answer"]["score"])
+            ok = answerable and span_ok(r, p)
+        else:
+            ok = not answerable
+        right.append(ok)
+        kinds.setdefault(pairs[0][0].get("kind", "other"), []).append(ok)
+    n = max(1, len(right))
+    return {"questions": len(right), "accuracy": round(sum(right) / n, 4), "answered": answered,
+            "by_kind": {k: {"questions": len(v), "accuracy": round(sum(v) / len(v), 4)} for k, v in sorted(kinds.items())}}
+
+
 def tune_thresholds(rows: list[dict], preds: list[dict]) -> dict:
-    """Answer rule for the best overall EM on validation (ties: the stricter rule), keep
-    threshold for the best F1 of evidence lines."""
+    """Answer rule for the best question-level accuracy on validation (ties: the stricter
+    rule), keep threshold for the best F1 of evidence lines."""
     best, th = -1.0, {"no_answer": 0.5, "min_score": 0.5, "keep": 0.5}
     for t_na in [float(x) for x in np.round(np.linspace(0.05, 1.0, 20), 3)]:
         for t_s in (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95):
             cand = {"no_answer": t_na, "min_score": t_s, "keep": 0.5}
-            em = float(np.mean([(answers(p, cand) and p["answer"] is not None and r["target"] is not None
-                                 and normalize(p["answer"]["text"]) == normalize(r["targetText"])
-                                 and [p["answer"]["startLine"], p["answer"]["endLine"]] == r["answerLines"])
-                                if r["target"] else not answers(p, cand) for r, p in zip(rows, preds)]))
-            if em > best + 1e-9:
-                best, th = em, cand
+            acc = score_questions(rows, preds, cand)["accuracy"]
+            if acc > best + 1e-9:
+                best, th = acc, cand
     best_f1 = -1.0
     for k in np.round(np.linspace(0.05, 0.95, 19), 3):
         tp = fn = fp = 0

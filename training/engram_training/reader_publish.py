@@ -106,12 +106,14 @@ def publish_reader(data: Path, run: Path, out: Path, tokenizer_dir: Path, manife
     n_params = sum(p.numel() for p in model.parameters())
     stats = json.loads((data / "stats.json").read_text()) if (data / "stats.json").exists() else {}
     if card:
-        (out / "README.md").write_text(model_card(version, model, info, evals, parity, stats, n_params))
+        notes = (run / "notes.md").read_text() if (run / "notes.md").exists() else None
+        (out / "README.md").write_text(model_card(version, model, info, evals, parity, stats, n_params, notes))
     t = evals["fp32"]["test"]
     keys = ("span_em_positives", "no_answer_accuracy_negatives", "overall_em", "always_not_found_em", "keep_recall",
             "keep_precision", "windows")
     entry = {"name": "engram-reader", "role": "reasoner", "version": version, "path": out.name,
-             "eval": {"test": {k: t[k] for k in keys}, "test_int8": {k: evals["int8"]["test"][k] for k in keys},
+             "eval": {"test": {**{k: t[k] for k in keys}, "question_accuracy": t["question_level"]["accuracy"]},
+                      "test_int8": {k: evals["int8"]["test"][k] for k in keys},
                       "thresholds": th, "thresholds_int8": evals["int8"]["thresholds"],
                       "onnxParity": parity, "parameters": n_params}}
     update_manifest(manifest, entry, manifest.parent)
@@ -154,9 +156,25 @@ def _row(name: str, s: dict) -> str:
             f"{s['keep_recall']} | {s['keep_precision']} |")
 
 
-def model_card(version: str, model: ReaderModel, info: dict, evals: dict, parity: dict, stats: dict, n_params: int) -> str:
+def _features(c) -> str:
+    if not c.features:
+        return ""
+    return ("\n  Inputs also carry segment embeddings (question, memory, path, lines) and exact-match embeddings "
+            "(the token, ignoring a leading space, also occurs in the question / the memory), computed inside "
+            "the graph from the ids, as in DrQA.")
+
+
+def _qrow(name: str, q: dict, kinds: list[str]) -> str:
+    return (f"| {name} | {q['questions']} | {q['accuracy']} | {q['answered']} | "
+            + " | ".join(str(q['by_kind'].get(k, {}).get('accuracy', '–')) for k in kinds) + " |")
+
+
+def model_card(version: str, model: ReaderModel, info: dict, evals: dict, parity: dict, stats: dict, n_params: int,
+               run_notes: str | None = None) -> str:
     c = model.config
     t8 = evals["fp32"]["test"]
+    kind_names = sorted(t8["question_level"]["by_kind"])
+    notes = f"\n## Notes on this run\n\n{(run_notes or '').strip()}\n" if run_notes else ""
     kinds = "\n".join(f"| {k} | {v['windows']} | {v['pos']} | {v['span_em']} | {v['em']} |" for k, v in sorted(t8["by_kind"].items()))
     return f"""# engram-reader {version}
 
@@ -168,13 +186,14 @@ source, so it cites exactly by construction. Trained from scratch by `training/`
 - Architecture: {c.layers}-layer pre-LN transformer encoder, d={c.d_model}, {c.heads} heads, ff={c.ff};
   heads: start/end pointer over the block's tokens, per-token keep (pooled per line: mean logit),
   no-answer (first token, mean and pointer-weighted states). {n_params / 1e6:.2f}M parameters, windows of up to
-  {c.max_len} tokens (engram-tokenizer, byte-level BPE, 12K).
+  {c.max_len} tokens (engram-tokenizer, byte-level BPE, 12K).{_features(c)}
 - Input: `<s> <question> Q(<=64) <memory> M(<=96) <block> PATH(<=24) <sep>` then each source line
   tokenized on its own (<=64 tokens) followed by the newline token. Longer blocks are read as
   consecutive windows of whole lines. Outputs: `start_logits`, `end_logits`, `keep_logits` [batch, seq],
   `no_answer_logits` [batch]. `config.json` holds the limits, special-token ids and the thresholds.
 - For "where is X defined" questions the span is the defined name on its definition line
-  (the citation carries the file and line).
+  (the citation carries the file and line). Spans are read on one line and widened to whole
+  words (a name, number or literal; never a BPE piece), in Python and TypeScript alike.
 - Files: `onnx/model.onnx` (fp32, the default: its outputs do not depend on what else is in the
   batch), `onnx/model_quantized.onnx` (int8 dynamic quantization: smaller and faster on CPU, but
   its activation scales are per batch, so a window's scores shift slightly with its batch mates).
@@ -204,7 +223,7 @@ positive window right when the chosen span's text (quotes and surrounding whites
 trimmed) equals the answer and its lines are the answer's lines, whatever the no-answer head
 says; "overall EM" also needs the decision right: the model answers when P(no answer) <
 {evals['fp32']['thresholds']['no_answer']} and the span's probability >= {evals['fp32']['thresholds']['min_score']}
-(both tuned for overall EM on validation; int8's own: {evals['int8']['thresholds']}). "Answer precision"
+(both tuned for question-level accuracy on validation, below; int8's own: {evals['int8']['thresholds']}). "Answer precision"
 is the share of given answers that are right. Keep lines: score >= {evals['fp32']['thresholds']['keep']} (tuned for F1 on validation).
 
 | model | windows | span EM (positives) | no-answer acc. (negatives) | answers given / precision | overall EM | always "not found" | keep recall | keep precision |
@@ -221,7 +240,17 @@ By question kind (fp32, test):
 
 Negatives outnumber positives (hard negatives per question), so always answering
 "not found" is a strong baseline at the window level. The answer span is useful where the
-no-answer head is confident; below that the engine should treat its output as evidence
-(keep lines) rather than an answer. Not done yet: RL from the answer reward, the generative
-reasoner, latent memory (issue 6, later parts).
-"""
+no-answer head is confident; below that the engine treats its output as evidence and says so
+("Not sure (low confidence): the closest evidence is ...") instead of answering.
+
+Per question, as the engine answers (of the windows read for a question — its evidence
+windows and the hard negatives — the answering window with the highest (1 - P(no answer)) x
+span probability gives the answer; none: "not found"; unanswerable questions are right with
+"not found"):
+
+| model | questions | accuracy | answered | {' | '.join(kind_names)} |
+|---|---|---|---|{'---|' * len(kind_names)}
+{_qrow('fp32 (test)', t8['question_level'], kind_names)}
+{_qrow('int8 (test)', evals['int8']['test']['question_level'], kind_names)}
+{_qrow('fp32 (validation)', evals['fp32']['validation']['question_level'], kind_names)}
+{notes}"""
