@@ -7,7 +7,7 @@ reader, once per mode: `gated` (the recall/gate loop) and `memagent` (every raw 
 order). The report gives accuracy by question kind, citation precision and seconds per
 question, per size and mode, as `<out>/report.json` and a markdown table `<out>/report.md`.
 
-    python -m engram_training eval --model ../models/reader-0.1.0 --sizes 8k,32k --per-size 12
+    python -m engram_training eval --model ../models/reader-0.2.0 --sizes 8k,32k --per-size 12
 """
 
 from __future__ import annotations

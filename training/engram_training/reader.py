@@ -16,7 +16,7 @@ A block longer than one window is cut into consecutive windows of whole lines.
     python -m engram_training.reader data  --corpus .data/corpus --qa .data/qa --out .data/reader
     python -m engram_training.reader train --data .data/reader --out .data/reader/run [--budget-s 600]
     python -m engram_training.reader eval  --data .data/reader --run .data/reader/run
-    python -m engram_training.reader export --data .data/reader --run .data/reader/run --out ../models/reader-0.1.0
+    python -m engram_training.reader export --data .data/reader --run .data/reader/run --out ../models/reader-0.2.0
 
 Labels come from the QA generator: the span is the answer's occurrence on the evidence
 lines (for "where is X defined" the defined name on its definition line), keep lines are
@@ -959,10 +959,10 @@ def main(argv: list[str] | None = None) -> int:
     x = sub.add_parser("export", help="ONNX fp32 + int8, eval of the shipped files, model card, manifest entry")
     x.add_argument("--data", type=Path, default=Path(".data/reader"))
     x.add_argument("--run", type=Path, default=Path(".data/reader/run"))
-    x.add_argument("--out", type=Path, default=Path("../models/reader-0.1.0"))
+    x.add_argument("--out", type=Path, default=Path("../models/reader-0.2.0"))
     x.add_argument("--tokenizer-dir", type=Path, default=Path("../models/engram-tokenizer"))
     x.add_argument("--manifest", type=Path, default=Path("../models/manifest.json"))
-    x.add_argument("--version", default="0.1.0")
+    x.add_argument("--version", default="0.2.0")
     a = ap.parse_args(argv)
     if a.cmd == "data":
         print(json.dumps(build_data(a.corpus, a.qa, a.tokenizer, a.out, a.seed, a.max_train_q, a.max_eval_q, a.rename_p, a.rename_copies), indent=1))

@@ -244,7 +244,10 @@ export class ExtractiveReader {
     };
   }
 
-  /** Best span (start <= end < start + maxSpan, block tokens only), P(no answer), line keep scores. */
+  /**
+   * Best span (start <= end < start + maxSpan, block tokens of one line, widened to whole
+   * words), P(no answer), line keep scores. Mirrors decode_window in training/engram_training/reader.py.
+   */
   private decode(w: Window, lines: string[], start: Float32Array, end: Float32Array, keep: Float32Array, naLogit: number): WindowResult {
     const n = w.ids.length;
     const ls = logSoftmaxMasked(start, w.spanable, n);
@@ -255,7 +258,7 @@ export class ExtractiveReader {
     for (let i = 0; i < n; i++) {
       if (!w.spanable[i]) continue;
       const hi = Math.min(n, i + this.cfg.maxSpan);
-      for (let j = i; j < hi; j++) {
+      for (let j = i; j < hi && w.lineOf[j] === w.lineOf[i]; j++) {
         if (!w.spanable[j]) continue;
         const s = ls[i]! + le[j]!;
         if (s > best) {
@@ -278,6 +281,9 @@ export class ExtractiveReader {
         // Whole characters: a byte-level token may end inside a multi-byte one.
         while (a > 0 && a < raw.length && (raw[a]! & 0xc0) === 0x80) a--;
         while (b < raw.length && (raw[b]! & 0xc0) === 0x80) b++;
+        // Answers are whole names, numbers and literals; a BPE piece never is one.
+        while (l === l0 && a > 0 && isWordByte(raw[a]) && isWordByte(raw[a - 1])) a--;
+        while (l === l1 && b < raw.length && isWordByte(raw[b]) && isWordByte(raw[b - 1])) b++;
         parts.push(raw.subarray(a, b).toString('utf8'));
       }
       answer = { text: parts.join('\n').trim(), startLine: w.first + l0, endLine: w.first + l1, score: Math.exp(best) };
@@ -410,6 +416,11 @@ function logSoftmaxMasked(x: Float32Array, mask: Uint8Array, n: number): Float64
   const out = new Float64Array(n).fill(-Infinity);
   for (let i = 0; i < n; i++) if (mask[i]) out[i] = x[i]! - lse;
   return out;
+}
+
+/** ASCII letters, digits, `_` and `$`: the characters of an identifier or a number. */
+function isWordByte(b: number | undefined): boolean {
+  return b !== undefined && ((b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122) || b === 95 || b === 36);
 }
 
 function sigmoid(x: number): number {
