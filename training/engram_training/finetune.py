@@ -278,20 +278,20 @@ class _RecordReader:
             reasons.append(str(s))
         if pos:
             out.append(pos)
-        negs: list[tuple[str, dict, bool]] = [("irrelevant-block", b, True) for b in marked if not b["relevant"]]
-        if verdict == "down":
-            if not cites:
-                reasons.append("thumbs-down-without-citations")
-            elif corrected and pos is None and not relevant:
-                reasons.append("correction-not-located")  # it may point at the cited lines
-            for c in cites if not (corrected and pos is None and not relevant) else []:
+        negs: list[tuple[str, dict, bool]] = []
+        unsure = corrected and pos is None and not relevant  # the correction may point at the cited lines
+        if verdict == "down" and (not cites or unsure):
+            reasons.append("thumbs-down-without-citations" if not cites else "correction-not-located")
+        elif verdict == "down":
+            for c in cites:
                 if pos and pos.row["path"] == c["path"] and c["startLine"] <= pos.row["answerLines"][0] <= c["endLine"]:
                     continue  # the correction points at these same lines: positive, not "not here"
                 if any(b["path"] == c["path"] and b["startLine"] <= c["endLine"] and c["startLine"] <= b["endLine"]
                        for b in relevant):
                     reasons.append("cited-block-marked-relevant")
                     continue
-                negs.insert(0, ("thumbs-down", c, False))
+                negs.append(("thumbs-down", c, False))
+        negs += [("irrelevant-block", b, True) for b in marked if not b["relevant"]]
         for kind, r, whole in negs:
             try:
                 out.extend(self.negatives(rec, kind, r, whole, pos))
