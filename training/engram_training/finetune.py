@@ -46,7 +46,7 @@ from .qa.feedback import FeedbackData, _read_record
 from .reader import (F_BLOCK, F_KEEP, F_SPAN, MAX_SPAN, Packed, ReaderEncoder, Window, config_of, evaluate,
                      find_in_line, load_model, normalize, onnx_forward, run_windows, score_rows, span_text,
                      span_tokens, torch_forward, train)
-from .reader_publish import _row, model_card, publish_reader
+from .reader_publish import _qrow, _row, model_card, publish_reader
 
 LOW_CONFIDENCE = "Not sure (low confidence)"  # src/core/reason/extractive.ts: evidence, not an answer
 _WHERE_ANSWER = re.compile(r"^(.+?):(\d+)(?:-(\d+))?$")
@@ -596,11 +596,12 @@ def finetune_from_feedback(feedback: Path, models: Path, base: Path | None = Non
     (part / "README.md").write_text(card + feedback_section(summary))
     part.rename(out)
     keys = ("span_em_positives", "no_answer_accuracy_negatives", "overall_em", "windows")
+    pick = lambda r: {**{k: r[k] for k in keys}, "question_accuracy": r["question_level"]["accuracy"]}  # noqa: E731
     entry["name"], entry["path"] = f"engram-reader-{version}", out.name
     entry["eval"]["finetune"] = {
         "base": base_version, "feedback": {k: counts[k] for k in ("windows", "positives", "negatives", "dpo_pairs")},
-        "test_base": {k: base_eval["test"][k] for k in keys}, "test_new": {k: new_eval["test"][k] for k in keys},
-        "feedback_base": {k: on_feedback["base"][k] for k in keys}, "feedback_new": {k: on_feedback["new"][k] for k in keys}}
+        "test_base": pick(base_eval["test"]), "test_new": pick(new_eval["test"]),
+        "feedback_base": pick(on_feedback["base"]), "feedback_new": pick(on_feedback["new"])}
     update_manifest(models / "manifest.json", entry, models)
     log(f"wrote {out} and its manifest entry {entry['name']}; {base} is unchanged")
     return {"out": str(out), "version": version, "parity": pub["parity"], **summary}
@@ -608,7 +609,7 @@ def finetune_from_feedback(feedback: Path, models: Path, base: Path | None = Non
 
 def _fb_row(name: str, r: dict) -> str:
     return (f"| {name} | {r['windows']} | {r['span_em_positives']} | {r['no_answer_accuracy_negatives']} | "
-            f"{r['answered']} / {r['answer_precision']} | {r['overall_em']} |")
+            f"{r['answered']} / {r['answer_precision']} | {r['overall_em']} | {r['question_level']['accuracy']} |")
 
 
 def feedback_section(x: dict) -> str:
@@ -619,6 +620,7 @@ def feedback_section(x: dict) -> str:
     kinds = c["by_kind"]
     replay = (f"{m['replay_windows']} windows sampled from `{m['replay_from']}` (the base's training data), so the "
               "model does not forget what it knew" if m["replay_windows"] else "none (no training data of the base was found: forgetting is not guarded against)")
+    kinds_q = sorted(hb["test"]["question_level"]["by_kind"])
     limit = f"the first {x['eval_limit']} rows of each split" if x["eval_limit"] else "all rows"
     return f"""
 ## Fine-tuning from user feedback ({x['base_version']} → this version)
@@ -646,11 +648,20 @@ model's answer thresholds tuned on validation, as when it shipped: base {hb['thr
 {_row(f"base {x['base_version']} (validation)", hb['validation'])}
 {_row('new (validation)', hn['validation'])}
 
+Per question, as the engine answers (the answering window with the best score gives the answer):
+
+| model | questions | accuracy | answered | {' | '.join(kinds_q)} |
+|---|---|---|---|{'---|' * len(kinds_q)}
+{_qrow(f"base {x['base_version']} (test)", hb['test']['question_level'], kinds_q)}
+{_qrow('new (test)', hn['test']['question_level'], kinds_q)}
+{_qrow(f"base {x['base_version']} (validation)", hb['validation']['question_level'], kinds_q)}
+{_qrow('new (validation)', hn['validation']['question_level'], kinds_q)}
+
 On the feedback windows themselves. These are training windows of the new model: this shows the
 feedback was learned, not that it generalises (the held-out rows above say that).
 
-| model | windows | span EM (positives) | no-answer acc. (negatives) | answers given / precision | overall EM |
-|---|---|---|---|---|---|
+| model | windows | span EM (positives) | no-answer acc. (negatives) | answers given / precision | overall EM | per-question accuracy |
+|---|---|---|---|---|---|---|
 {_fb_row(f"base {x['base_version']}", fb)}
 {_fb_row('new', fn)}
 """

@@ -190,7 +190,8 @@ def test_tiny_finetune_writes_a_new_version_beside_the_base(tmp_path: Path, caps
     assert "## Fine-tuning from user feedback (0.0.1 → this version)" in card
     for line in ("| base 0.0.1 (test) | 20 |", "| new (test) | 20 |", "| base 0.0.1 | 5 |", "| new | 5 |"):
         assert line in card
-    assert "Answer pairs (DPO): 1 counted, not used" in card
+    assert "Answer pairs (DPO): 1 counted, not used" in card and "Per question, as the engine answers" in card
+    assert 0 <= entry["eval"]["finetune"]["test_base"]["question_accuracy"] <= 1
 
     # never over an existing version
     assert main(argv + ["--version", "0.0.2"]) == 1
