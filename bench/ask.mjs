@@ -3,7 +3,7 @@
 // its own `engram eval` process so peak RSS is that run's alone. Writes
 // bench/ask-results-<reasoner>.json, bench/plots/ask-<reasoner>.svg and the tables in bench/RESULTS.md.
 //
-//   node --import tsx bench/ask.mjs [--sizes 8k,32k,128k,512k,1750k] [--questions 6]
+//   node --import tsx bench/ask.mjs [--sizes 8k,32k,128k,512k,1750k] [--questions 12]
 //        [--reasoner DIR|NAME] [--modes gated,memagent,full,rag] [--memagent-budget-s 240]
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -19,7 +19,7 @@ const CLI = join(ROOT, 'bin', 'engram.js');
 const { values } = parseArgs({
   options: {
     sizes: { type: 'string', default: '8k,32k,128k,512k,1750k' },
-    questions: { type: 'string', default: '6' },
+    questions: { type: 'string', default: '12' },
     reasoner: { type: 'string', default: join(ROOT, 'test', 'fixtures', 'tiny-reasoner') },
     modes: { type: 'string', default: 'gated,memagent,full,rag' },
     'memagent-budget-s': { type: 'string', default: '240' },
@@ -58,10 +58,9 @@ for (const size of values.report ? [] : sizes) {
   const status = JSON.parse(execFileSync(process.execPath, [CLI, 'status', '--json', '--repo', repo, '--store', store], { encoding: 'utf8' }));
   process.stderr.write(`bench:ask ${size.label}: ${info.files} files, ${status.tokens} tokens, ${status.blocks} blocks, ${info.questions} questions (indexed in ${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
   for (const mode of modes) {
-    // MemAgent reads everything: at the largest sizes it gets one question and a time budget,
-    // and a run it could not finish is reported as a projection from its reading rate.
-    const big = status.tokens > 300_000;
-    const limit = mode === 'memagent' && big ? 1 : nq;
+    // MemAgent reads everything: above 50K tokens it gets 4 questions, above 300K one and a
+    // time budget, and a run it could not finish is reported as a projection from its reading rate.
+    const limit = mode !== 'memagent' ? nq : status.tokens > 300_000 ? 1 : status.tokens > 50_000 ? Math.min(4, nq) : nq;
     const args = ['eval', '--json', '--qa', join(dir, 'qa.jsonl'), '--repo', repo, '--store', store, '--mode', mode, '--model', values.reasoner, '--limit', String(limit), '--gate', 'none'];
     if (mode === 'memagent') args.push('--time-budget', String(memagentBudget));
     const r = await run(args, (memagentBudget + 120) * 1000 * limit);
@@ -149,7 +148,7 @@ function resultsMarkdown(res, modes) {
   }
   lines.push(
     '',
-    'MemAgent runs above 300K tokens answer one question each (so their gate recall@8 is one question\'s); gate recall@8 is the',
+    'MemAgent runs answer 4 questions above 50K tokens and one above 300K (so their gate recall@8 is those questions\'); gate recall@8 is the',
     'recall-rank gate\'s first round (no gate model is installed yet) and is the same for every mode. Peak RSS is the whole',
     'process (Node, LanceDB, ONNX Runtime and the model); MemAgent streams blocks a page at a time, so its extra memory is',
     'the pages and the per-step trace, not a growing context.',

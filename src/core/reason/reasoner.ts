@@ -13,6 +13,15 @@ export interface Lead {
   citation: Citation;
   /** How much the reasoner believes it, 0..1 (comparable within one reasoner only). */
   score: number;
+  /** The reasoner would state it as an answer (it cleared the answer thresholds); else it is evidence only. */
+  confident?: boolean;
+}
+
+/** Which of two leads the loop keeps: a confident one over evidence, then the higher score. */
+export function betterLead(a: Lead | null | undefined, b: Lead | null | undefined): Lead | null {
+  if (!a || !b) return a ?? b ?? null;
+  if (Boolean(a.confident) !== Boolean(b.confident)) return a.confident ? a : b;
+  return b.score > a.score ? b : a;
 }
 
 /** One piece of the workspace as the reasoner reads it. */
@@ -47,7 +56,7 @@ export interface ReadOutput {
   /** All tokens the model read and wrote for this step. */
   promptTokens: number;
   outputTokens: number;
-  /** The best span of this block when it is not a confident answer (reasoners that point at spans). */
+  /** The best span of this block, confident or not (reasoners that point at spans). */
   lead?: Lead | null;
 }
 
