@@ -127,7 +127,6 @@ def test_rl_steps_raise_the_reward_and_keep_the_run_loadable(toy: dict, tmp_path
         st = rl_step(model, None, opt, batch, cfg, wt, gen, torch.device("cpu"))
         assert np.isfinite(st["loss"])
     after = mean_reward(model, batch, wt, group=64, seed=1)["sampled"]["total"]
-    print("toy batch reward", before, after)
     assert after > before + 0.05, (before, after)
     assert any(not torch.equal(before_w[k], v) for k, v in model.state_dict().items())
 
