@@ -12,7 +12,7 @@ export function svgPlot(rows, modes, caption) {
   const x0 = lx(Math.min(...xs)) - 0.1;
   const x1 = lx(Math.max(...xs)) + 0.1;
   const px = (t) => pad.l + ((lx(t) - x0) / (x1 - x0)) * (W - pad.l - pad.r);
-  const panel = (ox, title, value, yLog) => {
+  const panel = (ox, title, value, yLog, skip = () => false) => {
     const vals = ok.map(value).filter((v) => v > 0 || !yLog);
     let y0 = yLog ? Math.floor(Math.log10(Math.min(...vals))) : 0;
     let y1 = yLog ? Math.ceil(Math.log10(Math.max(...vals))) : 1;
@@ -30,7 +30,7 @@ export function svgPlot(rows, modes, caption) {
     }
     s += `<text x="${W / 2}" y="${H - 8}" text-anchor="middle" font-size="12">context length (tokens)</text>`;
     for (const mode of modes) {
-      const pts = ok.filter((r) => r.mode === mode).sort((a, b) => a.tokens - b.tokens);
+      const pts = ok.filter((r) => r.mode === mode && !skip(r)).sort((a, b) => a.tokens - b.tokens);
       if (!pts.length) continue;
       const c = COLORS[mode] ?? '#555';
       s += `<polyline fill="none" stroke="${c}" stroke-width="2" points="${pts.map((r) => `${px(r.tokens).toFixed(1)},${py(value(r)).toFixed(1)}`).join(' ')}"/>`;
@@ -38,6 +38,8 @@ export function svgPlot(rows, modes, caption) {
         s += r.projected
           ? `<circle cx="${px(r.tokens).toFixed(1)}" cy="${py(value(r)).toFixed(1)}" r="4" fill="white" stroke="${c}" stroke-width="2"/>`
           : `<circle cx="${px(r.tokens).toFixed(1)}" cy="${py(value(r)).toFixed(1)}" r="3.5" fill="${c}"/>`;
+        // A point from very few questions says so.
+        if (r.questions < 4) s += `<text x="${(px(r.tokens) + 6).toFixed(1)}" y="${(py(value(r)) - 6).toFixed(1)}" font-size="10" fill="${c}">${r.questions} q</text>`;
       }
     }
     return s + '</g>';
@@ -47,10 +49,10 @@ export function svgPlot(rows, modes, caption) {
     const x = 70 + i * 120;
     legend += `<line x1="${x}" y1="${H + 14}" x2="${x + 24}" y2="${H + 14}" stroke="${COLORS[m] ?? '#555'}" stroke-width="3"/><text x="${x + 30}" y="${H + 18}" font-size="12">${m}</text>`;
   });
-  legend += `<text x="${70 + modes.length * 120}" y="${H + 18}" font-size="11" fill="#555">open circle: projected</text>`;
+  legend += `<text x="${70 + modes.length * 120}" y="${H + 18}" font-size="11" fill="#555">open circle: projected (no accuracy); "1 q": one question</text>`;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${2 * W}" height="${H + 50}" font-family="sans-serif">
 <rect width="100%" height="100%" fill="white"/>
-${panel(0, 'accuracy (containment)', (r) => r.containment, false)}
+${panel(0, 'accuracy (containment)', (r) => r.containment, false, (r) => r.projected)}
 ${panel(W, 'seconds per question', (r) => r.sPerQuestion, true)}
 ${legend}
 <text x="${W}" y="${H + 42}" text-anchor="middle" font-size="11" fill="#555">${caption}</text>

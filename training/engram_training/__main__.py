@@ -2,7 +2,7 @@
 
     python -m engram_training all --budget cpu-2h      # corpus → qa → tokenizer → gate → reader → eval
     python -m engram_training reader --budget gpu-15m  # data, train (resumes), eval, export
-    python -m engram_training eval --model ../models/reader-0.1.0 --sizes 8k,32k --per-size 12
+    python -m engram_training eval --model ../models/reader-0.2.0 --sizes 8k,32k --per-size 12
 
 Stages skip what is already complete with the same settings (markers in <data>/stages/);
 --force runs a stage again. Run in training/.
@@ -29,7 +29,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--models", type=Path, default=Path("../models"), help="where models are exported")
     p.add_argument("--parity", default=str(REPO_ROOT / "test" / "fixtures" / "tokenizer-parity.json"),
                    help="tokenizer parity fixture to write ('none': do not write one)")
-    p.add_argument("--reader-version", default="0.1.0", help="exported as MODELS/reader-VERSION")
+    p.add_argument("--reader-version", default="0.2.0", help="exported as MODELS/reader-VERSION")
     p.add_argument("--gate-export", choices=("auto", "always", "never"), default="auto",
                    help="auto: export the gate only if it ranks better than BM25 on test (recall@8)")
     p.add_argument("--device", default=None, help="training device (default: the budget's, auto = cuda if present)")
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     al.add_argument("--skip", default="", help="stages not to run, comma-separated; their outputs must exist "
                                                "(e.g. corpus, to use a corpus fetched elsewhere)")
     ev = sub.add_parser("eval", help="the real engine on held-out QA contexts: accuracy by kind, citations, speed")
-    ev.add_argument("--model", type=Path, default=Path("../models/reader-0.1.0"))
+    ev.add_argument("--model", type=Path, default=Path("../models/reader-0.2.0"))
     ev.add_argument("--sizes", default="8k,32k,128k")
     ev.add_argument("--per-size", type=int, default=24, help="questions per size, balanced by kind")
     ev.add_argument("--modes", default="gated,memagent")

@@ -309,11 +309,14 @@ def target_text(q: dict) -> str | None:
 
 
 def find_in_line(text: str, target: str) -> tuple[int, int] | None:
-    if _IDENT_RE.match(target):
-        m = re.search(r"(?<![A-Za-z0-9_$])" + re.escape(target) + r"(?![A-Za-z0-9_$])", text)
-        return (m.start(), m.end()) if m else None
-    i = text.find(target)
-    return (i, i + len(target)) if i >= 0 else None
+    """The target's first occurrence that does not start or end inside a word (`1` is not
+    found in `helper_1_2`): answers are whole names, numbers and literals, as decoded."""
+    if not target:
+        return None
+    lead = r"(?<![A-Za-z0-9_$])" if re.match(r"[A-Za-z0-9_$]", target[0]) else ""
+    tail = r"(?![A-Za-z0-9_$])" if re.match(r"[A-Za-z0-9_$]", target[-1]) else ""
+    m = re.search(lead + re.escape(target) + tail, text)
+    return (m.start(), m.end()) if m else None
 
 
 def keep_lines(q: dict, lines_of: dict[str, list[str]], target: str | None) -> set[tuple[str, int]]:

@@ -43,13 +43,13 @@ def test_all_tiny_runs_every_stage_then_skips_and_resumes(tmp_path: Path, capsys
     assert ran[6:10] == ["reader-data", "reader-train", "reader-eval", "reader-export"]
     assert (models / "engram-tokenizer" / "tokenizer.json").exists() and (tmp_path / "parity.json").exists()
     assert "recall@8" in json.loads((data / "gate" / "run" / "eval.json").read_text())["test"]["gate"]
-    assert (models / "reader-0.1.0" / "onnx" / "model.onnx").exists()
+    assert (models / "reader-0.2.0" / "onnx" / "model.onnx").exists()
     manifest = json.loads((models / "manifest.json").read_text())
     assert "engram-reader" in [m["name"] for m in manifest["models"]]
     if "eval" in ran:
         report = json.loads((data / "eval" / "report.json").read_text())
         assert {r["mode"] for r in report["summary"]} == {"gated", "memagent"}
-        assert report["model"] == str((models / "reader-0.1.0").resolve())
+        assert report["model"] == str((models / "reader-0.2.0").resolve())
     markers = {p.name: p.read_text() for p in (data / "stages").glob("*.json")}
     assert set(ran) == {n[:-5] for n in markers}
 

@@ -145,3 +145,11 @@ def test_tiny_end_to_end_reader_to_onnx(tmp_path: Path) -> None:
     assert files["onnx/model.onnx"]["sha256"] == sha256_file(models / "reader-0.0.1" / "onnx" / "model.onnx")
     cfg_json = json.loads((models / "reader-0.0.1" / "config.json").read_text())
     assert cfg_json["model_type"] == "engram-reader" and 0 < cfg_json["no_answer_threshold"] <= 1
+
+
+def test_answers_are_found_as_whole_words() -> None:
+    from engram_training.reader import find_in_line
+    assert find_in_line("x = helper_1_2_1 + 1", "1") == (19, 20)  # not inside the identifier
+    assert find_in_line("retries = 10", "1") is None
+    assert find_in_line('const A = "a b";', "a b") == (11, 14)
+    assert find_in_line("(x) => x", "(x)") == (0, 3)
