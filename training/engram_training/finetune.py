@@ -42,7 +42,7 @@ import torch
 
 from .blocks import chunk_file
 from .publish import update_manifest
-from .qa.feedback import FeedbackData, _read_record
+from .qa.feedback import FeedbackData, _read_record, feedback_records
 from .reader import (F_BLOCK, F_KEEP, F_SPAN, MAX_SPAN, Packed, ReaderEncoder, Window, config_of, evaluate,
                      find_in_line, load_model, normalize, onnx_forward, run_windows, score_rows, span_text,
                      span_tokens, torch_forward, train)
@@ -304,19 +304,11 @@ def read_feedback_windows(path: Path, enc: ReaderEncoder, workspace: Path | None
     """Training windows from a feedback file; malformed lines as feedback.py counts them."""
     out = FeedbackWindows()
     raw: list[dict] = []
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            if not line.strip():
-                continue
-            out.lines += 1
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                out.malformed["not-json"] += 1
-                continue
-            if not isinstance(rec, dict):
-                out.malformed["not-an-object"] += 1
-                continue
+    for rec in feedback_records(path):
+        out.lines += 1
+        if isinstance(rec, str):
+            out.malformed[rec] += 1
+        else:
             raw.append(rec)
     ask = [r.get("askId") if isinstance(r.get("askId"), str) and r.get("askId") else None for r in raw]
     last = {a: i for i, a in enumerate(ask) if a}  # the engine's rule: a later record of a question replaces it

@@ -16,7 +16,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 
 @dataclass
@@ -111,23 +111,27 @@ def _read_record(rec: dict, data: FeedbackData) -> str | None:
     return None
 
 
+def feedback_records(path: Path) -> Iterator[dict | str]:
+    """Each non-empty line of a feedback file: its JSON object, or why it is malformed
+    ("not-json", "not-an-object") for the caller to count."""
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                yield "not-json"
+                continue
+            yield rec if isinstance(rec, dict) else "not-an-object"
+
+
 def read_feedback(paths: Iterable[Path]) -> FeedbackData:
     data = FeedbackData()
     for path in paths:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                if not line.strip():
-                    continue
-                data.lines += 1
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError:
-                    data.skipped["not-json"] += 1
-                    continue
-                if not isinstance(rec, dict):
-                    data.skipped["not-an-object"] += 1
-                    continue
-                reason = _read_record(rec, data)
-                if reason:
-                    data.skipped[reason] += 1
+        for rec in feedback_records(path):
+            data.lines += 1
+            reason = rec if isinstance(rec, str) else _read_record(rec, data)
+            if reason:
+                data.skipped[reason] += 1
     return data
