@@ -10,6 +10,7 @@ import { DecoderModel, type ChatMessage } from '../src/core/models/index.js';
 import { ChatBackend } from '../src/core/reason/chat-backend.js';
 import { DecoderBackend, type RenderedPrompt } from '../src/core/reason/decoder-backend.js';
 import { GenerativeReasoner } from '../src/core/reason/generative.js';
+import { openReasoner } from '../src/core/reason/index.js';
 import { READ_PROMPT, READ_PROMPT_COMPACT } from '../src/core/reason/prompts.js';
 
 const FIXTURE = join(__dirname, 'fixtures', 'tiny-reasoner');
@@ -146,6 +147,19 @@ describe('chat templates of Hugging Face decoders', () => {
     assert.equal(run.warnings.length, 1);
     assert.match(run.warnings[0]!, /chat template does not parse: .*tokenizer_config\.json.*plain prompt format/);
     assert.ok(run.prompts.length >= 2 && run.prompts.every((p) => !p.templated && !p.text.includes('<|im_start|>')));
+  });
+
+  test('openReasoner passes the warning of a broken template to its caller', async () => {
+    const dir = modelWith((cfg) => (cfg.chat_template = '{% for m in messages %}{{ m.content }'));
+    const warnings: string[] = [];
+    const r = await openReasoner({ backend: 'onnx', model: dir, provider: 'cpu', threads: 1 }, { onWarning: (m) => warnings.push(m) });
+    try {
+      await r.read({ question: 'where is the port set?', memory: '', block: { blockId: 'b', path: 'a.ts', startLine: 1, endLine: 1, text: '1| const port = 8080;' } });
+    } finally {
+      await r.close();
+    }
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /chat template does not parse/);
   });
 
   test('a template that fails to render is warned about once and the plain format is used', async () => {

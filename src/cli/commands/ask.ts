@@ -119,7 +119,7 @@ export async function askSetup(values: AskValues, io: CliIO): Promise<{ options:
   const seconds = num(values['time-budget'], '--time-budget', { min: 0.001 });
   const ragK = num(values['rag-k'], '--rag-k', { integer: true, min: 1, max: 1000 });
   const onWarning = (m: string): void => void io.stderr.write(`engram: warning: ${m}\n`);
-  const reasoner: Reasoner = await openReasoner(reasonerSpec(values, io.env));
+  const reasoner: Reasoner = await openReasoner(reasonerSpec(values, io.env), { onWarning });
   let gate: GateScorer | null = null;
   if (mode === 'gated') gate = await openGate(values.gate, { env: io.env, onWarning });
   return {
@@ -186,7 +186,7 @@ export function registerAskHandler(connection: MessageConnection, engine: Engine
       const mode = parseMode(params?.mode ?? values.mode);
       const question = String(params?.question ?? '');
       checkQuestion(question);
-      reasoner ??= openReasoner(reasonerSpec(values, io.env)).catch((e: unknown) => {
+      reasoner ??= openReasoner(reasonerSpec(values, io.env), { onWarning }).catch((e: unknown) => {
         reasoner = undefined;
         throw e;
       });

@@ -38,7 +38,12 @@ export type ReasonerSpec =
 
 export const REASONER_BACKENDS = ['onnx', 'openai'] as const;
 
-export async function openReasoner(spec: ReasonerSpec): Promise<Reasoner> {
+/** What opening a reasoner may say without failing (a chat template that does not render, say). */
+export interface OpenReasonerOptions {
+  onWarning?: (message: string) => void;
+}
+
+export async function openReasoner(spec: ReasonerSpec, opts: OpenReasonerOptions = {}): Promise<Reasoner> {
   if (spec.backend === 'openai') {
     const backend = new ChatBackend({
       baseUrl: spec.baseUrl,
@@ -55,7 +60,7 @@ export async function openReasoner(spec: ReasonerSpec): Promise<Reasoner> {
   const load = { provider: spec.provider ?? 'auto', ...(spec.threads ? { threads: spec.threads } : {}) } as const;
   // The extractive reader is an encoder with span heads, not a decoder: same role, own class.
   if (found.architecture === 'engram-reader') return ExtractiveReasoner.load(found.dir, { ...load, ...(spec.memoryTokens ? { memoryTokens: spec.memoryTokens } : {}) });
-  const backend = await DecoderBackend.load(found.dir, load);
+  const backend = await DecoderBackend.load(found.dir, { ...load, ...(opts.onWarning ? { onWarning: opts.onWarning } : {}) });
   return new GenerativeReasoner(backend, { memoryTokens: spec.memoryTokens });
 }
 
