@@ -1,6 +1,8 @@
 // Options every command shares (DESIGN.md: --repo, --store, --json) and their parsing.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { isStructural } from '../core/compress/index.js';
 import type { EngineOptions } from '../core/engine.js';
 import { UserError } from '../core/types.js';
 import type { CliIO } from './io.js';
@@ -14,6 +16,7 @@ export const COMMON_OPTIONS = {
   exclude: { type: 'string', multiple: true },
   'include-secrets': { type: 'boolean', default: false },
   'follow-symlinks': { type: 'boolean', default: false },
+  compressor: { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -34,6 +37,7 @@ export interface CommonValues {
   exclude?: string[] | undefined;
   'include-secrets'?: boolean | undefined;
   'follow-symlinks'?: boolean | undefined;
+  compressor?: string | undefined;
 }
 
 export function engineOptions(values: CommonValues, io: CliIO): EngineOptions {
@@ -50,6 +54,14 @@ export function engineOptions(values: CommonValues, io: CliIO): EngineOptions {
     excludes: values.exclude,
     includeSecrets: values['include-secrets'],
     allowSymlinksOutside: values['follow-symlinks'],
+    compressor: compressorSpec(values.compressor ?? io.env.ENGRAM_COMPRESSOR, io),
     onWarning: (message) => io.stderr.write(`engram: warning: ${message}\n`),
   };
+}
+
+/** `structural`, a model name, or a model folder (resolved against the command's cwd). */
+function compressorSpec(value: string | undefined, io: CliIO): string | undefined {
+  if (value === undefined || isStructural(value)) return value;
+  const dir = resolve(io.cwd, value);
+  return existsSync(dir) ? dir : value;
 }

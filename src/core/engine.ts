@@ -3,7 +3,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { Chunker } from './chunk/index.js';
-import { StructuralCompressor, type Compressor } from './compress/index.js';
+import { ModelCompressor, openCompressor, type Compressor } from './compress/index.js';
 import { recall } from './gate/recall.js';
 import { Gate } from './gate/gate.js';
 import { ask, checkQuestion, evaluate, SourceLines, type AskOptions, type EvalReport, type QaItem, type QuestionReport } from './ask/index.js';
@@ -24,6 +24,12 @@ export interface EngineOptions {
   maxTokens?: number;
   allowSymlinksOutside?: boolean;
   includeSecrets?: boolean;
+  /**
+   * `structural` (default), an installed compressor model's name, or a model folder. A model
+   * that is missing or fails to load falls back to structural with a warning. Another compressor
+   * than the store's recompresses its blocks on the next index run.
+   */
+  compressor?: string;
   onWarning?: (message: string) => void;
 }
 
@@ -60,11 +66,18 @@ export class Engine {
       allowSymlinksOutside: options.allowSymlinksOutside,
       includeSecrets: options.includeSecrets,
     });
-    const compressor = new StructuralCompressor();
-    const [chunker, store] = await Promise.all([
-      Chunker.create(),
-      MemoryStore.open(storeDir, { dim: compressor.dim, onWarning: options.onWarning }),
-    ]);
+    const compressor = await openCompressor(options.compressor, { env: options.env, onWarning: options.onWarning });
+    let chunker: Chunker;
+    let store: MemoryStore;
+    try {
+      [chunker, store] = await Promise.all([
+        Chunker.create(),
+        MemoryStore.open(storeDir, { dim: compressor.dim, onWarning: options.onWarning }),
+      ]);
+    } catch (err) {
+      if (compressor instanceof ModelCompressor) await compressor.release();
+      throw err;
+    }
     const indexer = new Indexer({ scanner, chunker, compressor, store, maxTokens: options.maxTokens ?? 512 });
     return new Engine(repo, storeDir, scanner, compressor, store, indexer);
   }
@@ -123,8 +136,14 @@ export class Engine {
     return { ...rest, vectorDim: vector.length, raw, stale: record?.hash !== block.fileHash || raw === null };
   }
 
+  /** The compressor's id (name@version) that index runs write blocks with. */
+  get compressorId(): string {
+    return this.compressor.id;
+  }
+
   async close(): Promise<void> {
     await this.store.close();
+    if (this.compressor instanceof ModelCompressor) await this.compressor.release();
   }
 
   private async findBlock(target: string): Promise<MemoryBlock> {

@@ -8,7 +8,8 @@ import { CancelledError, UserError } from '../types.js';
 import { EncoderModel, type EncoderRow } from './encoder.js';
 import { pickOnnxFile, readModelFolder, type ModelDtype } from './layout.js';
 import type { ProviderName, ProviderPreference } from './providers.js';
-import { ModelTokenizer, readJson } from './tokenizer.js';
+import { lineTokens, lineWindows, tokenByteLengths, type LineTokens, type LineWindow } from './line-windows.js';
+import { ModelTokenizer } from './tokenizer.js';
 
 export interface ReaderInput {
   question: string;
@@ -87,17 +88,9 @@ interface ReaderConfig {
   keepThreshold: number;
 }
 
-/** One model input: a run of whole lines of one block, with per-token line and byte range. */
-interface Window {
+/** One model input: a run of whole lines of one block, and which input it belongs to. */
+interface Window extends LineWindow {
   input: number;
-  ids: number[];
-  lineOf: Int32Array;
-  b0: Int32Array;
-  b1: Int32Array;
-  spanable: Uint8Array;
-  /** Index in the block's lines of this window's first line. */
-  first: number;
-  count: number;
 }
 
 interface WindowResult {
@@ -172,9 +165,8 @@ export class ExtractiveReader {
     await this.model.release();
   }
 
-  private lineTokens(text: string): { ids: number[]; lens: number[] } {
-    const ids = text ? this.tok.encode(text, false).slice(0, this.cfg.lineMax) : [];
-    return { ids, lens: ids.map((id) => this.tokBytes[id] ?? 0) };
+  private lineTokens(text: string): LineTokens {
+    return lineTokens(this.tok, this.tokBytes, text, this.cfg.lineMax);
   }
 
   private prefix(x: ReaderInput): number[] {
@@ -189,59 +181,8 @@ export class ExtractiveReader {
 
   /** Consecutive windows of whole lines that fit maxLen with the prefix (as reader.py). */
   private windows(input: number, x: ReaderInput, lines: string[]): Window[] {
-    const prefix = this.prefix(x);
-    const budget = this.cfg.maxLen - prefix.length;
     const toks = lines.map((l) => this.lineTokens(l));
-    const out: Window[] = [];
-    let first = 0;
-    let used = 0;
-    for (let k = 0; k < lines.length; k++) {
-      const n = toks[k]!.ids.length + 1;
-      if (k > first && used + n > budget) {
-        out.push(this.window(input, prefix, toks, first, k));
-        first = k;
-        used = 0;
-      }
-      used += n;
-    }
-    if (first < lines.length || !out.length) out.push(this.window(input, prefix, toks, first, lines.length));
-    return out;
-  }
-
-  private window(input: number, prefix: number[], toks: Array<{ ids: number[]; lens: number[] }>, first: number, end: number): Window {
-    const ids = [...prefix];
-    const lineOf: number[] = prefix.map(() => -1);
-    const b0: number[] = prefix.map(() => 0);
-    const b1: number[] = prefix.map(() => 0);
-    const sp: number[] = prefix.map(() => 0);
-    for (let k = first; k < end; k++) {
-      const t = toks[k]!;
-      let off = 0;
-      t.ids.forEach((id, j) => {
-        ids.push(id);
-        lineOf.push(k - first);
-        b0.push(off);
-        off += t.lens[j]!;
-        b1.push(off);
-        sp.push(1);
-      });
-      ids.push(this.cfg.newline);
-      lineOf.push(k - first);
-      b0.push(off);
-      b1.push(off);
-      sp.push(0);
-    }
-    const n = Math.min(ids.length, this.cfg.maxLen);
-    return {
-      input,
-      ids: ids.slice(0, n),
-      lineOf: Int32Array.from(lineOf.slice(0, n)),
-      b0: Int32Array.from(b0.slice(0, n)),
-      b1: Int32Array.from(b1.slice(0, n)),
-      spanable: Uint8Array.from(sp.slice(0, n)),
-      first,
-      count: end - first,
-    };
+    return lineWindows(this.prefix(x), toks, this.cfg.maxLen, this.cfg.newline).map((w) => ({ ...w, input }));
   }
 
   /**
@@ -369,42 +310,6 @@ function parseConfig(c: Record<string, unknown>, file: string): ReaderConfig {
     answerMinScore: typeof c.answer_min_score === 'number' ? c.answer_min_score : 0,
     keepThreshold: num('keep_threshold'),
   };
-}
-
-/** Bytes each token id stands for, from the byte-level vocabulary of tokenizer.json. */
-function tokenByteLengths(dir: string): Int32Array {
-  const file = join(dir, 'tokenizer.json');
-  const json = readJson(file);
-  const model = json.model as { vocab?: Record<string, number> } | undefined;
-  if (!model?.vocab || typeof model.vocab !== 'object') throw new UserError(`${file}: no model.vocab (expected a byte-level BPE tokenizer)`);
-  const bytes = byteLevelChars();
-  let max = 0;
-  for (const id of Object.values(model.vocab)) max = Math.max(max, id);
-  const out = new Int32Array(max + 1);
-  for (const [tokStr, id] of Object.entries(model.vocab)) {
-    let n = 0;
-    for (const ch of tokStr) if (bytes.has(ch)) n++;
-    out[id] = n;
-  }
-  return out;
-}
-
-/** The 256 characters GPT-2's byte-level alphabet uses for bytes (bytes_to_unicode). */
-function byteLevelChars(): Set<string> {
-  const bs: number[] = [];
-  for (let b = 33; b <= 126; b++) bs.push(b);
-  for (let b = 161; b <= 172; b++) bs.push(b);
-  for (let b = 174; b <= 255; b++) bs.push(b);
-  const cs = [...bs];
-  let n = 0;
-  for (let b = 0; b < 256; b++) {
-    if (!bs.includes(b)) {
-      bs.push(b);
-      cs.push(256 + n);
-      n++;
-    }
-  }
-  return new Set(cs.map((c) => String.fromCodePoint(c)));
 }
 
 function logSoftmaxMasked(x: Float32Array, mask: Uint8Array, n: number): Float64Array {

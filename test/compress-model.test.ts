@@ -1,0 +1,266 @@
+// The learned compressor through its public interface, on the tiny fixture model
+// (test/fixtures/tiny-compressor, random weights, made by training/engram_training/fixture_compressor.py):
+// the text form is exact source text on the right line numbers, vectors are unit length with
+// the config's dim, cancellation, clear errors for broken folders with a structural fallback,
+// and indexing a real repo with --compressor DIR end to end.
+import { strict as assert } from 'node:assert';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { main } from '../src/cli/main.js';
+import type { CliIO } from '../src/cli/io.js';
+import { ModelCompressor, openCompressor, StructuralCompressor } from '../src/core/compress/index.js';
+import { Engine } from '../src/core/engine.js';
+import { sha256Hex } from '../src/core/hash.js';
+import { countTokens } from '../src/core/tokens.js';
+import { CancelledError, UserError, type Chunk } from '../src/core/types.js';
+import { sampleFiles, writeFiles } from './support/repo.js';
+
+const FIXTURE = resolve(__dirname, 'fixtures', 'tiny-compressor');
+const CONFIG = JSON.parse(readFileSync(join(FIXTURE, 'config.json'), 'utf8')) as { dim: number; version: string; name: string };
+
+function chunk(text: string, startLine = 1, path = 'src/a.ts'): Chunk {
+  const lines = text.split('\n').length;
+  return { id: `${path}:${startLine}`, path, startLine, endLine: startLine + lines - 1, lang: 'typescript', symbols: [], text, tokens: countTokens(text), hash: sha256Hex(text) };
+}
+
+/** Every `N| rest` line names a line of the chunk, and rest's words occur in that line, in order. */
+function assertExactText(c: Chunk, compressed: string): number[] {
+  const src = c.text.split('\n');
+  const seen: number[] = [];
+  for (const out of compressed.split('\n').filter(Boolean)) {
+    const m = /^(\d+)\| (.+)$/.exec(out);
+    assert.ok(m, `bad line ${JSON.stringify(out)}`);
+    const n = Number(m[1]);
+    assert.ok(n >= c.startLine && n <= c.endLine, `line ${n} outside ${c.startLine}-${c.endLine}`);
+    assert.ok(seen.length === 0 || n > seen[seen.length - 1]!, 'lines in order, each once');
+    seen.push(n);
+    const line = src[n - c.startLine]!;
+    let at = 0;
+    for (const word of m[2]!.split(' ')) {
+      const i = line.indexOf(word, at);
+      assert.ok(i >= 0, `${JSON.stringify(word)} not in line ${n} ${JSON.stringify(line)} after ${at}`);
+      at = i + word.length;
+    }
+  }
+  return seen;
+}
+
+function norm(v: Float32Array): number {
+  let s = 0;
+  for (const x of v) s += x * x;
+  return Math.sqrt(s);
+}
+
+function cliIO(cwd: string, env: NodeJS.ProcessEnv = {}): CliIO & { out: () => string; err: () => string } {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let o = '';
+  let e = '';
+  stdout.on('data', (d: Buffer) => (o += d));
+  stderr.on('data', (d: Buffer) => (e += d));
+  return { stdout, stderr, env: { ...process.env, ENGRAM_COMPRESSOR: '', ...env }, cwd, signal: new AbortController().signal, out: () => o, err: () => e };
+}
+
+const CODE = [
+  '// Network retries: exponential backoff with jitter (délai en ms).',
+  'export const RETRY_BASE_MS = 250;',
+  '',
+  'export async function fetchWithRetry(url: string, tries = 3): Promise<Response> {',
+  '  for (let i = 0; i < tries; i++) {',
+  '    try {',
+  '      return await fetch(url);',
+  '    } catch (err) {',
+  '      await sleep(RETRY_BASE_MS * 2 ** i + Math.random() * 10);',
+  '    }',
+  '  }',
+  "  throw new Error('unreachable: ' + url + ' ✓');",
+  '}',
+].join('\n');
+
+describe('ModelCompressor (tiny fixture)', () => {
+  let model: ModelCompressor;
+  const tmp: string[] = [];
+
+  before(async () => {
+    model = await ModelCompressor.load(FIXTURE, { threads: 1 });
+  });
+  after(async () => {
+    await model.release();
+    for (const d of tmp) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('has the id name@version and the config dim', () => {
+    assert.equal(model.id, `${CONFIG.name}@${CONFIG.version}`);
+    assert.equal(model.dim, CONFIG.dim);
+    assert.equal(model.info.dtype, 'fp32');
+  });
+
+  it('keeps exact source text on the right line numbers, and drops some', async () => {
+    const c = chunk(CODE, 40);
+    const [out] = await model.compress([c]);
+    assert.ok(out);
+    const lines = assertExactText(c, out.compressed);
+    assert.ok(lines.length > 0, 'something is kept');
+    assert.ok(!lines.includes(42), 'the blank line has nothing to keep');
+    assert.ok(out.compressed.replace(/^\d+\| /gm, '').length < CODE.length, 'something is dropped');
+    assert.equal(out.compressedTokens, countTokens(out.compressed));
+  });
+
+  it('reads a long chunk in several windows, with line numbers past the first window', async () => {
+    const long = Array.from({ length: 150 }, (_, i) => `  const value${i} = compute(${i}, "item ${i}");`).join('\n');
+    const c = chunk(long, 1000);
+    const [out] = await model.compress([c]);
+    const lines = assertExactText(c, out!.compressed);
+    assert.ok(lines.some((n) => n > 1100), `kept lines reach the end of the chunk: ${lines.slice(-3).join(',')}`);
+  });
+
+  it('gives the same text and vector alone and in a batch, with unit-length vectors of the config dim', async () => {
+    const a = chunk(CODE, 1);
+    const b = chunk('def add(a, b):\n    return a + b\n', 7, 'src/b.py');
+    const [alone] = await model.compress([a]);
+    const both = await model.compress([b, a, chunk('', 1, 'src/empty.ts')]);
+    assert.equal(both.length, 3);
+    assert.equal(both[1]!.compressed, alone!.compressed);
+    for (let i = 0; i < model.dim; i++) assert.ok(Math.abs(both[1]!.vector[i]! - alone!.vector[i]!) < 1e-4);
+    for (const o of both) {
+      assert.equal(o.vector.length, CONFIG.dim);
+      assert.ok(Math.abs(norm(o.vector) - 1) < 1e-4);
+    }
+    assertExactText(b, both[0]!.compressed);
+  });
+
+  it('embeds questions into unit vectors of the same dim', async () => {
+    const q1 = await model.embedQuery('where is the retry delay configured?');
+    const q2 = await model.embedQuery('how are items stored?');
+    assert.equal(q1.length, CONFIG.dim);
+    assert.ok(Math.abs(norm(q1) - 1) < 1e-4 && Math.abs(norm(q2) - 1) < 1e-4);
+    assert.notDeepEqual([...q1], [...q2]);
+  });
+
+  it('stops when the signal aborts, before or during the runs', async () => {
+    const chunks = Array.from({ length: 40 }, (_, i) => chunk(`${CODE}\n// ${i}`, 1, `src/f${i}.ts`));
+    const aborted = new AbortController();
+    aborted.abort();
+    await assert.rejects(model.compress(chunks, aborted.signal), CancelledError);
+    const one = await ModelCompressor.load(FIXTURE, { threads: 1, batchSize: 1 });
+    try {
+      const ac = new AbortController();
+      const run = one.compress(chunks, ac.signal);
+      setImmediate(() => ac.abort());
+      await assert.rejects(run, CancelledError);
+    } finally {
+      await one.release();
+    }
+  });
+
+  it('runs the int8 file when asked, as another compressor id', async () => {
+    const q = await ModelCompressor.load(FIXTURE, { dtype: 'int8', threads: 1 });
+    try {
+      assert.equal(q.id, `${CONFIG.name}@${CONFIG.version}+int8`);
+      assert.match(q.info.file, /model_quantized\.onnx$/);
+      const [out] = await q.compress([chunk(CODE)]);
+      assertExactText(chunk(CODE), out!.compressed);
+    } finally {
+      await q.release();
+    }
+  });
+
+  it('rejects a wrong or corrupt folder with a clear UserError, and openCompressor falls back to structural', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'engram-compressor-bad-'));
+    tmp.push(dir);
+    const wrongType = join(dir, 'wrong-type');
+    cpSync(FIXTURE, wrongType, { recursive: true });
+    writeFileSync(join(wrongType, 'config.json'), JSON.stringify({ ...CONFIG, model_type: 'engram-reader' }));
+    const broken = join(dir, 'broken-onnx');
+    cpSync(FIXTURE, broken, { recursive: true });
+    writeFileSync(join(broken, 'onnx', 'model.onnx'), 'not an onnx graph');
+    const noDim = join(dir, 'no-dim');
+    cpSync(FIXTURE, noDim, { recursive: true });
+    const { dim: _dim, ...rest } = CONFIG;
+    writeFileSync(join(noDim, 'config.json'), JSON.stringify(rest));
+    const badJson = join(dir, 'bad-json');
+    cpSync(FIXTURE, badJson, { recursive: true });
+    writeFileSync(join(badJson, 'config.json'), '{"model_type": "engram-comp');
+
+    const cases: Array<[string, RegExp]> = [
+      [wrongType, /model_type is "engram-reader", expected "engram-compressor"/],
+      [broken, /model\.onnx/],
+      [noDim, /"dim" must be a number/],
+      [badJson, /invalid JSON/],
+      [join(dir, 'missing'), /model folder not found/],
+    ];
+    for (const [folder, message] of cases) {
+      await assert.rejects(ModelCompressor.load(folder), (err: Error) => err instanceof UserError && message.test(err.message), folder);
+      const warnings: string[] = [];
+      const c = await openCompressor(folder, { onWarning: (m) => warnings.push(m) });
+      assert.ok(c instanceof StructuralCompressor, folder);
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0]!, /using the structural compressor/);
+    }
+    const none: string[] = [];
+    assert.ok((await openCompressor(undefined, { onWarning: (m) => none.push(m) })) instanceof StructuralCompressor);
+    assert.ok((await openCompressor('structural')) instanceof StructuralCompressor);
+    assert.deepEqual(none, []);
+  });
+});
+
+describe('engram index --compressor DIR', () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'engram-compressor-e2e-'));
+    writeFiles(join(dir, 'repo'), sampleFiles());
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('indexes with the model, searches with it, and recompresses blocks of another compressor', async () => {
+    const repo = join(dir, 'repo');
+    const store = join(dir, 'store');
+    // first with the structural compressor
+    let io = cliIO(dir);
+    assert.equal(await main(['index', '--repo', repo, '--store', store, '--json'], io), 0, io.err());
+
+    io = cliIO(dir);
+    assert.equal(await main(['index', '--repo', repo, '--store', store, '--json', '--compressor', FIXTURE], io), 0, io.err());
+    assert.doesNotMatch(io.err(), /warning/);
+
+    io = cliIO(dir);
+    assert.equal(await main(['search', '--repo', repo, '--store', store, '--json', '--compressor', FIXTURE, 'RETRY_BASE_MS backoff'], io), 0, io.err());
+    const hits = (JSON.parse(io.out()) as { results: Array<{ blockId: string; path: string }> }).results;
+    assert.ok(hits.length > 0, 'search finds blocks');
+
+    const engine = await Engine.open({ repo, store, compressor: FIXTURE });
+    try {
+      assert.equal(engine.compressorId, `${CONFIG.name}@${CONFIG.version}`);
+      const block = await engine.inspect(hits[0]!.blockId);
+      assert.equal(block.model, engine.compressorId, 'blocks were recompressed by the model');
+      assert.equal(block.vectorDim, CONFIG.dim);
+      const status = await engine.status();
+      assert.ok(status.blocks > 0);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  it('falls back to structural with a warning when the model folder is broken, and indexes everything', async () => {
+    const repo = join(dir, 'repo');
+    const store = join(dir, 'store-fallback');
+    const broken = join(dir, 'broken');
+    cpSync(FIXTURE, broken, { recursive: true });
+    writeFileSync(join(broken, 'onnx', 'model.onnx'), '');
+    const io = cliIO(dir);
+    // a relative folder resolves against the command's cwd
+    assert.equal(await main(['index', '--repo', repo, '--store', store, '--json', '--compressor', 'broken'], io), 0, io.err());
+    assert.match(io.err(), /warning: compressor ".*broken" is not usable .*using the structural compressor/);
+    const engine = await Engine.open({ repo, store });
+    try {
+      const hits = await engine.search('RETRY_BASE_MS', 3);
+      assert.ok(hits.length > 0);
+      assert.equal((await engine.inspect(hits[0]!.blockId)).model, new StructuralCompressor().id);
+    } finally {
+      await engine.close();
+    }
+  });
+});
