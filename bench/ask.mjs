@@ -20,7 +20,8 @@ const { values } = parseArgs({
   options: {
     sizes: { type: 'string', default: '8k,32k,128k,512k,1750k' },
     questions: { type: 'string', default: '12' },
-    reasoner: { type: 'string', default: join(ROOT, 'test', 'fixtures', 'tiny-reasoner') },
+    // The shipped reasoner by default; any installed name or ONNX folder (the fixture decoder: test/fixtures/tiny-reasoner).
+    reasoner: { type: 'string', default: 'engram-reader' },
     modes: { type: 'string', default: 'gated,memagent,full,rag' },
     'memagent-budget-s': { type: 'string', default: '240' },
     /** Only rewrite RESULTS.md and the plots from the saved results. */
