@@ -1,20 +1,28 @@
-// `npm run bench:index [-- --set medium|10m|demo] [--edits 50]`
+// `npm run bench:index [-- --set medium|10m|demo] [--edits 50] [--compressor NAME|DIR [--skip-live]]`
 // Indexing benchmark on real third-party code: cold index throughput, peak RSS,
 // store size per source byte, save-to-searchable latency and branch-switch
-// convergence, all through the real CLI and JSON-RPC server.
+// convergence, all through the real CLI and JSON-RPC server. With --compressor, the
+// same corpus is also cold-indexed with that compressor (its own store) and both
+// compressors' throughput and compression ratio are shown side by side.
 import { spawn, execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync, readdirSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import * as lancedb from '@lancedb/lancedb';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node.js';
 import { corpus } from './corpus.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'bin', 'engram.js');
 const { values: args } = parseArgs({
-  options: { set: { type: 'string', default: 'medium' }, edits: { type: 'string', default: '50' }, 'skip-live': { type: 'boolean', default: false } },
+  options: {
+    set: { type: 'string', default: 'medium' },
+    edits: { type: 'string', default: '50' },
+    'skip-live': { type: 'boolean', default: false },
+    compressor: { type: 'string' },
+  },
 });
 
 const tmp = mkdtempSync(join(tmpdir(), 'engram-bench-'));
@@ -22,39 +30,85 @@ const repo = join(tmp, 'repo');
 const store = join(tmp, 'store');
 try {
   cpSync(corpus(args.set), repo, { recursive: true });
-  const cold = await coldIndex();
+  const cold = await coldIndex(store);
   const status = JSON.parse(execFileSync(process.execPath, [CLI, 'status', '--json', '--repo', repo, '--store', store], { encoding: 'utf8' }));
   const indexedBytes = status.sourceBytes;
   const warm = await timed(() => runCli(['index', '--json', '--quiet', '--repo', repo, '--store', store]));
   const rows = [
     ['corpus', `${args.set} (${status.files} files, ${fmt(status.tokens)} tokens, ${fmt(indexedBytes)}B indexed source)`],
-    ['cold index', `${fmt((status.tokens / cold.ms) * 60000)} tokens/min · ${((cold.report.filesIndexed / cold.ms) * 1000).toFixed(0)} files/s · ${(cold.ms / 1000).toFixed(1)} s`],
+    ['cold index', coldLine(status, cold)],
+    ['compression', await ratioLine(store)],
     ['peak RSS (cold index)', `${cold.peakRssMb.toFixed(0)} MB`],
     ['store size', `${fmt(status.storeBytes)}B = ${(status.storeBytes / indexedBytes).toFixed(3)}x indexed source bytes`],
     ['no-op re-index', `${(warm.ms / 1000).toFixed(2)} s`],
     ['skipped', JSON.stringify(status.skipped)],
   ];
   if (!args['skip-live']) rows.push(...(await live(Number(args.edits))));
+  const model = args.compressor ? await modelRows(args.compressor) : [];
   console.log('\nEngram index benchmark (structural compressor)');
   for (const [k, v] of rows) console.log(`  ${k.padEnd(28)} ${v}`);
+  if (model.length) {
+    console.log(`\nThe same corpus with --compressor ${args.compressor} (cold index, own store, same machine)`);
+    for (const [k, v] of model) console.log(`  ${k.padEnd(28)} ${v}`);
+  }
   console.log(`  targets: >= 2M tokens/min cold, <= 1 s p95 save-to-searchable, <= 0.5x store, <= 1 GB peak RSS at 10M tokens`);
 } finally {
   rmSync(tmp, { recursive: true, force: true });
 }
 
-async function coldIndex() {
+async function coldIndex(storeDir, extra = []) {
   const started = Date.now();
-  const { stdout, peakRssMb } = await runCli(['index', '--json', '--quiet', '--repo', repo, '--store', store]);
-  return { ms: Date.now() - started, report: JSON.parse(stdout), peakRssMb };
+  const { stdout, stderr, peakRssMb } = await runCli(['index', '--json', '--quiet', '--repo', repo, '--store', storeDir, ...extra]);
+  return { ms: Date.now() - started, report: JSON.parse(stdout), stderr, peakRssMb };
+}
+
+function coldLine(status, cold) {
+  return `${fmt((status.tokens / cold.ms) * 60000)} tokens/min · ${((cold.report.filesIndexed / cold.ms) * 1000).toFixed(0)} files/s · ${(cold.ms / 1000).toFixed(1)} s`;
+}
+
+/** Compressed/raw tokens over the store's blocks (the compressors' own token measure), and their id. */
+async function ratioLine(storeDir) {
+  const db = await lancedb.connect(storeDir);
+  const table = await db.openTable('blocks');
+  let raw = 0;
+  let kept = 0;
+  const models = new Set();
+  for (const row of await table.query().select(['tokens', 'compressedTokens', 'model']).toArray()) {
+    raw += Number(row.tokens);
+    kept += Number(row.compressedTokens);
+    models.add(row.model);
+  }
+  table.close();
+  db.close();
+  return `${[...models].join(', ')}: ${fmt(kept)} of ${fmt(raw)} tokens kept = ratio ${(raw / Math.max(kept, 1)).toFixed(2)} (${((100 * kept) / Math.max(raw, 1)).toFixed(1)}%)`;
+}
+
+/** Cold index with the learned compressor into its own store. */
+async function modelRows(compressor) {
+  const modelStore = join(tmp, 'store-model');
+  const cold = await coldIndex(modelStore, ['--compressor', compressor]);
+  const fellBack = /warning: compressor/.test(cold.stderr);
+  const status = JSON.parse(execFileSync(process.execPath, [CLI, 'status', '--json', '--repo', repo, '--store', modelStore, '--compressor', compressor], { encoding: 'utf8' }));
+  return [
+    ['cold index', coldLine(status, cold) + (fellBack ? ' (the model did not load: structural ran)' : '')],
+    ['compression', await ratioLine(modelStore)],
+    ['peak RSS (cold index)', `${cold.peakRssMb.toFixed(0)} MB`],
+    ['store size', `${fmt(status.storeBytes)}B = ${(status.storeBytes / status.sourceBytes).toFixed(3)}x indexed source bytes`],
+  ];
 }
 
 /** Runs the CLI, sampling its peak RSS (VmHWM) from /proc while it runs. */
 function runCli(argv) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...argv], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [CLI, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
+    let stderr = '';
     let peak = 0;
     child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      process.stderr.write(d);
+    });
     const poll = setInterval(() => {
       try {
         const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
@@ -63,7 +117,7 @@ function runCli(argv) {
     }, 50);
     child.on('exit', (code) => {
       clearInterval(poll);
-      if (code === 0) resolve({ stdout, peakRssMb: peak });
+      if (code === 0) resolve({ stdout, stderr, peakRssMb: peak });
       else reject(new Error(`engram ${argv.join(' ')} exited ${code}`));
     });
   });
