@@ -13,6 +13,7 @@ import { main } from '../src/cli/main.js';
 import type { CliIO } from '../src/cli/io.js';
 import { ModelCompressor, openCompressor, StructuralCompressor } from '../src/core/compress/index.js';
 import { Engine } from '../src/core/engine.js';
+import { readSettings, serverLaunch } from '../src/extension/settings.js';
 import { sha256Hex } from '../src/core/hash.js';
 import { countTokens } from '../src/core/tokens.js';
 import { CancelledError, UserError, type Chunk } from '../src/core/types.js';
@@ -263,4 +264,12 @@ describe('engram index --compressor DIR', () => {
       await engine.close();
     }
   });
+});
+
+it('the editor setting engram.index.compressor reaches the engine command line', () => {
+  const paths = { execPath: '/usr/bin/code', cli: '/ext/bin/engram.js', repo: '/ws', defaultStore: '/st', feedbackFile: '/g/f.jsonl' };
+  const plain = serverLaunch(readSettings(() => undefined), paths, {});
+  assert.ok(!plain.args.includes('--compressor'), 'structural by default');
+  const set = serverLaunch(readSettings((k) => (k === 'index.compressor' ? ' /m/engram-compressor-0.1.0 ' : undefined)), paths, {});
+  assert.equal(set.args[set.args.indexOf('--compressor') + 1], '/m/engram-compressor-0.1.0');
 });

@@ -18,6 +18,8 @@ export interface EngramSettings {
   memoryBudget: number;
   excludes: string[];
   maxFileBytes: number;
+  /** `structural` (empty: the default) or a compressor model's name or folder. */
+  compressor: string;
   storageLocation: string;
   feedbackEnabled: boolean;
   autoIndex: boolean;
@@ -48,6 +50,7 @@ export function readSettings(get: SettingGetter): EngramSettings {
     memoryBudget: Math.round(n('memory.budget', 1024, 64, 65536)),
     excludes: Array.isArray(excludes) ? excludes.filter((e): e is string => typeof e === 'string' && e.trim() !== '') : [],
     maxFileBytes: Math.round(n('index.maxFileBytes', 1_000_000, 1024, 1_000_000_000)),
+    compressor: s('index.compressor', ''),
     storageLocation: s('storage.location', ''),
     feedbackEnabled: get('feedback.enabled') !== false,
     autoIndex: get('index.autoStart') !== false,
@@ -70,6 +73,7 @@ export function serverLaunch(settings: EngramSettings, paths: LaunchPaths, baseE
   const store = settings.storageLocation || paths.defaultStore;
   const args = [paths.cli, 'serve', '--stdio', '--repo', paths.repo, '--store', store, '--feedback', paths.feedbackFile, '--max-file-bytes', String(settings.maxFileBytes)];
   for (const e of settings.excludes) args.push('--exclude', e);
+  if (settings.compressor) args.push('--compressor', settings.compressor);
   // Gate and memory limits go to the server's ask options (engram ask's flags).
   args.push('--max-blocks', String(settings.topK), '--memory-tokens', String(settings.memoryBudget));
   if (settings.threshold !== null) args.push('--threshold', String(settings.threshold));
