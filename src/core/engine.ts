@@ -8,7 +8,7 @@ import { recall } from './gate/recall.js';
 import { Gate } from './gate/gate.js';
 import { ask, checkQuestion, evaluate, SourceLines, type AskOptions, type EvalReport, type QaItem, type QuestionReport } from './ask/index.js';
 import { Scanner } from './scan/index.js';
-import { defaultStoreDir, MemoryStore, type StoreStats } from './store/index.js';
+import { defaultStoreDir, MemoryStore, META_COMPRESSOR, type StoreStats } from './store/index.js';
 import { Indexer, type IndexReport, type IndexRunOptions } from './sync/indexer.js';
 import { WorkspaceWatcher, type WatchOptions } from './sync/watcher.js';
 import { UserError, type AskResult, type Citation, type MemoryBlock, type SearchHit } from './types.js';
@@ -77,6 +77,11 @@ export class Engine {
     } catch (err) {
       if (compressor instanceof ModelCompressor) await compressor.release();
       throw err;
+    }
+    // Queries are embedded by this engine's compressor: say so when the blocks were made by another.
+    const made = await store.getMeta(META_COMPRESSOR);
+    if (made !== null && made !== compressor.id) {
+      options.onWarning?.(`the blocks in ${storeDir} were made by ${made}; this engine runs ${compressor.id} (--compressor): the next index run recompresses them, and until then recall is weaker`);
     }
     const indexer = new Indexer({ scanner, chunker, compressor, store, maxTokens: options.maxTokens ?? 512 });
     return new Engine(repo, storeDir, scanner, compressor, store, indexer);
