@@ -8,7 +8,7 @@
 import { basename, join } from 'node:path';
 import { EncoderModel, type EncoderRow } from '../models/encoder.js';
 import { pickOnnxFile, readModelFolder } from '../models/layout.js';
-import { lineTokens, lineWindows, tokenByteLengths, type LineWindow } from '../models/line-windows.js';
+import { lineTokens, lineWindows, tokenByteLengths, type LineTokens, type LineWindow } from '../models/line-windows.js';
 import type { ProviderName, ProviderPreference } from '../models/providers.js';
 import { ModelTokenizer } from '../models/tokenizer.js';
 import { countTokens } from '../tokens.js';
@@ -52,9 +52,13 @@ interface ChunkWindow extends LineWindow {
   chunk: number;
 }
 
+/** Distinct lines remembered with their tokens: code repeats lines (`}`, blank, imports) a lot. */
+const LINE_CACHE = 100_000;
+
 export class ModelCompressor implements Compressor {
   readonly id: string;
   readonly dim: number;
+  private readonly lineCache = new Map<string, LineTokens>();
 
   private constructor(
     private readonly model: EncoderModel,
@@ -121,7 +125,7 @@ export class ModelCompressor implements Compressor {
     const lines = chunks.map((ch) => ch.text.split('\n'));
     const windows: ChunkWindow[] = [];
     lines.forEach((ls, i) => {
-      const toks = ls.map((l) => lineTokens(this.tok, this.tokBytes, l, c.lineMax));
+      const toks = ls.map((l) => this.lineTokens(l));
       for (const w of lineWindows([c.block], toks, c.maxLen, c.newline)) windows.push({ ...w, chunk: i });
     });
     // Similar lengths share a batch: less padding.
@@ -166,6 +170,18 @@ export class ModelCompressor implements Compressor {
 
   async release(): Promise<void> {
     await this.model.release();
+  }
+
+  private lineTokens(text: string): LineTokens {
+    let t = this.lineCache.get(text);
+    if (t === undefined) {
+      t = lineTokens(this.tok, this.tokBytes, text, this.cfg.lineMax);
+      if (text.length <= 256) {
+        if (this.lineCache.size >= LINE_CACHE) this.lineCache.clear();
+        this.lineCache.set(text, t);
+      }
+    }
+    return t;
   }
 }
 
