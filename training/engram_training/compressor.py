@@ -19,7 +19,7 @@ tokens, whitespace, newlines and closing braces are never kept):
   3. it is a name defined somewhere in the repository that at least two chunks mention (names other
      chunks reference), except names in more than a fifth of the chunks;
   4. it is the name or a string/number literal of a constant-like assignment (`NAME = literal`,
-     `const x = literal`, `#define NAME value`).
+     `const x = literal`, `#define NAME value`), or the name of any other top-level assignment.
 Comment text (`#`, `//`, `/* */` lines and trailing comments) is kept only through rule 1.
 """
 
@@ -165,7 +165,8 @@ def definition_names(line: str) -> list[tuple[int, int]]:
 
 
 def constant_spans(line: str) -> list[tuple[int, int]]:
-    """Name and literals of a constant-like assignment whose value starts with a literal."""
+    """Name and literals of a constant-like assignment whose value starts with a literal; the name
+    alone of any other top-level assignment."""
     m = _CONST.match(line)
     if not m:
         return []
@@ -173,9 +174,10 @@ def constant_spans(line: str) -> list[tuple[int, int]]:
     rhs_at = m.start(gi + 1)
     rhs = line[rhs_at:_comment_from(line)]
     lits = [(rhs_at + x.start(), rhs_at + x.end()) for x in _LITERAL.finditer(rhs)]
+    name = [(m.start(gi), m.end(gi))]
     if not lits or lits[0][0] - rhs_at > 2:  # the value must start with a literal (maybe after `[`, `(`, `{`)
-        return []
-    return [(m.start(gi), m.end(gi))] + lits
+        return name if not line[:1].isspace() else []  # a top-level assignment defines its name
+    return name + lits
 
 
 def defined_names(line: str) -> set[str]:
@@ -696,11 +698,12 @@ Trained from scratch by `training/` (`python -m engram_training.compressor`).
 ## Data and labels
 Chunks (training/engram_training/blocks.py `chunk_file`, <= 512 estimated tokens) of the files of the
 QA contexts (training/README.md sections 1-2), split by repository; test and validation repositories
-are never seen in training. Keep labels, per token (it must have a letter, digit, `_` or `$`; punctuation-only
-tokens, whitespace, newlines and closing braces are never kept): tokens on QA evidence lines;
-identifiers and literals of definition lines and signatures (names, parameters, defaults; keywords excepted); names defined
-in the repository that several chunks mention (at most a fifth of them); names and literals of
-constant-like assignments. Comment text counts only on evidence lines.
+are never seen in training. Keep labels, per token (it must have a letter, digit, `_` or `$`;
+punctuation-only tokens, whitespace, newlines and closing braces are never kept): tokens on QA
+evidence lines; identifiers and literals of definition lines and signatures (names, parameters,
+defaults; keywords excepted); names defined in the repository that several chunks mention (at most
+a fifth of them); names and literals of constant-like assignments, and the names of other
+top-level assignments. Comment text counts only on evidence lines.
 Label keep rate: train {stats.get('train', {}).get('keep_label_rate', '?')}, test {stats.get('test', {}).get('keep_label_rate', '?')}.
 Recall vector: InfoNCE (temperature 0.05, in-batch negatives, both directions) between each train
 question and the window of its evidence chunk holding the evidence's first line.
