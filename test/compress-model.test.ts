@@ -7,16 +7,15 @@ import { strict as assert } from 'node:assert';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { main } from '../src/cli/main.js';
-import type { CliIO } from '../src/cli/io.js';
 import { ModelCompressor, openCompressor, StructuralCompressor } from '../src/core/compress/index.js';
 import { Engine } from '../src/core/engine.js';
 import { readSettings, serverLaunch } from '../src/extension/settings.js';
 import { sha256Hex } from '../src/core/hash.js';
 import { countTokens } from '../src/core/tokens.js';
 import { CancelledError, UserError, type Chunk } from '../src/core/types.js';
+import { memoryIO, type MemoryIO } from './support/cli-io.js';
 import { sampleFiles, writeFiles } from './support/repo.js';
 
 const FIXTURE = resolve(__dirname, 'fixtures', 'tiny-compressor');
@@ -55,14 +54,8 @@ function norm(v: Float32Array): number {
   return Math.sqrt(s);
 }
 
-function cliIO(cwd: string, env: NodeJS.ProcessEnv = {}): CliIO & { out: () => string; err: () => string } {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let o = '';
-  let e = '';
-  stdout.on('data', (d: Buffer) => (o += d));
-  stderr.on('data', (d: Buffer) => (e += d));
-  return { stdout, stderr, env: { ...process.env, ENGRAM_COMPRESSOR: '', ...env }, cwd, signal: new AbortController().signal, out: () => o, err: () => e };
+function cliIO(cwd: string, env: NodeJS.ProcessEnv = {}): MemoryIO {
+  return memoryIO({ ...process.env, ENGRAM_COMPRESSOR: '', ...env }, cwd);
 }
 
 const CODE = [

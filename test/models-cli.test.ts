@@ -1,24 +1,15 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { PassThrough } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { modelsCommand } from '../src/cli/commands/models.js';
-import type { CliIO } from '../src/cli/io.js';
 import { EncoderModel } from '../src/core/models/encoder.js';
 import { chooseProviders, detectCuda } from '../src/core/models/index.js';
 import { FIXTURE, startHub, type Hub } from './models-hub.js';
+import { memoryIO } from './support/cli-io.js';
 
-function io(env: NodeJS.ProcessEnv, cwd: string): CliIO & { out: () => string; err: () => string } {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let o = '';
-  let e = '';
-  stdout.on('data', (d: Buffer) => (o += d));
-  stderr.on('data', (d: Buffer) => (e += d));
-  return { stdout, stderr, env, cwd, signal: new AbortController().signal, out: () => o, err: () => e };
-}
+const io = memoryIO;
 
 interface ListJson {
   cacheDir: string;

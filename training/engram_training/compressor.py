@@ -43,6 +43,7 @@ from torch import nn
 
 from .blocks import BM25, chunk_file
 from .gate import _Layer
+from .publish import copy_tokenizer, export_encoder_onnx, update_manifest
 from .reader import DEFAULT_TOKENIZER, ReaderEncoder, Window, find_in_line, keep_lines, target_text
 from .runs import load_jsonl, pick_device, save_ckpt
 
@@ -104,18 +105,7 @@ class CompressorModel(nn.Module):
 def chunk_windows(enc: ReaderEncoder, lines: list[str], start_line: int, max_len: int = MAX_LEN) -> list[Window]:
     """`<block>` then whole lines (each tokenized alone, newline after it) up to max_len tokens;
     a longer chunk becomes consecutive windows."""
-    block = [enc.sp["<block>"]]
-    budget = max_len - 1
-    groups: list[list[int]] = [[]]
-    used = 0
-    for k, text in enumerate(lines):
-        n = len(enc.line(text)[0]) + 1
-        if groups[-1] and used + n > budget:
-            groups.append([])
-            used = 0
-        groups[-1].append(k)
-        used += n
-    return [enc._window(block, lines, idx, start_line) for idx in groups]
+    return enc.windows([enc.sp["<block>"]], lines, start_line, max_len)
 
 
 def question_ids(enc: ReaderEncoder, question: str, max_len: int = MAX_LEN) -> list[int]:
@@ -592,41 +582,8 @@ OUTPUTS = ["keep_logits", "embedding"]
 
 def export_onnx(model: CompressorModel, onnx_dir: Path) -> dict:
     """ONNX fp32 and int8; max |delta| against PyTorch per output on other shapes than the export's."""
-    import onnxruntime as ort
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-    onnx_dir.mkdir(parents=True, exist_ok=True)
-    model = model.cpu().eval()
     c = model.config
-    g = torch.Generator().manual_seed(0)
-    ids = torch.randint(11, c.vocab_size, (2, 29), generator=g)
-    mask = torch.ones_like(ids)
-    mask[1, 20:] = 0
-    fp32 = onnx_dir / "model.onnx"
-    axes = {"batch_size": 0, "sequence_length": 1}
-    torch.onnx.export(model, (ids, mask), str(fp32), input_names=["input_ids", "attention_mask"], output_names=OUTPUTS,
-                      opset_version=17, dynamo=False,
-                      dynamic_axes={"input_ids": {0: "batch_size", 1: "sequence_length"},
-                                    "attention_mask": {0: "batch_size", 1: "sequence_length"},
-                                    "keep_logits": {0: "batch_size", 1: "sequence_length"},
-                                    "embedding": {0: "batch_size"}})
-    del axes
-    int8 = onnx_dir / "model_quantized.onnx"
-    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
-    ids2 = torch.randint(11, c.vocab_size, (3, min(c.max_len, 150)), generator=g)
-    mask2 = torch.ones_like(ids2)
-    mask2[2, 70:] = 0
-    with torch.no_grad():
-        ref = [r.numpy() for r in model(ids2, mask2)]
-    m = mask2.numpy().astype(bool)
-    out: dict = {}
-    for name, path in (("fp32", fp32), ("int8", int8)):
-        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        got = sess.run(OUTPUTS, {"input_ids": ids2.numpy(), "attention_mask": mask2.numpy()})
-        out[name] = {"keep_logits": float(np.abs(got[0][m] - ref[0][m]).max()),
-                     "embedding": float(np.abs(got[1] - ref[1]).max())}
-    if max(out["fp32"].values()) > 1e-3:
-        raise RuntimeError(f"ONNX fp32 output differs from PyTorch: {out['fp32']}")
-    return out
+    return export_encoder_onnx(model, onnx_dir, OUTPUTS, {"keep_logits"}, c.max_len, c.vocab_size)
 
 
 def compressor_config(model: CompressorModel, threshold: float, tokenizer_json: Path) -> dict:
@@ -645,7 +602,6 @@ def compressor_config(model: CompressorModel, threshold: float, tokenizer_json: 
 
 
 def publish(data: Path, run: Path, out: Path, tokenizer_dir: Path, manifest: Path, version: str = "0.1.0") -> dict:
-    from .publish import copy_tokenizer, update_manifest
     model = load_model(run)
     info = json.loads((run / "train.json").read_text())
     out.mkdir(parents=True, exist_ok=True)

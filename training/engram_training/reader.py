@@ -201,9 +201,9 @@ class ReaderEncoder:
                 self._line_cache[text] = hit
         return hit
 
-    def windows(self, prefix: list[int], lines: list[str], start_line: int) -> list[Window]:
-        """Consecutive windows of whole lines, each fitting MAX_LEN with the prefix."""
-        budget = MAX_LEN - len(prefix)
+    def windows(self, prefix: list[int], lines: list[str], start_line: int, max_len: int = MAX_LEN) -> list[Window]:
+        """Consecutive windows of whole lines, each fitting max_len with the prefix."""
+        budget = max_len - len(prefix)
         out: list[Window] = []
         cur: list[int] = []
         used = 0

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .publish import copy_tokenizer, update_manifest
+from .publish import copy_tokenizer, export_encoder_onnx, update_manifest
 from .reader import (LINE_MAX, MAX_SPAN, MEM_MAX, NL, PATH_MAX, Q_MAX, ReaderEncoder, ReaderModel, answers, evaluate,
                      load_model, onnx_forward, run_windows)
 
@@ -20,52 +20,9 @@ OUTPUTS = ["start_logits", "end_logits", "keep_logits", "no_answer_logits"]
 
 def export_reader_onnx(model: ReaderModel, onnx_dir: Path, quantize: bool = True) -> dict:
     """input_ids, attention_mask -> the four heads; checks ONNX against PyTorch on other shapes."""
-    import onnxruntime as ort
-    onnx_dir.mkdir(parents=True, exist_ok=True)
-    model = model.cpu().eval()
     c = model.config
-    g = torch.Generator().manual_seed(0)
-    ids = torch.randint(11, c.vocab_size, (2, 29), generator=g)
-    mask = torch.ones_like(ids)
-    mask[1, 20:] = 0
-    fp32 = onnx_dir / "model.onnx"
-    dyn = {"batch_size": 0, "sequence_length": 1}
-    torch.onnx.export(model, (ids, mask), str(fp32), input_names=["input_ids", "attention_mask"], output_names=OUTPUTS,
-                      opset_version=17, dynamo=False,
-                      dynamic_axes={"input_ids": {0: "batch_size", 1: "sequence_length"},
-                                    "attention_mask": {0: "batch_size", 1: "sequence_length"},
-                                    "start_logits": {0: "batch_size", 1: "sequence_length"},
-                                    "end_logits": {0: "batch_size", 1: "sequence_length"},
-                                    "keep_logits": {0: "batch_size", 1: "sequence_length"},
-                                    "no_answer_logits": {0: "batch_size"}})
-    del dyn
-    files = [("fp32", fp32)]
-    if quantize:
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-        int8 = onnx_dir / "model_quantized.onnx"
-        quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
-        files.append(("int8", int8))
-    ids2 = torch.randint(11, c.vocab_size, (3, min(c.max_len, 150)), generator=g)
-    mask2 = torch.ones_like(ids2)
-    mask2[2, 70:] = 0
-    with torch.no_grad():
-        ref = [r.numpy() for r in model(ids2, mask2)]
-    out: dict = {}
-    for name, path in files:
-        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        got = sess.run(OUTPUTS, {"input_ids": ids2.numpy(), "attention_mask": mask2.numpy()})
-        # padded positions are never read; compare the real ones
-        diffs = []
-        for o, (a, b) in zip(OUTPUTS, zip(got, ref)):
-            if a.ndim == 2:
-                m = mask2.numpy().astype(bool)
-                diffs.append(float(np.abs(a[m] - b[m]).max()))
-            else:
-                diffs.append(float(np.abs(a - b).max()))
-        out[f"{name}_max_abs_diff"] = max(diffs)
-    if out["fp32_max_abs_diff"] > 1e-3:
-        raise RuntimeError(f"ONNX fp32 output differs from PyTorch by {out['fp32_max_abs_diff']}")
-    return out
+    diffs = export_encoder_onnx(model, onnx_dir, OUTPUTS, set(OUTPUTS[:3]), c.max_len, c.vocab_size, quantize)
+    return {f"{name}_max_abs_diff": max(d.values()) for name, d in diffs.items()}
 
 
 def reader_config(model: ReaderModel, th: dict, tokenizer_json: Path) -> dict:
