@@ -132,3 +132,16 @@ test('compress honours an aborted signal', async () => {
   ac.abort();
   await assert.rejects(new StructuralCompressor().compress([chunk('a.ts', 'x')], ac.signal), CancelledError);
 });
+
+test('namesIn finds the code names a question asks about; mentionsAny matches whole identifiers', async () => {
+  const { namesIn, mentionsAny } = await import('../src/core/compress/identifiers.js');
+  assert.deepEqual(namesIn('What is the value of the constant `RBDT_FILE`?'), ['RBDT_FILE']);
+  assert.deepEqual(namesIn('where is parseHTTPResponse defined, and what does `the config` hold'), ['config', 'parseHTTPResponse']);
+  assert.deepEqual(namesIn('how does the retry delay grow?'), []);
+  assert.deepEqual(namesIn('`const` and `$el` and v2'), ['$el', 'v2']);
+  assert.ok(mentionsAny('const RBDT_FILE = 7;', ['RBDT_FILE']));
+  assert.ok(!mentionsAny('const RBDT_FILE_DEPENDENCIES = 9;', ['RBDT_FILE']));
+  assert.ok(!mentionsAny('const X_RBDT_FILE = 9;', ['RBDT_FILE']));
+  assert.ok(mentionsAny('f(RBDT_FILE_X, RBDT_FILE)', ['RBDT_FILE']));
+  assert.ok(!mentionsAny('anything', []));
+});

@@ -20,20 +20,20 @@ function tempDir(t: { after: (fn: () => void) => void }): string {
   return dir;
 }
 
-/** A file cut into chunks of `per` lines, compressed by the real compressor. */
-async function fileWrite(path: string, text: string, per = 4): Promise<FileWrite> {
+/** A file cut into chunks of `per` lines (each defining `symbols`), compressed by the real compressor. */
+async function fileWrite(path: string, text: string, per = 4, symbols: string[] = []): Promise<FileWrite> {
   const lines = text.split('\n');
   const chunks: Chunk[] = [];
   for (let i = 0; i < lines.length; i += per) {
     const body = lines.slice(i, i + per).join('\n');
     const hash = sha256Hex(body);
-    chunks.push({ id: stableId(path, i + 1, hash), path, startLine: i + 1, endLine: Math.min(i + per, lines.length), lang: 'ts', symbols: [], text: body, tokens: countTokens(body), hash });
+    chunks.push({ id: stableId(path, i + 1, hash), path, startLine: i + 1, endLine: Math.min(i + per, lines.length), lang: 'ts', symbols, text: body, tokens: countTokens(body), hash });
   }
   const out = await compressor.compress(chunks);
   const fileHash = sha256Hex(text);
   const blocks = chunks.map((c, i) => ({
     id: c.id, path, startLine: c.startLine, endLine: c.endLine, lang: c.lang, symbols: c.symbols, hash: c.hash, tokens: c.tokens,
-    model: compressor.id, fileHash, ...out[i]!, terms: termsOf(c.text, c.symbols),
+    model: compressor.id, fileHash, ...out[i]!, terms: termsOf(c.text, [], c.symbols),
   }));
   return {
     record: { path, size: text.length, mtimeMs: 1, hash: fileHash, skip: null, blocks: blocks.length, tokens: chunks.reduce((a, c) => a + c.tokens, 0) },
@@ -230,25 +230,41 @@ test('an unusable or outdated store is moved aside and a fresh one created', asy
   const warnings: string[] = [];
   const fresh = await MemoryStore.open(dir, { dim: DIM, onWarning: (m) => warnings.push(m) });
   assert.equal(warnings.length, 1);
-  assert.match(warnings[0]!, /schema version 0/);
+  assert.match(warnings[0]!, /another Engram version.*schema version 0.*safe to delete/);
   assert.equal((await fresh.stats()).blocks, 0);
   await fresh.writeFiles([await fileWrite('a.ts', RETRY)]);
   await fresh.close();
-  assert.equal(readdirSync(root).filter((n) => n.startsWith('store.corrupt-')).length, 1);
+  assert.equal(readdirSync(root).filter((n) => n.startsWith('store.old-')).length, 1);
 
   // damage the manifests of the blocks table
   const versions = join(dir, 'blocks.lance', '_versions');
   for (const f of readdirSync(versions)) writeFileSync(join(versions, f), 'garbage');
   const again = await MemoryStore.open(dir, { dim: DIM, onWarning: (m) => warnings.push(m) });
   assert.equal(warnings.length, 2);
+  assert.match(warnings[1]!, /could not be used/);
   assert.equal((await again.stats()).blocks, 0);
   await again.close();
-  assert.equal(readdirSync(root).filter((n) => n.startsWith('store.corrupt-')).length, 2);
+  assert.equal(readdirSync(root).filter((n) => n.startsWith('store.corrupt-')).length, 1);
 
   // a different vector dimension is another compressor's store
   const other = await MemoryStore.open(dir, { dim: 32, onWarning: (m) => warnings.push(m) });
   assert.match(warnings[2]!, /dimension/);
   await other.close();
+  assert.equal(readdirSync(root).filter((n) => n.startsWith('store.old-')).length, 2);
+});
+
+test('lexical search ranks the exact compound name first, and its definition above its uses', async (t) => {
+  const dir = join(tempDir(t), 'store');
+  const store = await MemoryStore.open(dir, { dim: DIM });
+  await store.writeFiles([
+    await fileWrite('a.ts', 'export const RBDT_RESOLVE_FILE = 3;\nexport const RBDT_FILE_DEPENDENCIES = 9;', 4, ['RBDT_RESOLVE_FILE', 'RBDT_FILE_DEPENDENCIES']),
+    await fileWrite('b.ts', "export function kind(type: number) {\n  return type === RBDT_FILE ? 'file' : 'other';\n}", 4, ['kind']),
+    await fileWrite('c.ts', 'export const RBDT_FILE = 7;', 4, ['RBDT_FILE']),
+  ]);
+  await store.optimize(); // as after every index run
+  const hits = await store.searchLexical('What is the value of the constant `RBDT_FILE`?', 3);
+  assert.deepEqual(hits.map((h) => h.path), ['c.ts', 'b.ts', 'a.ts']);
+  await store.close();
 });
 
 test('lexical search finds identifiers and survives hostile queries', async (t) => {

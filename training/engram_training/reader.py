@@ -36,6 +36,7 @@ import re
 import string
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -46,6 +47,7 @@ from torch import nn
 
 from .features import canonical_ids, match_features, segments
 from .gate import _Layer
+from .names import mentions_any, names_in
 from .runs import add_train_parser, load_jsonl, pick_device, save_ckpt
 
 MAX_LEN = 512
@@ -54,6 +56,8 @@ MEM_MAX = 96
 PATH_MAX = 24
 LINE_MAX = 64
 MAX_SPAN = 48
+# Log-odds against spans on lines that name none of the question's code names (NAME_PENALTY in extractive.ts).
+NAME_PENALTY = 16.0
 NL = "\u010a"  # the byte-level token for "\n"
 DEFAULT_TOKENIZER = Path(__file__).resolve().parents[2] / "models" / "engram-tokenizer" / "tokenizer.json"
 
@@ -719,9 +723,12 @@ def load_model(run: Path, device: str = "cpu") -> ReaderModel:
 # ---------------------------------------------------------------- inference (mirrors extractive.ts)
 
 
-def decode_window(w: Window, start: np.ndarray, end: np.ndarray, keep: np.ndarray, na_logit: float) -> dict:
+def decode_window(w: Window, start: np.ndarray, end: np.ndarray, keep: np.ndarray, na_logit: float,
+                  names: Sequence[str] = (), name_penalty: float = NAME_PENALTY) -> dict:
     """Best span (start <= end on one line, at most MAX_SPAN tokens, widened to whole words),
-    P(no answer), per-line keep scores. Every answer kind is on one line."""
+    P(no answer), per-line keep scores. Every answer kind is on one line. When the question
+    names code (`names`), spans on lines that say none of those names rank `name_penalty`
+    nats lower; the span's score stays its own probability (mirrors extractive.ts)."""
     sp = np.array(w.spanable + [False] * (len(start) - len(w.spanable)))[:len(start)]
     s = np.where(sp, start, -np.inf)
     e = np.where(sp, end, -np.inf)
@@ -730,12 +737,14 @@ def decode_window(w: Window, start: np.ndarray, end: np.ndarray, keep: np.ndarra
     best, bi, bj = -np.inf, -1, -1
     idx = np.nonzero(sp)[0]
     line = np.array(w.line_of[:len(e)])
+    prior = np.array([-name_penalty if names and not mentions_any(text, names) else 0.0 for text in w.lines])
+    rank = -np.inf
     for i in idx:
         j_hi = min(len(e), i + MAX_SPAN)
         seg = np.where(line[i:j_hi] == line[i], le[i:j_hi], -np.inf)
         j = int(np.argmax(seg))
-        if ls[i] + seg[j] > best:
-            best, bi, bj = ls[i] + seg[j], int(i), int(i + j)
+        if ls[i] + seg[j] + prior[line[i]] > rank:
+            rank, best, bi, bj = ls[i] + seg[j] + prior[line[i]], ls[i] + seg[j], int(i), int(i + j)
     p_na = float(1 / (1 + math.exp(-na_logit)))
     ans = None
     if bi >= 0:
@@ -758,8 +767,8 @@ def _pad(windows: list[Window]) -> tuple[np.ndarray, np.ndarray]:
     return ids, mask
 
 
-def run_windows(windows: list[Window], forward, batch_size: int = 32) -> list[dict]:
-    """forward(ids, mask) -> (start, end, keep, na) numpy arrays."""
+def run_windows(windows: list[Window], forward, batch_size: int = 32, names: Sequence[Sequence[str]] | None = None) -> list[dict]:
+    """forward(ids, mask) -> (start, end, keep, na) numpy arrays; names[i]: window i's question's code names."""
     out: list[dict] = [{}] * len(windows)
     order = sorted(range(len(windows)), key=lambda i: len(windows[i].ids))
     for k in range(0, len(order), batch_size):
@@ -768,7 +777,7 @@ def run_windows(windows: list[Window], forward, batch_size: int = 32) -> list[di
         st, en, kp, na = forward(ids, mask)
         for r, i in enumerate(idx):
             n = len(windows[i].ids)
-            out[i] = decode_window(windows[i], st[r, :n], en[r, :n], kp[r, :n], float(na[r]))
+            out[i] = decode_window(windows[i], st[r, :n], en[r, :n], kp[r, :n], float(na[r]), names[i] if names else ())
     return out
 
 
@@ -914,7 +923,7 @@ def predict(data: Path, tokenizer: Path, forward, limit: int | None = None) -> d
     out = {}
     for split in ("validation", "test"):
         rows = load_jsonl(data / f"{split}.jsonl")[:limit]
-        out[split] = (rows, run_windows(eval_windows(enc, rows), forward))
+        out[split] = (rows, run_windows(eval_windows(enc, rows), forward, names=[names_in(r["question"]) for r in rows]))
     return out
 
 

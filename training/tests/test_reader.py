@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from engram_training.corpus import RepoRecord
+from engram_training.names import mentions_any, names_in
 from engram_training.publish import sha256_file
 from engram_training.qa.__main__ import build_qa
 from engram_training.reader import (ReaderConfig, ReaderEncoder, build_data, decode_window, load_model, normalize,
@@ -95,6 +96,29 @@ def test_decode_picks_the_best_span_within_limits(tmp_path: Path) -> None:
     out = decode_window(w, start, end, keep, na_logit=-3.0)
     assert out["answer"]["text"] == "42" and out["answer"]["startLine"] == 11 == out["answer"]["endLine"]
     assert out["noAnswer"] < 0.1 and out["keep"][11] > 0.9 and out["keep"][10] < 0.1
+
+
+def test_question_names_outrank_look_alike_lines(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    _toy_corpus(corpus)
+    enc = ReaderEncoder(_tokenizer(tmp_path, corpus) / "tokenizer.json")
+    q = "What is the value of the constant `LIMIT`?"
+    assert names_in(q) == ["LIMIT"] and names_in("how does scaling work?") == []
+    assert names_in("`const` and `$el` and v2 and parse_value") == ["$el", "v2", "parse_value"]
+    assert mentions_any("f(LIMIT_X, LIMIT)", ["LIMIT"]) and not mentions_any("LIMIT_X = 1", ["LIMIT"])
+    w = enc.windows(enc.prefix(q, "", "p.py"), ["LIMIT_X = 3", "LIMIT = 42"], 10)[0]
+    n = len(w.ids)
+    look_alike, named = span_tokens(w, 0, 9, 10), span_tokens(w, 1, 8, 10)
+    assert look_alike is not None and named is not None
+    start, end, keep = np.zeros(n), np.zeros(n), np.zeros(n)
+    start[look_alike[0]], end[look_alike[1]] = 6.0, 6.0  # the model prefers the look-alike
+    start[named[0]], end[named[1]] = 4.0, 4.0
+    assert decode_window(w, start, end, keep, -3.0)["answer"]["text"] == "3"
+    out = decode_window(w, start, end, keep, -3.0, names_in(q))
+    assert out["answer"]["text"] == "42" and out["answer"]["startLine"] == 11
+    # the score stays the span's own probability
+    plain = decode_window(w, start, end, keep, -3.0, names_in(q), name_penalty=0.0)
+    assert out["answer"]["score"] < plain["answer"]["score"]
 
 
 def test_tiny_end_to_end_reader_to_onnx(tmp_path: Path) -> None:

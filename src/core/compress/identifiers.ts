@@ -45,3 +45,33 @@ export function stem(word: string): string {
   if (w.length > 4 && w.endsWith('e')) w = w.slice(0, -1);
   return w;
 }
+
+const QUOTED = /`([^`\n]{1,200})`/g;
+const CODE_SHAPED = /[_$]|\p{Ll}\p{Lu}|\p{L}\p{N}/u;
+
+/**
+ * The code names a question asks about: identifiers in backticks, and words shaped like
+ * code (`snake_case`, `camelCase`, `$x`, `v2`) anywhere. Plain words are not names.
+ */
+export function namesIn(question: string): string[] {
+  const out = new Set<string>();
+  for (const m of question.matchAll(QUOTED)) for (const w of m[1]!.match(WORD) ?? []) if (!STOP_WORDS.has(w.toLowerCase())) out.add(w);
+  for (const w of question.match(WORD) ?? []) if (CODE_SHAPED.test(w)) out.add(w);
+  return [...out];
+}
+
+/** Whether `line` holds one of `names` as a whole identifier (not part of a longer one). */
+export function mentionsAny(line: string, names: readonly string[]): boolean {
+  for (const n of names) {
+    let at = line.indexOf(n);
+    while (at >= 0) {
+      const before = at > 0 ? line[at - 1]! : '';
+      const after = line[at + n.length] ?? '';
+      if (!IDENT_CHAR.test(before) && !IDENT_CHAR.test(after)) return true;
+      at = line.indexOf(n, at + 1);
+    }
+  }
+  return false;
+}
+
+const IDENT_CHAR = /[\p{L}\p{N}_$]/u;

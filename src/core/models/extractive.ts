@@ -4,6 +4,7 @@
 // source line and covers known bytes of it, so an answer is always exact source text on
 // exact lines: it cites by construction.
 import { join } from 'node:path';
+import { mentionsAny, namesIn } from '../compress/identifiers.js';
 import { CancelledError, UserError } from '../types.js';
 import { EncoderModel, type EncoderRow } from './encoder.js';
 import { pickOnnxFile, readModelFolder, type ModelDtype } from './layout.js';
@@ -93,6 +94,14 @@ interface Window extends LineWindow {
   input: number;
 }
 
+/**
+ * Log-odds against a span on a line that names none of the question's code names, when
+ * the question names some. The reader sees exact-match features but still picks look-alike
+ * lines (`RBDT_RESOLVE_FILE = 3` for `RBDT_FILE`); an answer to "the value of `X`" or
+ * "where `X` is defined" sits on a line that says `X`. Mirrors NAME_PENALTY in reader.py.
+ */
+export const NAME_PENALTY = 16;
+
 interface WindowResult {
   noAnswer: number;
   answer: ReaderAnswer | null;
@@ -141,6 +150,7 @@ export class ExtractiveReader {
 
   async read(inputs: ReaderInput[], signal?: AbortSignal): Promise<ReaderOutput[]> {
     const lines = inputs.map((x, i) => checkInput(x, i));
+    const names = inputs.map((x) => namesIn(x.question));
     const windows: Window[] = [];
     inputs.forEach((x, i) => windows.push(...this.windows(i, x, lines[i]!)));
     // Similar lengths share a batch: less padding.
@@ -156,7 +166,9 @@ export class ExtractiveReader {
       const o = outs[r]!;
       const w = windows[wi]!;
       const blockLines = lines[w.input]!;
-      results[wi] = this.decode(w, blockLines, o.start_logits!.data, o.end_logits!.data, o.keep_logits!.data, o.no_answer_logits!.data[0]!);
+      const named = names[w.input]!;
+      const prior = (l: number): number => (named.length && !mentionsAny(blockLines[w.first + l]!, named) ? -NAME_PENALTY : 0);
+      results[wi] = this.decode(w, blockLines, o.start_logits!.data, o.end_logits!.data, o.keep_logits!.data, o.no_answer_logits!.data[0]!, prior);
     });
     return inputs.map((x, i) => this.merge(x, lines[i]!, windows, results, i));
   }
@@ -187,22 +199,27 @@ export class ExtractiveReader {
 
   /**
    * Best span (start <= end < start + maxSpan, block tokens of one line, widened to whole
-   * words), P(no answer), line keep scores. Mirrors decode_window in training/engram_training/reader.py.
+   * words; ranked by its log-probability plus the line's `prior`, scored by the former),
+   * P(no answer), line keep scores. Mirrors decode_window in training/engram_training/reader.py.
    */
-  private decode(w: Window, lines: string[], start: Float32Array, end: Float32Array, keep: Float32Array, naLogit: number): WindowResult {
+  private decode(w: Window, lines: string[], start: Float32Array, end: Float32Array, keep: Float32Array, naLogit: number, prior: (line: number) => number): WindowResult {
     const n = w.ids.length;
     const ls = logSoftmaxMasked(start, w.spanable, n);
     const le = logSoftmaxMasked(end, w.spanable, n);
+    const priors = Array.from({ length: w.count }, (_, l) => prior(l));
+    let rank = -Infinity;
     let best = -Infinity;
     let bi = -1;
     let bj = -1;
     for (let i = 0; i < n; i++) {
       if (!w.spanable[i]) continue;
       const hi = Math.min(n, i + this.cfg.maxSpan);
+      const p = priors[w.lineOf[i]!]!;
       for (let j = i; j < hi && w.lineOf[j] === w.lineOf[i]; j++) {
         if (!w.spanable[j]) continue;
         const s = ls[i]! + le[j]!;
-        if (s > best) {
+        if (s + p > rank) {
+          rank = s + p;
           best = s;
           bi = i;
           bj = j;

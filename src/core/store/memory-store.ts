@@ -43,7 +43,7 @@ export interface OpenOptions {
 
 /**
  * What writeFiles accepts for a block: a MemoryBlock plus, optionally, its lexical
- * search terms (`termsOf(chunk.text, chunk.symbols)`). Without `terms`, terms are
+ * search terms (`termsOf(chunk.text, pathSegments, chunk.symbols)`). Without `terms`, terms are
  * derived from the compressed text, symbols and path (weaker: bodies were dropped).
  */
 export type BlockInput = MemoryBlock & { terms?: string };
@@ -174,7 +174,8 @@ export class MemoryStore {
   /**
    * Opens or creates the store in `dir` (a local folder or a LanceDB URI such as
    * s3://…). A store with another schema version or vector dimension, or one that
-   * fails to open, is moved aside to `${dir}.corrupt-<timestamp>` and a fresh one is
+   * fails to open, is moved aside to `${dir}.old-<timestamp>` (another version or
+   * dimension) or `${dir}.corrupt-<timestamp>` (damage) and a fresh one is
    * created, with a warning. Writers hold `${dir}.lock`; a second writer gets a UserError.
    */
   static async open(dir: string, options: OpenOptions): Promise<MemoryStore> {
@@ -202,9 +203,15 @@ export class MemoryStore {
       }
       if (problem !== null && problem !== 'empty') {
         if (!local) throw new Error(`the store ${dir} cannot be used (${problem}); move it away or choose another --store`);
-        const aside = `${dir}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+        // Another schema or vector size is an upgrade or a compressor change, not damage.
+        const outdated = /^(schema version|vector dimension) /.test(problem);
+        const aside = `${dir}.${outdated ? 'old' : 'corrupt'}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
         renameSync(dir, aside);
-        warn(`the store ${dir} could not be used (${problem}); moved it to ${aside} and started a fresh one`);
+        warn(
+          outdated
+            ? `the store ${dir} was made by another Engram version or compressor (${problem}); moved it to ${aside} (safe to delete) and started a fresh one to re-index into`
+            : `the store ${dir} could not be used (${problem}); moved it to ${aside} and started a fresh one`,
+        );
       }
       return new MemoryStore(dir, dim, false, await createFresh(dir, dim), lock);
     } catch (err) {
@@ -269,7 +276,7 @@ export class MemoryStore {
           tokens: b.tokens,
           compressedTokens: b.compressedTokens,
           compressed: b.compressed,
-          terms: b.terms ?? termsOf(b.compressed, [...b.symbols, b.path.replace(/[/\\.]+/g, ' ')]),
+          terms: b.terms ?? termsOf(b.compressed, [b.path.replace(/[/\\.]+/g, ' ')], b.symbols),
           vector: toHalfSafe(b.vector),
         });
       }

@@ -1,30 +1,34 @@
 // Lexical search terms. The raw chunk text is not stored (it is on disk, and the
 // store must stay small), so each block carries `terms`: the distinct words of its
-// identifiers (camel/snake parts), lowercased, without stop words, sorted (sorted
-// word lists compress better). The full-text index
-// tokenises this column; queries are turned into terms the same way.
+// identifiers (camel/snake parts) and each compound identifier joined into one word,
+// lowercased, without stop words, sorted (sorted word lists compress better); the
+// words of the names the block defines follow once more, so a block that defines a
+// name outranks the blocks that merely use it. The full-text index tokenises this
+// column; queries are turned into terms the same way.
 import { STOP_WORDS, WORD, subWords } from '../compress/identifiers.js';
 
 const MAX_TERM_LENGTH = 40; // the FTS index ignores longer tokens anyway
 const MAX_QUERY_TERMS = 64;
 
 /**
- * Atomic lowercased words of an identifier (`retryDelay` -> retry, delay). Whole
- * compound identifiers are not stored: a query for `retryDelay` becomes the same
- * words, BM25 ranks blocks that hold both first, and the index stays small.
+ * Lowercased words of an identifier, and for a compound its parts joined
+ * (`RETRY_DELAY` -> retry, delay, retrydelay). The parts let "retry delay" find
+ * `retryDelay`; the joined word lets `RBDT_FILE` outrank `RBDT_RESOLVE_CJS_FILE`,
+ * which shares every part. Joined, so the index's tokenizer keeps it one token.
  */
 function addTermsOf(ident: string, into: Set<string>): void {
-  for (const p of subWords(ident)) if (p.length >= 2 && p.length <= MAX_TERM_LENGTH && !STOP_WORDS.has(p)) into.add(p);
+  const parts = subWords(ident);
+  for (const p of parts) if (p.length >= 2 && p.length <= MAX_TERM_LENGTH && !STOP_WORDS.has(p)) into.add(p);
+  if (parts.length >= 2) {
+    const joined = parts.join('');
+    if (joined.length <= MAX_TERM_LENGTH) into.add(joined);
+  }
 }
 
-/**
- * Search terms of a chunk: distinct words of the identifiers of `text`,
- * and the given extra names (symbols, path segments). Space-separated.
- */
-export function termsOf(text: string, extra: readonly string[] = []): string {
+function identifierTerms(texts: readonly string[]): Set<string> {
   const terms = new Set<string>();
   const seen = new Set<string>();
-  const scan = (s: string): void => {
+  for (const s of texts) {
     WORD.lastIndex = 0;
     let m: RegExpExecArray | null;
     while ((m = WORD.exec(s)) !== null) {
@@ -33,10 +37,19 @@ export function termsOf(text: string, extra: readonly string[] = []): string {
       seen.add(ident);
       addTermsOf(ident, terms);
     }
-  };
-  scan(text);
-  for (const e of extra) scan(e);
-  return [...terms].sort().join(' ');
+  }
+  return terms;
+}
+
+/**
+ * Search terms of a chunk: the terms of the identifiers in `text` and in `extra`
+ * (path segments), then the terms of `defined` (the names the chunk defines) once
+ * more, which doubles their term frequency. Space-separated.
+ */
+export function termsOf(text: string, extra: readonly string[] = [], defined: readonly string[] = []): string {
+  const terms = identifierTerms([text, ...extra, ...defined]);
+  const again = identifierTerms(defined);
+  return [...[...terms].sort(), ...[...again].sort()].join(' ');
 }
 
 /** Terms of a user query: safe for any input (quotes, operators, non-ASCII, empty). */

@@ -260,7 +260,7 @@ function skippedRecord(skip: SkippedFile, file?: WalkedFile): FileRecord {
 /** A block for the store, with lexical terms from the raw text (which the store does not keep). */
 function toBlock(chunk: Chunk, compressed: Compressed, model: string, fileHash: string): BlockInput {
   return {
-    terms: termsOf(chunk.text, [...chunk.symbols, ...chunk.path.split(/[/\\.]+/)]),
+    terms: termsOf(chunk.text, chunk.path.split(/[/\\.]+/), chunk.symbols),
     id: chunk.id,
     path: chunk.path,
     startLine: chunk.startLine,

@@ -1,0 +1,53 @@
+"""The code names a question asks about, and whether a line says one of them.
+
+Mirrors `namesIn` and `mentionsAny` in src/core/compress/identifiers.ts: the reader ranks
+spans on lines that name what the question names above look-alike lines.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+WORD = re.compile(r"[^\W\d][\w$]*|\$[\w$]*")
+QUOTED = re.compile(r"`([^`\n]{1,200})`")
+CODE_SHAPED = re.compile(r"[_$]|[a-z][A-Z]|[^\W\d_][0-9]")
+IDENT_CHAR = re.compile(r"[\w$]")
+# STOP_WORDS of src/core/compress/identifiers.ts, word for word
+STOP_WORDS = frozenset((
+    "a an the is are was were be been being am do does did done doing have has had "
+    "where what which who whom whose when why how there here this that these those "
+    "it its of in on at to from by for with without into onto about as and or not no nor "
+    "if else then than so but can could should would will shall may might must "
+    "i me my we our you your he she they them their his her "
+    "any all some each every get set find show tell use used uses using "
+    "const let var function return new import export default class interface type "
+    "public private protected static readonly async await void def self fn pub mut "
+    "true false null undefined none nil end begin"
+).split())
+
+
+def names_in(question: str) -> list[str]:
+    """Identifiers in backticks, and words shaped like code (snake_case, camelCase, $x, v2)."""
+    out: dict[str, None] = {}
+    for m in QUOTED.finditer(question):
+        for w in WORD.findall(m.group(1)):
+            if w.lower() not in STOP_WORDS:
+                out[w] = None
+    for w in WORD.findall(question):
+        if CODE_SHAPED.search(w):
+            out[w] = None
+    return list(out)
+
+
+def mentions_any(line: str, names: Sequence[str]) -> bool:
+    """`line` holds one of `names` as a whole identifier, not inside a longer one."""
+    for n in names:
+        at = line.find(n)
+        while at >= 0:
+            before = line[at - 1] if at > 0 else ""
+            after = line[at + len(n)] if at + len(n) < len(line) else ""
+            if not IDENT_CHAR.match(before or " ") and not IDENT_CHAR.match(after or " "):
+                return True
+            at = line.find(n, at + 1)
+    return False
