@@ -1,6 +1,6 @@
 """`python -m engram_training STAGE ...`: one stage of the pipeline, or `all` of them in order.
 
-    python -m engram_training all --budget cpu-2h      # corpus → qa → tokenizer → gate → reader → eval
+    python -m engram_training all --budget cpu-2h      # corpus → qa → tokenizer → compressor → gate → reader → eval
     python -m engram_training reader --budget gpu-15m  # data, train (resumes), eval, export
     python -m engram_training eval --model ../models/reader-0.2.0 --sizes 8k,32k --per-size 12
 
@@ -32,6 +32,10 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reader-version", default="0.2.0", help="exported as MODELS/reader-VERSION")
     p.add_argument("--gate-export", choices=("auto", "always", "never"), default="auto",
                    help="auto: export the gate only if it ranks better than BM25 on test (recall@8)")
+    p.add_argument("--compressor-version", default="0.1.0", help="exported as MODELS/engram-compressor-VERSION")
+    p.add_argument("--compressor-export", choices=("auto", "always", "never"), default="auto",
+                   help="auto: export the compressor only if it keeps more test evidence than the shipped one, "
+                        "as a new version (never over a shipped one); always: into --compressor-version")
     p.add_argument("--device", default=None, help="training device (default: the budget's, auto = cuda if present)")
     p.add_argument("--npm-registry", default=None)
     p.add_argument("--pypi-base", default=None)
@@ -45,10 +49,12 @@ def _pipeline(a: argparse.Namespace, skip: tuple[str, ...] = ()) -> Pipeline:
     from dataclasses import replace
     b = BUDGETS[a.budget]
     if a.device:
-        b = replace(b, gate=replace(b.gate, device=a.device), reader=replace(b.reader, device=a.device))
+        b = replace(b, gate=replace(b.gate, device=a.device), reader=replace(b.reader, device=a.device),
+                    compressor=replace(b.compressor, device=a.device))
     return Pipeline(budget=b, data=a.data, models=a.models,
                     parity=None if a.parity in ("", "none") else Path(a.parity), reader_version=a.reader_version,
-                    gate_export=a.gate_export, npm_registry=a.npm_registry, pypi_base=a.pypi_base,
+                    gate_export=a.gate_export, compressor_version=a.compressor_version,
+                    compressor_export=a.compressor_export, npm_registry=a.npm_registry, pypi_base=a.pypi_base,
                     only_packages=a.only_packages, eval_model=a.eval_model, force=a.force, skip=skip)
 
 

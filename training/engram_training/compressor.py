@@ -532,14 +532,15 @@ def recall_figures(d: dict, q_emb: np.ndarray, chunk_emb: np.ndarray) -> dict:
             | {"questions": len(d["questions"])} for name, r in res.items()}
 
 
-def evaluate(data: Path, run: Path | None = None, forward=None) -> dict:
-    """keep_threshold chosen on validation (about KEEP_RATE of the tokens kept), figures on test."""
+def evaluate(data: Path, run: Path | None = None, forward=None, threshold: float | None = None) -> dict:
+    """keep_threshold chosen on validation (about KEEP_RATE of the tokens kept), figures on test;
+    a given `threshold` is used as it is (a run whose keep rate RL chose: reader_rl --joint-compressor)."""
     fwd = forward or torch_forward(load_model(run))  # type: ignore[arg-type]
     val = load_split(data, "validation")
     pv = predict_split(val, fwd)
     valid = np.concatenate([w["keep"] for c in val["chunks"] for w in c["windows"]]) >= 0
     logits = np.concatenate(pv["keeps"])[valid]
-    th = float(np.quantile(logits, 1 - KEEP_RATE)) if len(logits) else 0.0
+    th = threshold if threshold is not None else float(np.quantile(logits, 1 - KEEP_RATE)) if len(logits) else 0.0
     test = load_split(data, "test")
     pt = predict_split(test, fwd)
     out = {"keep_threshold": round(th, 4), "validation": keep_figures(val, pv["keeps"], th),
@@ -608,8 +609,9 @@ def publish(data: Path, run: Path, out: Path, tokenizer_dir: Path, manifest: Pat
     parity = export_onnx(model, out / "onnx")
     copy_tokenizer(tokenizer_dir, out)
     # Figures of the shipped fp32 file through onnxruntime; int8 for comparison.
-    ev = evaluate(data, None, onnx_forward(out / "onnx" / "model.onnx"))
-    ev8 = evaluate(data, None, onnx_forward(out / "onnx" / "model_quantized.onnx"))
+    fixed = info.get("keep_threshold")  # set by RL (reader_rl --joint-compressor): its policy's keep rule
+    ev = evaluate(data, None, onnx_forward(out / "onnx" / "model.onnx"), fixed)
+    ev8 = evaluate(data, None, onnx_forward(out / "onnx" / "model_quantized.onnx"), fixed)
     (run / "eval_onnx.json").write_text(json.dumps({"fp32": ev, "int8": ev8}, indent=1) + "\n")
     (out / "config.json").write_text(json.dumps(compressor_config(model, ev["keep_threshold"], tokenizer_dir / "tokenizer.json"), indent=1) + "\n")
     n_params = sum(p.numel() for p in model.parameters())
@@ -670,7 +672,7 @@ Train: {info['train_questions']} questions, {info['train_windows']} chunk window
 {info['epochs_seen']} epochs over the questions, {info['seconds']:.0f} s on {info['device_name']} (2 shared cores),
 AdamW lr {info['lr']}, cosine schedule, seed {info['seed']}. Loss: BCE on keep + InfoNCE.
 Final losses: {', '.join(f"{k} {val:.3f}" for k, val in (info.get('final_loss') or {}).items())}.
-
+{_rl_note(info)}
 ## Evaluation (held-out test repositories: esprima, rxjs, io-ts, tomli, pyparsing, six), fp32 ONNX
 Keep, over every chunk of the test contexts ({t['tokens_in']} tokens): compression ratio (tokens in /
 kept) {t['compression_ratio']}; evidence-line tokens kept {t['evidence_tokens_kept']}; answer tokens kept
@@ -686,6 +688,15 @@ Recall of the evidence chunk(s) among all chunks of the question's context, {r['
 
 int8 embedding: {', '.join(f"recall@{k} {r8[f'recall@{k}']}" for k in KS)}.
 """
+
+
+def _rl_note(info: dict) -> str:
+    rl = info.get("rl")
+    if not rl:
+        return ""
+    return (f"\nThen trained jointly with the extractive reader by RL (`reader_rl --joint-compressor`): {rl['steps']} steps,\n"
+            f"{rl['seconds']:.0f} s, reward {rl.get('reward', {})}; the keep threshold is the one the RL policy sampled\n"
+            f"around (sigmoid(keep_logit - {info['keep_threshold']})), not re-tuned to a 25% keep rate.\n")
 
 
 # ---------------------------------------------------------------- CLI

@@ -18,7 +18,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-STAGES = ("corpus", "qa", "tokenizer", "gate", "reader", "eval")
+# The compressor comes before the gate: it needs only the QA and the tokenizer, and the gate and the
+# reader's joint RL (reader_rl --joint-compressor) compare with or start from its run.
+STAGES = ("corpus", "qa", "tokenizer", "compressor", "gate", "reader", "eval")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 Log = Callable[[str], None]
@@ -59,6 +61,11 @@ class Budget:
     eval_per_size: int
     eval_modes: tuple[str, ...] = ("gated", "memagent")
     seed: int = 0
+    # The shipped compressor's run (training/README.md section 6); its size is held by the engine's
+    # indexing speed (>= 1M tokens/min on 2 CPU cores), so a GPU budget buys epochs, not width.
+    compressor: TrainSettings = TrainSettings(budget_s=720, epochs=6.0, batch_size=48, lr=2e-3, d_model=64, layers=2,
+                                              heads=4)
+    compressor_max_contexts: int | None = None
 
 
 # cpu-2h and gpu-15m share the corpus, QA, tokenizer and reader data. Timings in training/README.md:
@@ -77,7 +84,8 @@ BUDGETS: dict[str, Budget] = {
         reader_max_train_q=100000, reader_max_eval_q=500,
         # 3 epochs: longer runs memorise the training questions (models/reader-0.2.0/README.md)
         reader=TrainSettings(budget_s=420, epochs=3.0, batch_size=128, lr=8e-4, d_model=192, layers=6, heads=6),
-        reader_export_eval_limit=None, eval_sizes=("8k", "32k"), eval_per_size=12),
+        reader_export_eval_limit=None, eval_sizes=("8k", "32k"), eval_per_size=12,
+        compressor=TrainSettings(budget_s=180, epochs=20.0, batch_size=128, lr=2e-3, d_model=64, layers=2, heads=4)),
     # For tests: a toy corpus, models of a few thousand parameters, seconds per step.
     "tiny": Budget(
         name="tiny", qa={"per_kind": 4, "max_contexts": 24, "train_range": (600, 1500), "eval_sizes": {"1k": 1000}},
@@ -85,7 +93,9 @@ BUDGETS: dict[str, Budget] = {
         gate=TrainSettings(budget_s=20, epochs=0.1, batch_size=16, lr=5e-4, d_model=32, layers=1, heads=2, device="cpu"),
         reader_max_train_q=100000, reader_max_eval_q=40,
         reader=TrainSettings(budget_s=20, epochs=0.2, batch_size=16, lr=5e-4, d_model=32, layers=1, heads=2, device="cpu"),
-        reader_export_eval_limit=20, eval_sizes=("1k",), eval_per_size=6),
+        reader_export_eval_limit=20, eval_sizes=("1k",), eval_per_size=6,
+        compressor=TrainSettings(budget_s=20, epochs=0.5, batch_size=8, lr=2e-3, d_model=32, layers=1, heads=2,
+                                 device="cpu")),
 }
 
 
@@ -101,6 +111,8 @@ class Pipeline:
     parity: Path | None = REPO_ROOT / "test" / "fixtures" / "tokenizer-parity.json"
     reader_version: str = "0.2.0"
     gate_export: str = "auto"  # auto: only when the gate ranks better than BM25 on test
+    compressor_version: str = "0.1.0"
+    compressor_export: str = "auto"  # auto: only when better than the shipped one, as a new version
     npm_registry: str | None = None
     pypi_base: str | None = None
     only_packages: list[str] = field(default_factory=list)
@@ -111,6 +123,8 @@ class Pipeline:
 
     corpus = property(lambda s: s.data / "corpus")
     qa = property(lambda s: s.data / "qa")
+    compressor_data = property(lambda s: s.data / "compressor")
+    compressor_run = property(lambda s: s.data / "compressor" / "run")
     gate_data = property(lambda s: s.data / "gate")
     gate_run = property(lambda s: s.data / "gate" / "run")
     reader_data = property(lambda s: s.data / "reader")
@@ -263,6 +277,80 @@ def _train_step(s: Steps, model: str, t: TrainSettings, run: Path, output: Path,
     s.run(f"{model}-train", settings, [f"{model}-data"], [output], train, p.force)
 
 
+def stage_compressor(s: Steps) -> None:
+    from . import compressor
+    p, b = s.p, s.p.budget
+    tok = p.tokenizer_dir / "tokenizer.json"
+    s.run("compressor-data", {"max_contexts": b.compressor_max_contexts}, ["qa", "tokenizer"],
+          [p.compressor_data / f"{sp}.pkl" for sp in ("train", "validation", "test")],
+          lambda: compressor.build_data(p.corpus, p.qa, p.compressor_data, tok, b.compressor_max_contexts), p.force)
+    t = b.compressor
+    _train_step(s, "compressor", t, p.compressor_run, p.compressor_run / "model.pt", compressor.CompressorConfig, 4,
+                compressor.train)
+
+    def evaluate() -> dict:
+        ev = compressor.evaluate(p.compressor_data, p.compressor_run)  # writes run/eval.json
+        return {"keep_threshold": ev["keep_threshold"], **{k: v for k, v in ev["test"].items() if k != "recall"},
+                "recall@8": {n: r["recall@8"] for n, r in ev["test"]["recall"].items()}}
+    s.run("compressor-eval", {}, ["compressor-train"], [p.compressor_run / "eval.json"], evaluate, p.force)
+    s.run("compressor-export", {"policy": p.compressor_export, "version": p.compressor_version, "models": str(p.models)},
+          ["compressor-eval"], [], lambda: export_compressor(p), p.force)
+
+
+COMPRESSOR = "engram-compressor"
+
+
+def shipped_compressor(p: Pipeline) -> Path | None:
+    """The folder of the compressor models/manifest.json lists (the engine's default), if any."""
+    if not p.manifest.exists():
+        return None
+    for m in json.loads(p.manifest.read_text()).get("models", []):
+        if m.get("name") == COMPRESSOR and (p.models / m["path"] / "onnx" / "model.onnx").exists():
+            return p.models / m["path"]
+    return None
+
+
+def free_version(models: Path, prefix: str, after: str) -> str:
+    """The first patch version after `after` whose folder `<prefix>-<version>` is free."""
+    major, minor, patch = (int(x) for x in after.split("."))
+    k = patch + 1
+    while (models / f"{prefix}-{major}.{minor}.{k}").exists():
+        k += 1
+    return f"{major}.{minor}.{k}"
+
+
+def export_compressor(p: Pipeline) -> dict:
+    """--compressor-export always: into engram-compressor-<version>; never: nothing; auto: when no
+    compressor is shipped, into <version>; else only when it keeps more test evidence tokens at the
+    same keep rate than the shipped one on this data, into a new version folder (a shipped version is
+    never written over)."""
+    from .compressor import evaluate, onnx_forward, publish
+    policy = p.compressor_export
+    if policy == "never":
+        p.log("   compressor not exported (--compressor-export never)")
+        return {"exported": False, "why": "never"}
+    ours = json.loads((p.compressor_run / "eval.json").read_text())["test"]["evidence_tokens_kept"]
+    version = p.compressor_version
+    shipped = shipped_compressor(p) if policy == "auto" else None
+    figures: dict = {"evidence_tokens_kept": ours}
+    if shipped is not None:
+        if file_digest(shipped / "tokenizer.json") != file_digest(p.tokenizer_dir / "tokenizer.json"):
+            p.log(f"   compressor not exported: the shipped {shipped.name} reads another tokenizer, so the two cannot "
+                  "be compared on this data (--compressor-export always exports anyway)")
+            return {"exported": False, "why": "shipped compressor has another tokenizer", "shipped": shipped.name}
+        theirs = evaluate(p.compressor_data, None, onnx_forward(shipped / "onnx" / "model.onnx"))["test"]["evidence_tokens_kept"]
+        figures["shipped_evidence_tokens_kept"] = theirs
+        if ours <= theirs:
+            p.log(f"   compressor not exported: test evidence tokens kept {ours} vs {theirs} for the shipped {shipped.name}")
+            return {"exported": False, "why": "not better than the shipped compressor", "shipped": shipped.name, **figures}
+        listed = next(m["version"] for m in json.loads(p.manifest.read_text())["models"] if m.get("name") == COMPRESSOR)
+        version = free_version(p.models, COMPRESSOR, max(listed, version, key=lambda v: tuple(map(int, v.split(".")))))
+    out = p.models / f"{COMPRESSOR}-{version}"
+    res = publish(p.compressor_data, p.compressor_run, out, p.tokenizer_dir, p.manifest, version)
+    p.log(f"   compressor exported to {out} (ONNX parity fp32 {res['parity']['fp32']})")
+    return {"exported": True, "out": str(out), "version": version, "parity": res["parity"], **figures}
+
+
 def stage_gate(s: Steps) -> None:
     from . import gate
     from .publish import publish_gate
@@ -338,15 +426,18 @@ def stage_eval(s: Steps) -> None:
 
 def _adopt_key(p: Pipeline, stage: str) -> Path:
     return {"corpus": p.corpus / "manifest.json", "qa": p.qa / "test" / "qa.jsonl",
-            "tokenizer": p.tokenizer_dir / "tokenizer.json", "gate": p.gate_data / "train.npz",
+            "tokenizer": p.tokenizer_dir / "tokenizer.json", "compressor": p.compressor_run / "model.pt",
+            "gate": p.gate_data / "train.npz",
             "reader": p.reader_dir / "onnx" / "model.onnx", "eval": p.eval_out / "report.json"}[stage]
 
 
-_ADOPT_STEPS = {"gate": ["gate-data", "gate-train", "gate-eval", "gate-export"],
+_ADOPT_STEPS = {"compressor": ["compressor-data", "compressor-train", "compressor-eval", "compressor-export"],
+                "gate": ["gate-data", "gate-train", "gate-eval", "gate-export"],
                 "reader": ["reader-data", "reader-train", "reader-eval", "reader-export"]}
 
 RUNNERS: dict[str, Callable[[Steps], None]] = {
-    "corpus": stage_corpus, "qa": stage_qa, "tokenizer": stage_tokenizer, "gate": stage_gate,
+    "corpus": stage_corpus, "qa": stage_qa, "tokenizer": stage_tokenizer, "compressor": stage_compressor,
+    "gate": stage_gate,
     "reader": stage_reader, "eval": stage_eval,
 }
 
@@ -358,7 +449,7 @@ def _load_prints(s: Steps) -> None:
             s.prints[m.stem] = json.loads(m.read_text())["fingerprint"]
 
 
-NEEDS = {"qa": ("corpus",), "tokenizer": ("corpus",), "gate": ("qa", "tokenizer"), "reader": ("qa", "tokenizer"),
+NEEDS = {"qa": ("corpus",), "tokenizer": ("corpus",), "compressor": ("qa", "tokenizer"), "gate": ("qa", "tokenizer"), "reader": ("qa", "tokenizer"),
          "eval": ("qa",)}
 
 

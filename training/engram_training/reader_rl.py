@@ -46,6 +46,9 @@ import torch.nn.functional as F
 
 from .reader import (DEFAULT_TOKENIZER, F_BLOCK, F_KEEP, F_SPAN, MAX_SPAN, Packed, ReaderEncoder, ReaderModel, Window,
                      decode_window, eval_windows, load_model, normalize, span_text)
+from .compressor import MAX_LEN as CMP_MAX_LEN
+from .compressor import CompressorModel, text_form
+from .compressor import load_model as load_compressor
 from .runs import load_jsonl, pick_device
 
 
@@ -55,6 +58,7 @@ class RewardWeights:
     not_here: float = 1.0  # "not here" on a window that does not
     cite: float = 0.5  # x IoU of kept lines with the evidence lines
     token_cost: float = 0.2  # x kept tokens / window block tokens
+    read_cost: float = 0.2  # joint compressor only: x tokens the compressor kept (what the reader reads) / block tokens
 
 
 @dataclass
@@ -286,6 +290,41 @@ def mean_reward(model: ReaderModel, eps: list[Episode], wt: RewardWeights, group
 # ---------------------------------------------------------------- training
 
 
+class Surrogate:
+    """DAPO's clipped surrogate summed over decisions (each its own ratio against the policy that
+    sampled, clipped to [1 - clip_low, 1 + clip_high]), plus the k3 KL to a reference per decision."""
+
+    def __init__(self, cfg: RLConfig, dev: torch.device) -> None:
+        self.cfg = cfg
+        self.loss = torch.zeros((), device=dev)
+        self.kl = torch.zeros((), device=dev)
+        self.clipped = self.decisions = 0
+
+    def add(self, lp: torch.Tensor, old: torch.Tensor, mask: torch.Tensor, adv: torch.Tensor,
+            ref: torch.Tensor | None) -> None:
+        c, m = self.cfg, mask.float()
+        ratio = torch.exp((lp - old).masked_fill(~mask, 0.0))
+        surr = torch.minimum(ratio * adv, ratio.clamp(1 - c.clip_low, 1 + c.clip_high) * adv)
+        self.loss = self.loss - (surr * m).sum()
+        self.clipped += int((((ratio < 1 - c.clip_low) | (ratio > 1 + c.clip_high)) & mask).sum())
+        self.decisions += int(mask.sum())
+        if ref is not None:
+            d = (ref - lp).masked_fill(~mask, 0.0)
+            self.kl = self.kl + ((torch.exp(d) - d - 1) * m).sum()
+
+    def step(self, models: list[tuple[torch.nn.Module, torch.optim.Optimizer]], n_samples: int) -> dict:
+        """One gradient step of every (model, optimizer); the loss is divided by the number of samples."""
+        total = (self.loss + self.cfg.kl_coef * self.kl) / n_samples
+        for _, opt in models:
+            opt.zero_grad(set_to_none=True)
+        total.backward()
+        for model, opt in models:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+        return {"loss": float(self.loss.detach()) / n_samples, "kl": float(self.kl.detach()) / n_samples,
+                "clipped": self.clipped / max(1, self.decisions)}
+
+
 def rl_step(model: ReaderModel, ref: ReaderModel | None, opt: torch.optim.Optimizer, eps: list[Episode],
             cfg: RLConfig, wt: RewardWeights, gen: torch.Generator, dev: torch.device) -> dict:
     """Sample G actions per window with the current policy, score them, and take cfg.updates
@@ -303,30 +342,235 @@ def rl_step(model: ReaderModel, ref: ReaderModel | None, opt: torch.optim.Optimi
     stats = {"loss": 0.0, "kl": 0.0, "clipped": 0.0}
     for _ in range(cfg.updates):
         pols = _policies(model, eps, dev)
-        loss = torch.zeros((), device=dev)
-        kl_sum = torch.zeros((), device=dev)
-        clipped = decisions = 0
+        sur = Surrogate(cfg, dev)
         for i, (p, a) in enumerate(zip(pols, acts)):
             lp, mask = p.log_probs(a)
-            m = mask.float()
-            ratio = torch.exp((lp - old[i]).masked_fill(~mask, 0.0))
-            A = adv[i][:, None]
-            surr = torch.minimum(ratio * A, ratio.clamp(1 - cfg.clip_low, 1 + cfg.clip_high) * A)
-            loss = loss - (surr * m).sum()
-            clipped += int((((ratio < 1 - cfg.clip_low) | (ratio > 1 + cfg.clip_high)) & mask).sum())
-            decisions += int(mask.sum())
-            if refs is not None:
-                d = (refs[i] - lp).masked_fill(~mask, 0.0)
-                kl_sum = kl_sum + ((torch.exp(d) - d - 1) * m).sum()
-        total = (loss + cfg.kl_coef * kl_sum) / n_samples
-        opt.zero_grad(set_to_none=True)
-        total.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        stats = {"loss": float(loss.detach()) / n_samples, "kl": float(kl_sum.detach()) / n_samples, "clipped": clipped / max(1, decisions)}
+            sur.add(lp, old[i], mask, adv[i][:, None], refs[i] if refs is not None else None)
+        stats = sur.step([(model, opt)], n_samples)
     mean = lambda k: float(np.mean([x[k] for ps in parts for x in ps]))  # noqa: E731
     return {"reward": mean("total"), "answer": mean("answer"), "cite": mean("cite"), "cost": mean("cost"),
             "flat_groups": int((r.std(1) == 0).sum()), **stats}
+
+
+# ---------------------------------------------------------------- the joint compressor update
+
+
+@dataclass
+class JointConfig:
+    """`--joint-compressor RUN`: the learned compressor (a compressor.train run) chooses per token
+    what the reader reads, and the same group-relative advantage trains it."""
+    run: Path
+    threshold: float | None = None  # keep = keep_logit >= threshold; None: RUN/train.json, eval.json, else the card's
+    lr: float = 1e-4
+
+
+class Compressed:
+    """What the reader reads of one window after the compressor's keep/drop choices: the contract's
+    text form (per line with a kept token, the kept tokens' text, a space where tokens were dropped:
+    compressor.text_form), as a reader window, with `orig[k]` the window line of compressed line k
+    (its `N|` anchor), so spans and kept lines cite the source lines."""
+
+    def __init__(self, enc: ReaderEncoder, ep: Episode, pos: np.ndarray, keep: np.ndarray) -> None:
+        w = ep.window
+        mark = np.zeros(len(w.ids), dtype=np.float32)
+        mark[pos[keep]] = 1.0
+        rows = [r.partition("| ") for r in text_form(w, mark, 0.5).split("\n") if r]
+        self.orig = [int(n) - w.start_line for n, _, _ in rows]
+        prefix = [i for i, ln in zip(w.ids, w.line_of) if ln < 0]  # question, memory and path come first
+        self.window = enc.windows(prefix, [t for _, _, t in rows], 0, max_len=1 << 30)[0]
+        line = np.array(w.line_of)[pos]
+        self.kept_per_line = np.bincount(line[keep], minlength=len(w.lines)).tolist()
+        self.kept_tokens = int(keep.sum())
+        self.block_tokens = len(pos)
+
+
+def compressor_inputs(w: Window, block_id: int, max_len: int = CMP_MAX_LEN) -> list[tuple[list[int], list[int]]]:
+    """The compressor's windows over a reader window's lines, from the reader's own token ids (the
+    contract's form: `<block>`, each line tokenized alone then the newline token, whole lines up to
+    max_len), each with the reader-window position of every token (-1 for `<block>`)."""
+    lines: dict[int, list[int]] = {}
+    for t, ln in enumerate(w.line_of):
+        if ln >= 0:
+            lines.setdefault(ln, []).append(t)
+    out: list[tuple[list[int], list[int]]] = []
+    cur: list[int] = []
+    for k in sorted(lines):
+        if cur and len(cur) + len(lines[k]) > max_len - 1:
+            out.append(([block_id] + [w.ids[t] for t in cur], [-1] + cur))
+            cur = []
+        cur += lines[k]
+    out.append(([block_id] + [w.ids[t] for t in cur][:max_len - 1], [-1] + cur[:max_len - 1]))
+    return out
+
+
+class CompressorBatch:
+    """Every compressor window of a batch of episodes in one padded batch, and where each episode's
+    keep decisions (its spanable tokens, in window order) sit in the output."""
+
+    def __init__(self, eps: list[Episode], block_id: int, dev: torch.device) -> None:
+        seqs, self.rows, self.cols, self.pos = [], [], [], []
+        for ep in eps:
+            sp = ep.window.spanable
+            r, c, pos = [], [], []
+            for ids, where in compressor_inputs(ep.window, block_id):
+                for j, t in enumerate(where):
+                    if t >= 0 and sp[t]:
+                        r.append(len(seqs)), c.append(j), pos.append(t)
+                seqs.append(ids)
+            self.rows.append(torch.tensor(r, dtype=torch.long, device=dev))
+            self.cols.append(torch.tensor(c, dtype=torch.long, device=dev))
+            self.pos.append(np.array(pos, dtype=np.int64))
+        t = max(len(x) for x in seqs)
+        self.ids = torch.zeros(len(seqs), t, dtype=torch.long, device=dev)
+        self.mask = torch.zeros(len(seqs), t, dtype=torch.long, device=dev)
+        for i, x in enumerate(seqs):
+            self.ids[i, :len(x)] = torch.tensor(x, device=dev)
+            self.mask[i, :len(x)] = 1
+
+    def logits(self, comp: CompressorModel, threshold: float) -> list[torch.Tensor]:
+        """Per episode, keep logit - threshold of each decision: P(keep) = sigmoid of it."""
+        keep, _ = comp(self.ids, self.mask)
+        return [keep[r, c].float() - threshold for r, c in zip(self.rows, self.cols)]
+
+
+def _bernoulli_lp(z: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    return torch.where(keep, F.logsigmoid(z), F.logsigmoid(-z))
+
+
+def joint_reward(ep: Episode, view: Compressed, span: tuple[str, int, int] | None, kept: frozenset[int],
+                 wt: RewardWeights) -> dict[str, float]:
+    """The reward of the reader's action on the compressed window (span text and compressed lines),
+    scored on the source lines its anchors name; the token cost is on kept tokens: those the reader
+    read (read_cost) and those of the lines it keeps in its memory (token_cost), each over the
+    window's block tokens. "kept" is the share of block tokens the compressor kept."""
+    lines = frozenset(view.orig[k] for k in kept if k < len(view.orig))
+    answer = None if span is None else (span[0], view.orig[span[1]], view.orig[span[2]])
+    r = reward(ep, Action(None if span is None else (-1, -1), lines), wt, answer)
+    n = max(1, view.block_tokens)
+    cost = (wt.token_cost * sum(view.kept_per_line[k] for k in lines) + wt.read_cost * view.kept_tokens) / n
+    return {"total": r["answer"] + r["cite"] - cost, "answer": r["answer"], "cite": r["cite"], "cost": cost,
+            "kept": view.kept_tokens / n}
+
+
+def _joint_sample_reward(ep: Episode, view: Compressed, act: Action, wt: RewardWeights) -> dict[str, float]:
+    span = None if act.span is None else span_text(view.window, *act.span, whole_words=True)
+    return joint_reward(ep, view, span, act.kept, wt)
+
+
+def _view_episode(view: Compressed) -> Episode:
+    """The compressed window as the reader's input (the policy reads only `.window`)."""
+    return Episode(view.window, None, None, frozenset(), [])
+
+
+def _forward_views(model: ReaderModel, views: list[Compressed], dev: torch.device, batch: int = 32) -> list[WindowPolicy]:
+    out: list[WindowPolicy] = []
+    for k in range(0, len(views), batch):
+        out += _policies(model, [_view_episode(v) for v in views[k:k + batch]], dev)
+    return out
+
+
+@dataclass
+class JointModels:
+    comp: CompressorModel
+    ref: CompressorModel | None
+    opt: torch.optim.Optimizer
+    threshold: float
+    block_id: int
+
+
+def joint_step(model: ReaderModel, ref: ReaderModel | None, opt: torch.optim.Optimizer, jm: JointModels,
+               enc: ReaderEncoder, eps: list[Episode], cfg: RLConfig, wt: RewardWeights, gen: torch.Generator,
+               dev: torch.device) -> dict:
+    """Per window G samples: the compressor's keep/drop per token (Bernoulli), then the reader's
+    action on what was kept; one group-relative advantage per sample updates both policies (the
+    compressor's log-prob of its mask, the reader's of its action), each decision clipped as DAPO."""
+    model.eval()
+    jm.comp.eval()
+    g = cfg.group
+    cb = CompressorBatch(eps, jm.block_id, dev)
+    with torch.no_grad():
+        zs = cb.logits(jm.comp, jm.threshold)
+        masks = [torch.rand(g, len(z), generator=gen, device=dev) < torch.sigmoid(z)[None] for z in zs]
+        old_c = [_bernoulli_lp(z[None], m) for z, m in zip(zs, masks)]
+        ref_c = ([_bernoulli_lp(z[None], m) for z, m in zip(cb.logits(jm.ref, jm.threshold), masks)]
+                 if jm.ref is not None else None)
+        views = [Compressed(enc, ep, cb.pos[i], masks[i][k].cpu().numpy()) for i, ep in enumerate(eps) for k in range(g)]
+        pols = _forward_views(model, views, dev)
+        acts = [p.sample(1, gen) for p in pols]
+        old_r = [p.log_probs(a)[0] for p, a in zip(pols, acts)]
+        ref_r = [p.log_probs(a)[0] for p, a in zip(_forward_views(ref, views, dev), acts)] if ref is not None else None
+    parts = [[_joint_sample_reward(ep, views[i * g + k], _actions(acts[i * g + k])[0], wt) for k in range(g)]
+             for i, ep in enumerate(eps)]
+    r = torch.tensor([[p["total"] for p in ps] for ps in parts], device=dev)
+    adv = group_advantages(r, cfg.eps)
+    stats: dict = {}
+    for _ in range(cfg.updates):
+        zs = cb.logits(jm.comp, jm.threshold)
+        pols = _forward_views(model, views, dev)
+        reader, comp = Surrogate(cfg, dev), Surrogate(cfg, dev)
+        for i in range(len(eps)):
+            m = masks[i]
+            comp.add(_bernoulli_lp(zs[i][None], m), old_c[i], torch.ones_like(m), adv[i][:, None],
+                     ref_c[i] if ref_c is not None else None)
+            for k in range(g):
+                j = i * g + k
+                lp, mask = pols[j].log_probs(acts[j])
+                reader.add(lp, old_r[j], mask, adv[i][k], ref_r[j] if ref_r is not None else None)
+        both = Surrogate(cfg, dev)  # one backward through both models
+        both.loss, both.kl = reader.loss + comp.loss, reader.kl + comp.kl
+        both.step([(model, opt), (jm.comp, jm.opt)], len(eps) * g)
+        n = len(eps) * g
+        stats = {"loss": float(reader.loss.detach()) / n, "kl": float(reader.kl.detach()) / n,
+                 "clipped": reader.clipped / max(1, reader.decisions), "compressor_loss": float(comp.loss.detach()) / n,
+                 "compressor_kl": float(comp.kl.detach()) / n, "compressor_clipped": comp.clipped / max(1, comp.decisions)}
+    mean = lambda k: float(np.mean([x[k] for ps in parts for x in ps]))  # noqa: E731
+    return {"reward": mean("total"), "answer": mean("answer"), "cite": mean("cite"), "cost": mean("cost"),
+            "kept": mean("kept"), "flat_groups": int((r.std(1) == 0).sum()), **stats}
+
+
+@torch.no_grad()
+def joint_mean_reward(model: ReaderModel, comp: CompressorModel, threshold: float, enc: ReaderEncoder,
+                      eps: list[Episode], wt: RewardWeights, group: int = 8, seed: int = 0, device: str = "cpu",
+                      batch: int = 8) -> dict:
+    """mean_reward through the compressor: sampled (G masks per window, one reader action each) and
+    greedy (tokens with keep_logit >= threshold, as the engine keeps them; decode_window's answer
+    and lines on what was kept); "kept" is the share of block tokens kept."""
+    dev = pick_device(device)
+    model.eval()
+    comp.eval()
+    gen = torch.Generator(device=dev).manual_seed(seed)
+    block_id = enc.sp["<block>"]
+    sampled: list[dict[str, float]] = []
+    greedy: list[dict[str, float]] = []
+    for k in range(0, len(eps), batch):
+        chunk = eps[k:k + batch]
+        cb = CompressorBatch(chunk, block_id, dev)
+        zs = cb.logits(comp, threshold)
+        for i, ep in enumerate(chunk):
+            masks = torch.rand(group, len(zs[i]), generator=gen, device=dev) < torch.sigmoid(zs[i])[None]
+            views = [Compressed(enc, ep, cb.pos[i], m.cpu().numpy()) for m in masks]
+            pols = _forward_views(model, views, dev)
+            sampled += [_joint_sample_reward(ep, v, _actions(p.sample(1, gen))[0], wt) for v, p in zip(views, pols)]
+            view = Compressed(enc, ep, cb.pos[i], (zs[i] >= 0).cpu().numpy())
+            st, en, kp, na = _forward(model, [_view_episode(view)], dev)
+            n = len(view.window.ids)
+            d = decode_window(view.window, *(x[0, :n].float().cpu().numpy() for x in (st, en, kp)), float(na[0]))
+            a = d["answer"] if d["answer"] is not None and d["noAnswer"] < 0.5 else None
+            span = None if a is None else (a["text"], a["startLine"], a["endLine"])  # start_line 0: line = index
+            greedy.append(joint_reward(ep, view, span, frozenset(ln for ln, p in d["keep"].items() if p >= 0.5), wt))
+    avg = lambda rs: {k: round(float(np.mean([r[k] for r in rs])), 4) for k in rs[0]} if rs else {}  # noqa: E731
+    return {"windows": len(eps), "group": group, "sampled": avg(sampled), "greedy": avg(greedy)}
+
+
+def joint_threshold(run: Path) -> float:
+    """The keep threshold a compressor run is used with: the one an earlier RL run fixed (train.json),
+    else the validation-tuned one of `compressor eval` (eval.json)."""
+    for f in ("train.json", "eval.json"):
+        p = run / f
+        if p.exists() and "keep_threshold" in json.loads(p.read_text()):
+            return float(json.loads(p.read_text())["keep_threshold"])
+    raise SystemExit(f"{run} has no keep_threshold (run `python -m engram_training.compressor eval --run {run}` "
+                     "or pass --compressor-threshold)")
 
 
 def eval_episodes(data: Path, enc: ReaderEncoder, n: int, seed: int) -> list[Episode]:
@@ -342,9 +586,12 @@ def _resumable(settings: dict) -> dict:
 
 
 def train_rl(data: Path, out: Path, init: Path, cfg: RLConfig | None = None, wt: RewardWeights | None = None,
-             budget_s: float = 600, device: str = "auto", tokenizer: Path = DEFAULT_TOKENIZER, log=None) -> dict:
+             budget_s: float = 600, device: str = "auto", tokenizer: Path = DEFAULT_TOKENIZER, log=None,
+             joint: JointConfig | None = None) -> dict:
     """RL from the supervised run `init` into `out` (train.json + model.pt, as reader.train);
-    resumes from out/ckpt.pt; stops after cfg.steps steps or budget_s seconds in all."""
+    resumes from out/ckpt.pt; stops after cfg.steps steps or budget_s seconds in all. With `joint`,
+    the compressor run is trained with it (joint_step) and written to out/compressor (train.json +
+    model.pt, as compressor.train: `compressor export --run OUT/compressor` ships it)."""
     say = log or (lambda m: print(m, file=sys.stderr, flush=True))
     cfg, wt = cfg or RLConfig(), wt or RewardWeights()
     dev = pick_device(device)
@@ -352,7 +599,13 @@ def train_rl(data: Path, out: Path, init: Path, cfg: RLConfig | None = None, wt:
         torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
     torch.manual_seed(cfg.seed)
     out.mkdir(parents=True, exist_ok=True)
-    settings = {"init": str(init), "rl": asdict(cfg), "reward": asdict(wt)}
+    reward_w = asdict(wt)
+    if joint is None:
+        del reward_w["read_cost"]  # not part of the reader-only reward (and older checkpoints lack it)
+    settings: dict = {"init": str(init), "rl": asdict(cfg), "reward": reward_w}
+    if joint is not None:
+        th = joint.threshold if joint.threshold is not None else joint_threshold(joint.run)
+        settings["joint"] = {"compressor": str(joint.run), "threshold": th, "lr": joint.lr}
     ckpt = out / "ckpt.pt"
     state = torch.load(ckpt, map_location=dev, weights_only=False) if ckpt.exists() else None
     if state is not None and _resumable(state.get("settings", {})) != _resumable(settings):
@@ -363,23 +616,39 @@ def train_rl(data: Path, out: Path, init: Path, cfg: RLConfig | None = None, wt:
     if ref is not None:
         ref.requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
+    enc = ReaderEncoder(tokenizer)
+    jm = None
+    if joint is not None:
+        comp = load_compressor(joint.run).to(dev)
+        cref = load_compressor(joint.run).to(dev).requires_grad_(False) if cfg.kl_coef > 0 else None
+        jm = JointModels(comp, cref, torch.optim.AdamW(comp.parameters(), lr=joint.lr, weight_decay=0.0), th,
+                         enc.sp["<block>"])
     step, seen_s, history, before = 0, 0.0, [], None
     if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
+        if jm is not None:
+            jm.comp.load_state_dict(state["compressor"])
+            jm.opt.load_state_dict(state["compressor_opt"])
         step, seen_s, history, before = state["step"], state["seconds"], state["history"], state["before"]
         say(f"resumed at step {step}")
-    enc = ReaderEncoder(tokenizer)
     ds = Packed(data / "train.npz")
     held = eval_episodes(data, enc, cfg.eval_rows, cfg.seed)
+
+    def measure() -> dict:
+        if jm is None:
+            return mean_reward(model, held, wt, cfg.group, cfg.seed, str(dev))
+        return joint_mean_reward(model, jm.comp, jm.threshold, enc, held, wt, cfg.group, cfg.seed, str(dev))
     if before is None:
-        before = mean_reward(model, held, wt, cfg.group, cfg.seed, str(dev))
+        before = measure()
         say(f"before: validation reward sampled {before['sampled']['total']:.4f} greedy {before['greedy']['total']:.4f}")
 
     def save() -> None:  # beside the checkpoint, then renamed: a killed run never leaves half of one
         tmp = ckpt.with_suffix(".tmp")
+        extra = {} if jm is None else {"compressor": jm.comp.state_dict(), "compressor_opt": jm.opt.state_dict()}
         torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "config": asdict(c),
-                    "seconds": seen_s + time.time() - t0, "settings": settings, "history": history, "before": before}, tmp)
+                    "seconds": seen_s + time.time() - t0, "settings": settings, "history": history, "before": before,
+                    **extra}, tmp)
         tmp.replace(ckpt)
 
     t0 = time.time()
@@ -388,20 +657,22 @@ def train_rl(data: Path, out: Path, init: Path, cfg: RLConfig | None = None, wt:
         rng = np.random.default_rng([cfg.seed, step])  # the batch and the samples depend on the step only: resumable
         gen = torch.Generator(device=dev).manual_seed(cfg.seed * 1_000_003 + step)
         eps = [episode_from_packed(enc, ds, int(i)) for i in rng.choice(len(ds), cfg.windows, replace=False)]
-        st = rl_step(model, ref, opt, eps, cfg, wt, gen, dev)
+        st = (rl_step(model, ref, opt, eps, cfg, wt, gen, dev) if jm is None
+              else joint_step(model, ref, opt, jm, enc, eps, cfg, wt, gen, dev))
         history.append(st)
         step += 1
         el = seen_s + time.time() - t0
         h = history[-10:]
         say(f"step {step} reward {np.mean([x['reward'] for x in h]):.3f} answer {np.mean([x['answer'] for x in h]):.3f} "
             f"cite {np.mean([x['cite'] for x in h]):.3f} cost {np.mean([x['cost'] for x in h]):.3f} "
-            f"kl {st['kl']:.4f} clipped {st['clipped']:.3f} {step / max(1e-9, el):.3f} steps/s")
+            + (f"kept {np.mean([x['kept'] for x in h]):.3f} " if jm is not None else "")
+            + f"kl {st['kl']:.4f} clipped {st['clipped']:.3f} {step / max(1e-9, el):.3f} steps/s")
         if time.time() - last_save > 120:
             save()
             last_save = time.time()
     seconds = seen_s + time.time() - t0
     save()
-    after = mean_reward(model, held, wt, cfg.group, cfg.seed, str(dev))
+    after = measure()
     say(f"after: validation reward sampled {after['sampled']['total']:.4f} greedy {after['greedy']['total']:.4f}")
     torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, out / "model.pt")
     info = {"config": asdict(c), "steps": step, "seconds": round(seconds, 1), "device": str(dev),
@@ -411,7 +682,20 @@ def train_rl(data: Path, out: Path, init: Path, cfg: RLConfig | None = None, wt:
             "train_reward_last10": round(float(np.mean([x["reward"] for x in history[-10:]])), 4) if history else None,
             "validation_reward": {"before": before, "after": after}, "seed": cfg.seed, "lr": cfg.lr}
     (out / "train.json").write_text(json.dumps(info, indent=1) + "\n")
+    if jm is not None:
+        _save_compressor(jm, joint.run, out / "compressor", info)  # type: ignore[union-attr]
     return info
+
+
+def _save_compressor(jm: JointModels, init: Path, run: Path, info: dict) -> None:
+    """The updated compressor in compressor.train's layout, its supervised figures kept and the RL
+    noted; keep_threshold fixes the keep rule RL sampled around (compressor.publish keeps it)."""
+    run.mkdir(parents=True, exist_ok=True)
+    torch.save({k: v.detach().cpu() for k, v in jm.comp.state_dict().items()}, run / "model.pt")
+    sup = json.loads((init / "train.json").read_text())
+    rl = {"init": str(init), "steps": info["steps"], "seconds": info["seconds"], "lr": info["joint"]["lr"],
+          "reward": {k: info["validation_reward"][k]["greedy"] for k in ("before", "after")}}
+    (run / "train.json").write_text(json.dumps({**sup, "keep_threshold": jm.threshold, "rl": rl}, indent=1) + "\n")
 
 
 def _add_dataclass_args(p: argparse.ArgumentParser, cls, skip: set[str]) -> None:
@@ -431,6 +715,11 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--device", default="auto")
     t.add_argument("--tokenizer", type=Path, default=DEFAULT_TOKENIZER)
     _add_dataclass_args(t, RLConfig, set())
+    t.add_argument("--joint-compressor", type=Path, default=None, metavar="RUN",
+                   help="train this compressor run jointly: it keeps tokens, the reader reads what it kept")
+    t.add_argument("--compressor-threshold", type=float, default=None,
+                   help="keep logit threshold (default: RUN/train.json or RUN/eval.json keep_threshold)")
+    t.add_argument("--compressor-lr", type=float, default=JointConfig.lr)
     r = sub.add_parser("reward", help="mean reward (sampled and greedy) of a run on validation rows")
     r.add_argument("--data", type=Path, default=Path(".data/reader"))
     r.add_argument("--run", type=Path, required=True)
@@ -450,7 +739,12 @@ def main(argv: list[str] | None = None) -> int:
         if not (a.init / "train.json").exists():
             raise SystemExit(f"{a.init} is not a reader run (no train.json)")
         cfg = RLConfig(**{f.name: getattr(a, f.name) for f in fields(RLConfig)})
-        print(json.dumps(train_rl(a.data, a.out, a.init, cfg, wt, a.budget_s, a.device, a.tokenizer), indent=1))
+        joint = None
+        if a.joint_compressor is not None:
+            if not (a.joint_compressor / "model.pt").exists():
+                raise SystemExit(f"{a.joint_compressor} is not a compressor run (no model.pt)")
+            joint = JointConfig(a.joint_compressor, a.compressor_threshold, a.compressor_lr)
+        print(json.dumps(train_rl(a.data, a.out, a.init, cfg, wt, a.budget_s, a.device, a.tokenizer, joint=joint), indent=1))
     else:
         enc = ReaderEncoder(a.tokenizer)
         res = mean_reward(load_model(a.run, a.device), eval_episodes(a.data, enc, a.rows, a.seed), wt, a.group, a.seed, a.device)

@@ -7,9 +7,13 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
+import onnxruntime as ort
 import pytest
+import torch
 
 from engram_training.__main__ import main
+from engram_training.compressor import load_model as load_compressor
 from engram_training.evaluate import engine_missing, pick_questions
 from engram_training.pipeline import REPO_ROOT
 from engram_training.qa.__main__ import build_qa
@@ -39,13 +43,25 @@ def test_all_tiny_runs_every_stage_then_skips_and_resumes(tmp_path: Path, capsys
             "--parity", str(tmp_path / "parity.json"), "--skip", skip]
     first, _ = _run(capsys, argv)
     ran = [r["step"] for r in first if r["status"] == "ran"]
-    assert ran[:6] == ["qa", "tokenizer", "gate-data", "gate-train", "gate-eval", "gate-export"]
-    assert ran[6:10] == ["reader-data", "reader-train", "reader-eval", "reader-export"]
+    assert ran[:6] == ["qa", "tokenizer", "compressor-data", "compressor-train", "compressor-eval", "compressor-export"]
+    assert ran[6:10] == ["gate-data", "gate-train", "gate-eval", "gate-export"]
+    assert ran[10:14] == ["reader-data", "reader-train", "reader-eval", "reader-export"]
     assert (models / "engram-tokenizer" / "tokenizer.json").exists() and (tmp_path / "parity.json").exists()
     assert "recall@8" in json.loads((data / "gate" / "run" / "eval.json").read_text())["test"]["gate"]
     assert (models / "reader-0.2.0" / "onnx" / "model.onnx").exists()
     manifest = json.loads((models / "manifest.json").read_text())
     assert "engram-reader" in [m["name"] for m in manifest["models"]]
+    # No compressor was shipped here, so auto exports it; its ONNX outputs match PyTorch.
+    cmp_dir = models / "engram-compressor-0.1.0"
+    assert {"name": "engram-compressor", "role": "compressor", "path": cmp_dir.name}.items() <= \
+        next(m for m in manifest["models"] if m["name"] == "engram-compressor").items()
+    ids = np.array([[6] + list(range(20, 80)), [6] + list(range(90, 120)) + [0] * 30], dtype=np.int64)
+    mask = (ids > 0).astype(np.int64)
+    with torch.no_grad():
+        want = [x.numpy() for x in load_compressor(data / "compressor" / "run")(torch.from_numpy(ids), torch.from_numpy(mask))]
+    got = ort.InferenceSession(str(cmp_dir / "onnx" / "model.onnx"), providers=["CPUExecutionProvider"]).run(
+        ["keep_logits", "embedding"], {"input_ids": ids, "attention_mask": mask})
+    assert np.abs(got[0][mask == 1] - want[0][mask == 1]).max() < 1e-4 and np.abs(got[1] - want[1]).max() < 1e-4
     if "eval" in ran:
         report = json.loads((data / "eval" / "report.json").read_text())
         assert {r["mode"] for r in report["summary"]} == {"gated", "memagent"}
@@ -57,6 +73,13 @@ def test_all_tiny_runs_every_stage_then_skips_and_resumes(tmp_path: Path, capsys
     second, _ = _run(capsys, argv)
     assert [r["status"] for r in second if r["step"] != "corpus"] == ["skipped"] * (len(second) - 1)
     assert markers == {p.name: p.read_text() for p in (data / "stages").glob("*.json")}
+
+    # auto never writes over a shipped compressor: the same model is not better than itself.
+    onnx_bytes = (cmp_dir / "onnx" / "model.onnx").read_bytes()
+    (data / "stages" / "compressor-export.json").unlink()
+    _, err = _run(capsys, ["compressor", *argv[1:-2]])
+    assert "compressor not exported" in err and (cmp_dir / "onnx" / "model.onnx").read_bytes() == onnx_bytes
+    assert sorted(x.name for x in models.glob("engram-compressor-*")) == [cmp_dir.name]
 
     # Training interrupted before it was marked complete resumes from its checkpoint, and only
     # what depends on it runs again.
