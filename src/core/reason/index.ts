@@ -1,11 +1,14 @@
 // Reasoners: pick a backend from a spec. A new backend (the extractive reader) is one
 // more case here and one class implementing Reasoner; the ask loop does not change.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { findModel, listModels, type ProviderPreference } from '../models/index.js';
 import { UserError } from '../types.js';
 import { ChatBackend } from './chat-backend.js';
 import { DecoderBackend } from './decoder-backend.js';
 import { ExtractiveReasoner } from './extractive.js';
 import { GenerativeReasoner } from './generative.js';
+import { LatentMemoryReasoner } from './latent.js';
 import type { Reasoner } from './reasoner.js';
 
 export type { AnswerInput, AnswerOutput, BlockView, Lead, ReadInput, ReadOutput, Reasoner } from './reasoner.js';
@@ -13,6 +16,7 @@ export { betterLead, DEFAULT_MEMORY_TOKENS } from './reasoner.js';
 export { GenerativeReasoner, type Completer, type Completion, type GenerativeOptions } from './generative.js';
 export { DecoderBackend } from './decoder-backend.js';
 export { ExtractiveReasoner } from './extractive.js';
+export { LatentMemoryReasoner } from './latent.js';
 export { ChatBackend, type ChatBackendOptions } from './chat-backend.js';
 export { parseAnswer, parseCitations, parseMemoryUpdate } from './parse.js';
 
@@ -60,6 +64,8 @@ export async function openReasoner(spec: ReasonerSpec, opts: OpenReasonerOptions
   const load = { provider: spec.provider ?? 'auto', ...(spec.threads ? { threads: spec.threads } : {}) } as const;
   // The extractive reader is an encoder with span heads, not a decoder: same role, own class.
   if (found.architecture === 'engram-reader') return ExtractiveReasoner.load(found.dir, { ...load, ...(spec.memoryTokens ? { memoryTokens: spec.memoryTokens } : {}) });
+  // A decoder exported with beacon.json reads blocks as latent memory (beacon key/value states).
+  if (existsSync(join(found.dir, 'beacon.json'))) return LatentMemoryReasoner.load(found.dir, { ...load, ...(spec.memoryTokens ? { memoryTokens: spec.memoryTokens } : {}) });
   const backend = await DecoderBackend.load(found.dir, { ...load, ...(opts.onWarning ? { onWarning: opts.onWarning } : {}) });
   return new GenerativeReasoner(backend, { memoryTokens: spec.memoryTokens });
 }
