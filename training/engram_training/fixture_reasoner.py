@@ -168,7 +168,10 @@ class NoPast(nn.Module):
         ).logits
 
 
-def export(model, out: Path) -> None:
+def export(model, out: Path, nopast: bool = True, quantize: bool = True) -> None:
+    """ONNX in the Optimum layout with past key values (`out/onnx/model.onnx`), its int8 dynamic
+    quantisation (`model_quantized.onnx`) and, with `nopast`, a graph without the cache
+    (`out/nopast/onnx/model.onnx`). Shared by this fixture and the generative reasoner."""
     cfg = model.config
     layers, kv_heads = cfg.num_hidden_layers, cfg.num_key_value_heads
     head_dim = cfg.hidden_size // cfg.num_attention_heads
@@ -205,21 +208,25 @@ def export(model, out: Path) -> None:
             opset_version=17,
             dynamo=False,
         )
+    if nopast:
         nopast_dir = out / "nopast" / "onnx"
         nopast_dir.mkdir(parents=True, exist_ok=True)
         mask0 = torch.ones(b, s, dtype=torch.int64)
         pos0 = torch.arange(s).unsqueeze(0)
-        torch.onnx.export(
-            NoPast(model),
-            (ids, mask0, pos0),
-            str(nopast_dir / "model.onnx"),
-            input_names=["input_ids", "attention_mask", "position_ids"],
-            output_names=["logits"],
-            dynamic_axes={k: v for k, v in axes.items() if k in ("input_ids", "position_ids", "logits")}
-            | {"attention_mask": {0: "batch_size", 1: "sequence_length"}},
-            opset_version=17,
-            dynamo=False,
-        )
+        with torch.no_grad():
+            torch.onnx.export(
+                NoPast(model),
+                (ids, mask0, pos0),
+                str(nopast_dir / "model.onnx"),
+                input_names=["input_ids", "attention_mask", "position_ids"],
+                output_names=["logits"],
+                dynamic_axes={k: v for k, v in axes.items() if k in ("input_ids", "position_ids", "logits")}
+                | {"attention_mask": {0: "batch_size", 1: "sequence_length"}},
+                opset_version=17,
+                dynamo=False,
+            )
+    if not quantize:
+        return
 
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
