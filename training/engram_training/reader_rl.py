@@ -26,8 +26,17 @@ bytes, so the answer is compared as text exactly as `reader eval` compares it. V
     python -m engram_training.reader_rl reward --data .data/reader2 --run RUN [--rows 128]
 
 The run directory has the layout of reader.train (train.json + model.pt), so `reader eval` and
-`reader export` read it unchanged. Engram has no learned compressor yet (the structural
-compressor is rule-based), so there is no joint compressor update here.
+`reader export` read it unchanged.
+
+With `--joint-compressor RUN` the learned compressor (compressor.py) is trained jointly: per
+sample it keeps or drops each line token (Bernoulli(sigmoid(keep_logit - keep_threshold))), the
+reader reads the text form of what was kept (compressor.text_form, re-tokenized; its lines cite
+the source through their `N|` anchors), the token cost is on kept tokens (read_cost: read by the
+reader; token_cost: on the lines it keeps), and the one group-relative advantage of each sample
+updates both policies, each decision with its own DAPO-clipped ratio (joint_step). The updated
+compressor is written to OUT/compressor in compressor.train's layout.
+
+    python -m engram_training.reader_rl train --data .data/reader2 --init RUN --out RUN_RL --joint-compressor .data/compressor/run
 """
 
 from __future__ import annotations
@@ -620,6 +629,9 @@ def train_rl(data: Path, out: Path, init: Path, cfg: RLConfig | None = None, wt:
     jm = None
     if joint is not None:
         comp = load_compressor(joint.run).to(dev)
+        if comp.config.vocab_size != c.vocab_size:
+            raise SystemExit(f"{joint.run} reads a vocabulary of {comp.config.vocab_size} tokens, the reader "
+                             f"{c.vocab_size}: both must use the same tokenizer")
         cref = load_compressor(joint.run).to(dev).requires_grad_(False) if cfg.kl_coef > 0 else None
         jm = JointModels(comp, cref, torch.optim.AdamW(comp.parameters(), lr=joint.lr, weight_decay=0.0), th,
                          enc.sp["<block>"])

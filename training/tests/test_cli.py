@@ -80,6 +80,11 @@ def test_all_tiny_runs_every_stage_then_skips_and_resumes(tmp_path: Path, capsys
     _, err = _run(capsys, ["compressor", *argv[1:-2]])
     assert "compressor not exported" in err and (cmp_dir / "onnx" / "model.onnx").read_bytes() == onnx_bytes
     assert sorted(x.name for x in models.glob("engram-compressor-*")) == [cmp_dir.name]
+    _, err = _run(capsys, ["compressor", *argv[1:-2], "--compressor-export", "never"])
+    assert "--compressor-export never" in err and not (data / "stages" / "compressor-export.json").read_text().count('"exported": true')
+    _run(capsys, ["compressor", *argv[1:-2], "--compressor-export", "always", "--compressor-version", "0.0.9"])
+    entry = next(m for m in json.loads((models / "manifest.json").read_text())["models"] if m["name"] == "engram-compressor")
+    assert entry["version"] == "0.0.9" and (models / "engram-compressor-0.0.9" / "onnx" / "model.onnx").exists()
 
     # Training interrupted before it was marked complete resumes from its checkpoint, and only
     # what depends on it runs again.
