@@ -322,16 +322,23 @@ class Surrogate:
             self.kl = self.kl + ((torch.exp(d) - d - 1) * m).sum()
 
     def step(self, models: list[tuple[torch.nn.Module, torch.optim.Optimizer]], n_samples: int) -> dict:
-        """One gradient step of every (model, optimizer); the loss is divided by the number of samples."""
-        total = (self.loss + self.cfg.kl_coef * self.kl) / n_samples
-        for _, opt in models:
-            opt.zero_grad(set_to_none=True)
-        total.backward()
-        for model, opt in models:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-        return {"loss": float(self.loss.detach()) / n_samples, "kl": float(self.kl.detach()) / n_samples,
-                "clipped": self.clipped / max(1, self.decisions)}
+        """One gradient step of every (model, optimizer) on this loss / the number of samples."""
+        _gradient_step(models, (self.loss + self.cfg.kl_coef * self.kl) / n_samples)
+        return self.stats(n_samples)
+
+    def stats(self, n_samples: int, prefix: str = "") -> dict:
+        return {prefix + "loss": float(self.loss.detach()) / n_samples, prefix + "kl": float(self.kl.detach()) / n_samples,
+                prefix + "clipped": self.clipped / max(1, self.decisions)}
+
+
+def _gradient_step(models: list[tuple[torch.nn.Module, torch.optim.Optimizer]], loss: torch.Tensor) -> None:
+    """One backward pass, then each model's gradient norm clipped to 1 and its own optimizer stepped."""
+    for _, opt in models:
+        opt.zero_grad(set_to_none=True)
+    loss.backward()
+    for model, opt in models:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
 
 
 def rl_step(model: ReaderModel, ref: ReaderModel | None, opt: torch.optim.Optimizer, eps: list[Episode],
@@ -525,13 +532,9 @@ def joint_step(model: ReaderModel, ref: ReaderModel | None, opt: torch.optim.Opt
                 j = i * g + k
                 lp, mask = pols[j].log_probs(acts[j])
                 reader.add(lp, old_r[j], mask, adv[i][k], ref_r[j] if ref_r is not None else None)
-        both = Surrogate(cfg, dev)  # one backward through both models
-        both.loss, both.kl = reader.loss + comp.loss, reader.kl + comp.kl
-        both.step([(model, opt), (jm.comp, jm.opt)], len(eps) * g)
         n = len(eps) * g
-        stats = {"loss": float(reader.loss.detach()) / n, "kl": float(reader.kl.detach()) / n,
-                 "clipped": reader.clipped / max(1, reader.decisions), "compressor_loss": float(comp.loss.detach()) / n,
-                 "compressor_kl": float(comp.kl.detach()) / n, "compressor_clipped": comp.clipped / max(1, comp.decisions)}
+        _gradient_step([(model, opt), (jm.comp, jm.opt)], (reader.loss + comp.loss + cfg.kl_coef * (reader.kl + comp.kl)) / n)
+        stats = {**reader.stats(n), **comp.stats(n, "compressor_")}
     mean = lambda k: float(np.mean([x[k] for ps in parts for x in ps]))  # noqa: E731
     return {"reward": mean("total"), "answer": mean("answer"), "cite": mean("cite"), "cost": mean("cost"),
             "kept": mean("kept"), "flat_groups": int((r.std(1) == 0).sum()), **stats}
