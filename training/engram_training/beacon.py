@@ -75,17 +75,12 @@ class BeaconConfig:
 
 
 def build_model(cfg: BeaconConfig, seed: int = 0):
-    from transformers import Qwen2Config, Qwen2ForCausalLM
+    """The generative reasoner's Qwen2 decoder (eager attention, tied embeddings) at this size."""
+    from .generative import GenConfig, build_model as build_decoder
 
-    config = Qwen2Config(
-        vocab_size=cfg.vocab_size, hidden_size=cfg.d_model, intermediate_size=cfg.ffn,
-        num_hidden_layers=cfg.layers, num_attention_heads=cfg.heads, num_key_value_heads=cfg.kv_heads,
-        max_position_embeddings=cfg.max_positions, tie_word_embeddings=True,
-        bos_token_id=cfg.eos_id, eos_token_id=cfg.eos_id, pad_token_id=cfg.pad_id,
-    )
-    config._attn_implementation = "eager"  # the same attention the ONNX trace records
-    torch.manual_seed(seed)
-    return Qwen2ForCausalLM(config)
+    shape = GenConfig(hidden=cfg.d_model, layers=cfg.layers, heads=cfg.heads, kv_heads=cfg.kv_heads,
+                      intermediate=cfg.ffn, max_len=cfg.max_positions, vocab=cfg.vocab_size)
+    return build_decoder(shape, cfg.eos_id, cfg.pad_id, seed)
 
 
 # ---------------------------------------------------------------- the two passes
@@ -352,12 +347,10 @@ def evaluate(data: Path, run: Path, split: str = "test", limit: int = 300, forms
 def export(model, cfg: BeaconConfig, tokenizer: Path, out: Path) -> None:
     """ONNX in the Optimum layout with past key values, plus beacon.json (what the engine needs
     beyond a plain decoder: the beacon id, the ratio, the prompt's marker ids)."""
-    from .fixture_reasoner import WithPast
+    from .fixture_reasoner import export as export_decoder
 
-    mc = model.config
-    layers, kvh, hd = mc.num_hidden_layers, mc.num_key_value_heads, mc.hidden_size // mc.num_attention_heads
-    (out / "onnx").mkdir(parents=True, exist_ok=True)
-    mc.save_pretrained(out)
+    out.mkdir(parents=True, exist_ok=True)
+    model.config.save_pretrained(out)
     if tokenizer.resolve() != (out / "tokenizer.json").resolve():
         shutil.copy(tokenizer, out / "tokenizer.json")
     (out / "generation_config.json").write_text(json.dumps(
@@ -366,19 +359,7 @@ def export(model, cfg: BeaconConfig, tokenizer: Path, out: Path) -> None:
         {"token": BEACON, "token_id": cfg.beacon_id, "ratio": cfg.ratio, "chunk_tokens": cfg.chunk_tokens,
          "question_id": cfg.question_id, "answer_id": cfg.answer_id, "eos_id": cfg.eos_id,
          "question_max_tokens": Q_MAX, "answer_max_tokens": A_MAX}, indent=2) + "\n")
-    b, s, p = 1, 3, 2
-    past = [torch.randn(b, kvh, p, hd) for _ in range(2 * layers)]
-    args = (torch.randint(0, mc.vocab_size, (b, s)), torch.ones(b, p + s, dtype=torch.int64), torch.arange(p, p + s).unsqueeze(0), *past)
-    past_names = [f"past_key_values.{i}.{kv}" for i in range(layers) for kv in ("key", "value")]
-    present_names = [f"present.{i}.{kv}" for i in range(layers) for kv in ("key", "value")]
-    axes = {"input_ids": {0: "batch_size", 1: "sequence_length"}, "attention_mask": {0: "batch_size", 1: "total_sequence_length"},
-            "position_ids": {0: "batch_size", 1: "sequence_length"}, "logits": {0: "batch_size", 1: "sequence_length"}}
-    axes |= {n: {0: "batch_size", 2: "past_sequence_length"} for n in past_names}
-    axes |= {n: {0: "batch_size", 2: "total_sequence_length"} for n in present_names}
-    with torch.no_grad():
-        torch.onnx.export(WithPast(model), args, str(out / "onnx" / "model.onnx"),
-                          input_names=["input_ids", "attention_mask", "position_ids", *past_names],
-                          output_names=["logits", *present_names], dynamic_axes=axes, opset_version=17, dynamo=False)
+    export_decoder(model, out, nopast=False, quantize=False)
 
 
 # ---------------------------------------------------------------- tiny fixture
