@@ -39,7 +39,7 @@ export function svgPlot(rows, modes, caption) {
           ? `<circle cx="${px(r.tokens).toFixed(1)}" cy="${py(value(r)).toFixed(1)}" r="4" fill="white" stroke="${c}" stroke-width="2"/>`
           : `<circle cx="${px(r.tokens).toFixed(1)}" cy="${py(value(r)).toFixed(1)}" r="3.5" fill="${c}"/>`;
         // A point from very few questions says so.
-        if (r.questions < 4) s += `<text x="${(px(r.tokens) + 6).toFixed(1)}" y="${(py(value(r)) - 6).toFixed(1)}" font-size="10" fill="${c}">${r.questions} q</text>`;
+        if (r.questions < 4) s += `<text x="${(px(r.tokens) - 6).toFixed(1)}" y="${(py(value(r)) - 8).toFixed(1)}" text-anchor="end" font-size="10" fill="${c}">${r.questions} q</text>`;
       }
     }
     return s + '</g>';
