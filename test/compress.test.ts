@@ -145,3 +145,12 @@ test('namesIn finds the code names a question asks about; mentionsAny matches wh
   assert.ok(mentionsAny('f(RBDT_FILE_X, RBDT_FILE)', ['RBDT_FILE']));
   assert.ok(!mentionsAny('anything', []));
 });
+
+test('definesAny tells a definition of a name from a use of it', async () => {
+  const { definesAny } = await import('../src/core/compress/identifiers.js');
+  for (const line of ['export const RBDT_FILE = 7;', 'def parse_value(x):', '  static async load(dir) {', 'class Store:', '    self.limit: int = 3', 'RETRIES = 5', 'export default function* walk(a) {', 'pub fn walk(a: u8) {'])
+    assert.ok(definesAny(line, ['RBDT_FILE', 'parse_value', 'load', 'Store', 'limit', 'RETRIES', 'walk']), line);
+  for (const line of ['case RBDT_FILE:', 'load(dir);', 'if (RETRIES == 5) {', 'return new Store();', 'const other = RBDT_FILE;', 'x = load(dir) {'])
+    assert.ok(!definesAny(line, ['RBDT_FILE', 'load', 'RETRIES', 'Store']), line);
+  assert.ok(definesAny('const $el = 1', ['$el']) && !definesAny('const a$el = 1', ['$el']));
+});

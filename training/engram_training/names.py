@@ -1,7 +1,8 @@
-"""The code names a question asks about, and whether a line says one of them.
+"""The code names a question asks about, and whether a line says or defines one of them.
 
-Mirrors `namesIn` and `mentionsAny` in src/core/compress/identifiers.ts: the reader ranks
-spans on lines that name what the question names above look-alike lines.
+Mirrors `namesIn`, `mentionsAny` and `definesAny` in src/core/compress/identifiers.ts: the
+reader ranks spans on lines that define what the question names first, then lines that use
+it, then look-alike lines.
 """
 
 from __future__ import annotations
@@ -51,3 +52,27 @@ def mentions_any(line: str, names: Sequence[str]) -> bool:
                 return True
             at = line.find(n, at + 1)
     return False
+
+
+DECL = (r"(?:export|default|async|static|public|private|protected|abstract|readonly|function\*?|def|class|const|let|var|"
+        r"val|interface|type|enum|struct|fn|func|pub)")
+
+
+def defines_any(line: str, names: Sequence[str]) -> bool:
+    """`line` defines one of `names`: declaration words then the name, an assignment to it, or a method head."""
+    for n in names:
+        e = re.escape(n)
+        if re.match(rf"^\s*(?:{DECL}\s+)+{e}(?![\w$])", line):
+            return True
+        if re.match(rf"^\s*(?:self\.|this\.)?{e}\s*(?::[^=]*)?=(?!=)", line):
+            return True
+        if re.match(rf"^\s*{e}\s*\(.*\)\s*(?::[^{{]*)?\{{\s*$", line):
+            return True
+    return False
+
+
+def line_prior(line: str, names: Sequence[str], name_penalty: float, mention_penalty: float) -> float:
+    """0 for a line that defines a name (or when there are none), -mention_penalty for one that uses it, else -name_penalty."""
+    if not names or defines_any(line, names):
+        return 0.0
+    return -mention_penalty if mentions_any(line, names) else -name_penalty

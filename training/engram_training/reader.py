@@ -47,7 +47,7 @@ from torch import nn
 
 from .features import canonical_ids, match_features, segments
 from .gate import _Layer
-from .names import mentions_any, names_in
+from .names import line_prior, names_in
 from .runs import add_train_parser, load_jsonl, pick_device, save_ckpt
 
 MAX_LEN = 512
@@ -58,6 +58,8 @@ LINE_MAX = 64
 MAX_SPAN = 48
 # Log-odds against spans on lines that name none of the question's code names (NAME_PENALTY in extractive.ts).
 NAME_PENALTY = 16.0
+# ... and against spans on lines that use a question name without defining it (MENTION_PENALTY there).
+MENTION_PENALTY = 4.0
 NL = "\u010a"  # the byte-level token for "\n"
 DEFAULT_TOKENIZER = Path(__file__).resolve().parents[2] / "models" / "engram-tokenizer" / "tokenizer.json"
 
@@ -724,11 +726,13 @@ def load_model(run: Path, device: str = "cpu") -> ReaderModel:
 
 
 def decode_window(w: Window, start: np.ndarray, end: np.ndarray, keep: np.ndarray, na_logit: float,
-                  names: Sequence[str] = (), name_penalty: float = NAME_PENALTY) -> dict:
+                  names: Sequence[str] = (), name_penalty: float = NAME_PENALTY,
+                  mention_penalty: float = MENTION_PENALTY) -> dict:
     """Best span (start <= end on one line, at most MAX_SPAN tokens, widened to whole words),
     P(no answer), per-line keep scores. Every answer kind is on one line. When the question
     names code (`names`), spans on lines that say none of those names rank `name_penalty`
-    nats lower; the span's score stays its own probability (mirrors extractive.ts)."""
+    nats lower, and on lines that use one without defining it `mention_penalty` lower; the
+    span's score stays its own probability (mirrors extractive.ts)."""
     sp = np.array(w.spanable + [False] * (len(start) - len(w.spanable)))[:len(start)]
     s = np.where(sp, start, -np.inf)
     e = np.where(sp, end, -np.inf)
@@ -737,7 +741,7 @@ def decode_window(w: Window, start: np.ndarray, end: np.ndarray, keep: np.ndarra
     best, bi, bj = -np.inf, -1, -1
     idx = np.nonzero(sp)[0]
     line = np.array(w.line_of[:len(e)])
-    prior = np.array([-name_penalty if names and not mentions_any(text, names) else 0.0 for text in w.lines])
+    prior = np.array([line_prior(text, names, name_penalty, mention_penalty) for text in w.lines])
     rank = -np.inf
     for i in idx:
         j_hi = min(len(e), i + MAX_SPAN)
@@ -868,10 +872,22 @@ def span_ok(r: dict, p: dict) -> bool:
         a["startLine"] == r["answerLines"][0] and a["endLine"] == r["answerLines"][1]
 
 
+WHERE = re.compile(r"^\s*where\b", re.I)
+
+
+def answer_fit(r: dict, p: dict) -> float:
+    """For a "where" question, the name prior of the answer's line (a definition of what the
+    question names first); 0 otherwise. Mirrors the lead's fit in src/core/reason/extractive.ts."""
+    if not WHERE.match(r["question"]):
+        return 0.0
+    return line_prior(r["lines"][p["answer"]["startLine"] - r["startLine"]], names_in(r["question"]), NAME_PENALTY,
+                      MENTION_PENALTY)
+
+
 def score_questions(rows: list[dict], preds: list[dict], th: dict) -> dict:
     """Per question, as the engine answers: of the windows read for it (its evidence windows and
-    hard negatives), the answering window with the highest (1 - P(no answer)) * span score gives
-    the answer; with none, "not found". Right when that answer is the labelled span, or when an
+    hard negatives), the answering window with the best answer_fit, then the highest
+    (1 - P(no answer)) * span score gives the answer; with none, "not found". Right when that answer is the labelled span, or when an
     unanswerable question gets "not found"."""
     by_q: dict[str, list[tuple[dict, dict]]] = {}
     for i, (r, p) in enumerate(zip(rows, preds)):
@@ -884,7 +900,7 @@ def score_questions(rows: list[dict], preds: list[dict], th: dict) -> dict:
         given = [(r, p) for r, p in pairs if answers(p, th)]
         if given:
             answered += 1
-            r, p = max(given, key=lambda rp: (1 - rp[1]["noAnswer"]) * rp[1]["answer"]["score"])
+            r, p = max(given, key=lambda rp: (answer_fit(*rp), (1 - rp[1]["noAnswer"]) * rp[1]["answer"]["score"]))
             ok = answerable and span_ok(r, p)
         else:
             ok = not answerable

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from engram_training.corpus import RepoRecord
-from engram_training.names import mentions_any, names_in
+from engram_training.names import defines_any, mentions_any, names_in
 from engram_training.publish import sha256_file
 from engram_training.qa.__main__ import build_qa
 from engram_training.reader import (ReaderConfig, ReaderEncoder, build_data, decode_window, load_model, normalize,
@@ -116,6 +116,19 @@ def test_question_names_outrank_look_alike_lines(tmp_path: Path) -> None:
     assert decode_window(w, start, end, keep, -3.0)["answer"]["text"] == "3"
     out = decode_window(w, start, end, keep, -3.0, names_in(q))
     assert out["answer"]["text"] == "42" and out["answer"]["startLine"] == 11
+    # a line that defines the name outranks one that only uses it
+    w2 = enc.windows(enc.prefix(q, "", "p.py"), ["check(LIMIT, 5)", "LIMIT = 42"], 10)[0]
+    use, define = span_tokens(w2, 0, 13, 14), span_tokens(w2, 1, 8, 10)
+    assert use is not None and define is not None
+    n2 = len(w2.ids)
+    s2, e2 = np.zeros(n2), np.zeros(n2)
+    s2[use[0]], e2[use[1]] = 6.0, 6.0
+    s2[define[0]], e2[define[1]] = 5.0, 5.0  # 2 nats under the use, less than MENTION_PENALTY
+    assert decode_window(w2, s2, e2, np.zeros(n2), -3.0, names_in(q))["answer"]["text"] == "42"
+    assert decode_window(w2, s2, e2, np.zeros(n2), -3.0, names_in(q), mention_penalty=0.0)["answer"]["text"] == "5"
+    assert defines_any("LIMIT = 42", ["LIMIT"]) and not defines_any("check(LIMIT, 5)", ["LIMIT"])
+    assert defines_any("    def load(self):", ["load"]) and defines_any("  load(dir) {", ["load"])
+    assert not defines_any("if (LIMIT == 4) {", ["LIMIT"])
     # the score stays the span's own probability
     plain = decode_window(w, start, end, keep, -3.0, names_in(q), name_penalty=0.0)
     assert out["answer"]["score"] < plain["answer"]["score"]

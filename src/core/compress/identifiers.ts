@@ -75,3 +75,22 @@ export function mentionsAny(line: string, names: readonly string[]): boolean {
 }
 
 const IDENT_CHAR = /[\p{L}\p{N}_$]/u;
+
+/** Declaration words that may precede a defined name, across the supported languages. */
+const DECL = String.raw`(?:export|default|async|static|public|private|protected|abstract|readonly|function\*?|def|class|const|let|var|val|interface|type|enum|struct|fn|func|pub)`;
+
+/**
+ * Whether `line` defines one of `names` (not just uses it), by the shape every supported
+ * language shares: declaration words then the name (`export const X`, `def x`, `class X`),
+ * an assignment to the name (`X = 3`, `self.x: int = 3`), or a method head (`x(a, b) {`).
+ * Mirrors defines_any in training/engram_training/names.py.
+ */
+export function definesAny(line: string, names: readonly string[]): boolean {
+  for (const n of names) {
+    const e = n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    if (new RegExp(String.raw`^\s*(?:${DECL}\s+)+${e}(?![\p{L}\p{N}_$])`, 'u').test(line)) return true;
+    if (new RegExp(String.raw`^\s*(?:self\.|this\.)?${e}\s*(?::[^=]*)?=(?!=)`, 'u').test(line)) return true;
+    if (new RegExp(String.raw`^\s*${e}\s*\(.*\)\s*(?::[^{]*)?\{\s*$`, 'u').test(line)) return true;
+  }
+  return false;
+}

@@ -4,7 +4,7 @@
 // source line and covers known bytes of it, so an answer is always exact source text on
 // exact lines: it cites by construction.
 import { join } from 'node:path';
-import { mentionsAny, namesIn } from '../compress/identifiers.js';
+import { definesAny, mentionsAny, namesIn } from '../compress/identifiers.js';
 import { CancelledError, UserError } from '../types.js';
 import { EncoderModel, type EncoderRow } from './encoder.js';
 import { pickOnnxFile, readModelFolder, type ModelDtype } from './layout.js';
@@ -101,6 +101,17 @@ interface Window extends LineWindow {
  * "where `X` is defined" sits on a line that says `X`. Mirrors NAME_PENALTY in reader.py.
  */
 export const NAME_PENALTY = 16;
+/**
+ * Log-odds against a span on a line that uses a question name without defining it: the
+ * reader also picks `case X:` for "the value of `X`". Mirrors MENTION_PENALTY in reader.py.
+ */
+export const MENTION_PENALTY = 4;
+
+/** The rank prior of a line for a question naming `names` (see NAME_PENALTY, MENTION_PENALTY). */
+export function linePrior(line: string, names: readonly string[]): number {
+  if (!names.length || definesAny(line, names)) return 0;
+  return mentionsAny(line, names) ? -MENTION_PENALTY : -NAME_PENALTY;
+}
 
 interface WindowResult {
   noAnswer: number;
@@ -167,7 +178,7 @@ export class ExtractiveReader {
       const w = windows[wi]!;
       const blockLines = lines[w.input]!;
       const named = names[w.input]!;
-      const prior = (l: number): number => (named.length && !mentionsAny(blockLines[w.first + l]!, named) ? -NAME_PENALTY : 0);
+      const prior = (l: number): number => linePrior(blockLines[w.first + l]!, named);
       results[wi] = this.decode(w, blockLines, o.start_logits!.data, o.end_logits!.data, o.keep_logits!.data, o.no_answer_logits!.data[0]!, prior);
     });
     return inputs.map((x, i) => this.merge(x, lines[i]!, windows, results, i));

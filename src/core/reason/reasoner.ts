@@ -15,12 +15,17 @@ export interface Lead {
   score: number;
   /** The reasoner would state it as an answer (it cleared the answer thresholds); else it is evidence only. */
   confident?: boolean;
+  /** How well the cited line fits what the question asks, 0 (best, the default) or below; weighs before score. */
+  fit?: number;
 }
 
-/** Which of two leads the loop keeps: a confident one over evidence, then the higher score. */
+/** Which of two leads the loop keeps: a confident one over evidence, then the better fit, then the higher score. */
 export function betterLead(a: Lead | null | undefined, b: Lead | null | undefined): Lead | null {
   if (!a || !b) return a ?? b ?? null;
   if (Boolean(a.confident) !== Boolean(b.confident)) return a.confident ? a : b;
+  const fa = a.fit ?? 0;
+  const fb = b.fit ?? 0;
+  if (fa !== fb) return fb > fa ? b : a;
   return b.score > a.score ? b : a;
 }
 
