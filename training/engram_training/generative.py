@@ -627,6 +627,8 @@ def train_rl(data: Path, init: Path, out: Path, rc: RLConfig | None = None, wt: 
     after = mean_reward(model, tok, held, rc, wt)
     say(f"GRPO: reward after {after} ({seconds:.0f}s)")
     model.save_pretrained(str(out / "model"))
+    if (init / "train.json").exists():  # the supervised run's record: out/ is a run that export and eval read
+        (out / "train.json").write_text((init / "train.json").read_text())
     logs = [{k: v for k, v in h.items() if k in ("step", "loss", "reward", "reward_std", "completions/mean_length")}
             for h in trainer.state.log_history]
     info = {"init": str(init), "rl": asdict(rc), "weights": asdict(wt), "seconds": round(seconds, 1),
@@ -695,6 +697,76 @@ def export(run: Path, out: Path, tokenizer: Path = DEFAULT_TOKENIZER, card: str 
     return info
 
 
+def wins(report: dict) -> list[str]:
+    """Answerable kinds on which the generative model's test accuracy beats the extractive
+    reader's on the same rows ("not found" everywhere would win unanswerable for nothing)."""
+    g, e = report["generative"]["test"]["by_kind"], report.get("extractive", {}).get("test", {}).get("by_kind", {})
+    return [k for k, v in g.items() if k != "unanswerable" and k in e and v["accuracy"] > e[k]["accuracy"]]
+
+
+def model_card(name: str, version: str, train_info: dict, export_info: dict, report: dict | None, rl_info: dict | None) -> str:
+    """The model card: architecture, data, budget, parity, evaluation against the extractive reader."""
+    s = train_info["settings"]
+    m = s["model"]
+    lines = [f"# {name} {version}", "",
+             "Generative reasoner for Engram: a Qwen2 decoder trained from scratch by `training/` "
+             "(`engram_training/generative.py`, issue 6) on the engine's own prompts (src/core/reason/prompts.ts).", "",
+             f"- Architecture: Qwen2ForCausalLM, {m['layers']} layers, hidden {m['hidden']}, {m['heads']} heads "
+             f"({m['kv_heads']} key/value heads), MLP {m['intermediate']}, tied embeddings, context {m['max_len']} tokens; "
+             f"{export_info['parameters'] / 1e6:.2f}M parameters; engram-tokenizer (byte-level BPE, {m['vocab']}).",
+             "- Files: `onnx/model.onnx` (fp32), `onnx/model_quantized.onnx` (int8 dynamic), Optimum layout with "
+             "past key values (`input_ids, attention_mask, position_ids, past_key_values.N.key/value` -> "
+             "`logits, present.N.key/value`).",
+             "- ONNX vs PyTorch max |delta logit| (prefill from an empty past / one decoding step through the cache): "
+             + ", ".join(f"{k} {v['prefill']:.2e} / {v['decode_step']:.2e}" for k, v in export_info["parity"].items()) + ".",
+             "", "## Data and budget",
+             f"{train_info['examples']} examples from the QA generator's train questions (train repositories only): "
+             "answer (question + a window of numbered lines -> `ANSWER` + `CITATIONS: path:line`, or `not found`), "
+             "read (-> a note `path:line: code` + `STATUS: found|continue`) and notes (answer from the note).",
+             f"Curriculum {s['train']['stages']} (context length : share of the time budget); loss = LM loss on all tokens "
+             f"+ {s['train']['answer_weight']} x the answer tokens' loss; AdamW lr {s['train']['lr']}, "
+             f"{s['train']['batch_tokens']} tokens a batch.",
+             f"Run: {train_info['steps']} steps, {train_info['tokens']:,} tokens, {train_info['seconds']:.0f} s on {train_info['device']} "
+             "(the shared 2-core CPU, under nice, beside other training jobs). Loss (LM / answer) by logged step: "
+             + ", ".join(f"{h['step']}@{h['len']}: {h['lm']:.2f}/{h['answer']:.2f}" for h in train_info["history"]) + "."]
+    if rl_info:
+        lines += ["", "## GRPO (TRL)",
+                  f"{rl_info['rl']['steps']} steps of {rl_info['rl']['batch']} prompts x {rl_info['rl']['group']} completions "
+                  f"({rl_info['seconds']:.0f} s). Greedy reward on {rl_info['heldout_prompts']} validation prompts "
+                  f"before {rl_info['reward_before']} after {rl_info['reward_after']}."]
+    if report:
+        g, e = report["generative"]["test"], report.get("extractive", {}).get("test")
+        lines += ["", "## Evaluation (held-out test windows of the reader, question level)",
+                  f"{report['windows']['test']} test windows of {g['questions']} questions (thresholds from validation).", "",
+                  "| kind | questions | generative | extractive reader |", "|---|---|---|---|"]
+        for k, v in g["by_kind"].items():
+            ex = e["by_kind"].get(k, {}).get("accuracy") if e else None
+            lines.append(f"| {k} | {v['questions']} | {v['accuracy']:.2f} | {'' if ex is None else format(ex, '.2f')} |")
+        lines.append(f"| all | {g['questions']} | {g['accuracy']:.2f} | {'' if not e else format(e['accuracy'], '.2f')} |")
+    return "\n".join(lines) + "\n"
+
+
+def publish(run: Path, models: Path, version: str, report: dict, rl_info: dict | None = None,
+            tokenizer: Path = DEFAULT_TOKENIZER) -> dict:
+    """Into models/engram-generative-VERSION with a manifest entry, only where it beats the
+    extractive reader on some answerable kind of question (`wins`)."""
+    from .publish import update_manifest
+    won = wins(report)
+    if not won:
+        raise ValueError("the generative model beats the extractive reader on no kind of question: not published")
+    name = f"engram-generative-{version}"
+    out = models / name
+    if out.exists():
+        raise ValueError(f"{out} exists; choose another --version")
+    train_info = json.loads((run / "train.json").read_text())
+    info = export(run, out, tokenizer)
+    (out / "README.md").write_text(model_card(name, version, train_info, info, report, rl_info))
+    update_manifest(models / "manifest.json", {"name": name, "role": "reasoner", "version": version, "path": name,
+                                               "eval": {"test": report["generative"]["test"], "wins": won,
+                                                        "onnxParity": info["parity"]}}, models)
+    return {"out": str(out), "wins": won}
+
+
 # ---------------------------------------------------------------- throughput and CLI
 
 
@@ -760,7 +832,10 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--questions", type=int, default=150, help="questions per split (0: all)")
     x = sub.add_parser("export", help="ONNX fp32 + int8 with past key values, parity checked")
     x.add_argument("--run", type=Path, default=Path(".data/generative/run"))
-    x.add_argument("--out", type=Path, required=True)
+    x.add_argument("--out", type=Path, help="folder to write (not with --publish)")
+    x.add_argument("--publish", type=Path, metavar="MODELS",
+                   help="into MODELS/engram-generative-VERSION + manifest, only if eval.json shows a win over the reader")
+    x.add_argument("--version", default="0.1.0")
     a = ap.parse_args(argv)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     if a.cmd == "data":
@@ -780,7 +855,18 @@ def main(argv: list[str] | None = None) -> int:
                        a.reader_onnx if a.reader_onnx and a.reader_onnx.exists() else None)
         (a.run / "eval.json").write_text(json.dumps(res, indent=1) + "\n")
     else:
-        res = export(a.run, a.out, a.tokenizer)
+        read = lambda f: json.loads((a.run / f).read_text()) if (a.run / f).exists() else None  # noqa: E731
+        if a.publish:
+            if read("eval.json") is None:
+                ap.error(f"{a.run}/eval.json is missing: run `eval` first")
+            res = publish(a.run, a.publish, a.version, read("eval.json"), read("rl.json"), a.tokenizer)
+        elif a.out is None:
+            ap.error("export needs --out DIR or --publish MODELS")
+        else:
+            res = export(a.run, a.out, a.tokenizer)
+            if read("train.json"):
+                (a.out / "README.md").write_text(model_card(a.out.name, a.version, read("train.json"), res,
+                                                            read("eval.json"), read("rl.json")))
     print(json.dumps(res, indent=1))
     return 0
 

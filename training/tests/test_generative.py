@@ -107,7 +107,7 @@ def test_reward():
 
 def test_grpo_steps_run(toy):
     out = toy["root"] / "rl"
-    rc = gen.RLConfig(steps=2, batch=2, group=2, max_new=8, max_len=1024, eval_prompts=3, lr=1e-3)
+    rc = gen.RLConfig(steps=2, batch=2, group=2, max_new=8, max_len=1024, eval_prompts=2, lr=1e-3)
     info = gen.train_rl(toy["data"], toy["run"], out, rc, tokenizer=toy["tok"], log=lambda m: None)
     assert (out / "model" / "config.json").is_file()
     assert set(info["reward_before"]) == {"total", "answer", "cite", "cost"}
@@ -138,3 +138,17 @@ def test_export_matches_pytorch_with_past(toy):
     assert info["parity"]["int8"]["decode_step"] < 1.0
     names = [i.name for i in ort.InferenceSession(str(out / "onnx/model.onnx")).get_inputs()]
     assert names[:3] == ["input_ids", "attention_mask", "position_ids"] and "past_key_values.1.value" in names
+
+
+def test_card_and_publish_rule(toy, tmp_path):
+    info = gen.export(toy["run"], tmp_path / "x", toy["tok"])
+    card = gen.model_card("toy", "0.0.1", toy["info"], info, None, None)
+    assert "past key values" in card and "parameters" in card
+    by = lambda acc: {"test": {"by_kind": {k: {"questions": 4, "accuracy": a} for k, a in acc.items()}}}  # noqa: E731
+    report = {"generative": by({"constant": 0.5, "unanswerable": 1.0}), "extractive": by({"constant": 0.5, "unanswerable": 0.2})}
+    assert gen.wins(report) == []  # "not found" everywhere wins nothing
+    with pytest.raises(ValueError, match="no kind"):
+        gen.publish(toy["run"], tmp_path / "models", "0.0.1", report, tokenizer=toy["tok"])
+    assert not (tmp_path / "models").exists()
+    report["generative"]["test"]["by_kind"]["constant"]["accuracy"] = 0.75
+    assert gen.wins(report) == ["constant"]
