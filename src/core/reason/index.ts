@@ -63,9 +63,10 @@ export async function openReasoner(spec: ReasonerSpec, opts: OpenReasonerOptions
   if (found.role && found.role !== 'reasoner') throw new UserError(`${found.name} is a ${found.role} model, not a reasoner`);
   const load = { provider: spec.provider ?? 'auto', ...(spec.threads ? { threads: spec.threads } : {}) } as const;
   // The extractive reader is an encoder with span heads, not a decoder: same role, own class.
-  if (found.architecture === 'engram-reader') return ExtractiveReasoner.load(found.dir, { ...load, ...(spec.memoryTokens ? { memoryTokens: spec.memoryTokens } : {}) });
+  const withMemory = { ...load, ...(spec.memoryTokens ? { memoryTokens: spec.memoryTokens } : {}) };
+  if (found.architecture === 'engram-reader') return ExtractiveReasoner.load(found.dir, withMemory);
   // A decoder exported with beacon.json reads blocks as latent memory (beacon key/value states).
-  if (existsSync(join(found.dir, 'beacon.json'))) return LatentMemoryReasoner.load(found.dir, { ...load, ...(spec.memoryTokens ? { memoryTokens: spec.memoryTokens } : {}) });
+  if (existsSync(join(found.dir, 'beacon.json'))) return LatentMemoryReasoner.load(found.dir, withMemory);
   const backend = await DecoderBackend.load(found.dir, { ...load, ...(opts.onWarning ? { onWarning: opts.onWarning } : {}) });
   return new GenerativeReasoner(backend, { memoryTokens: spec.memoryTokens });
 }
