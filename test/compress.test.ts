@@ -146,6 +146,13 @@ test('namesIn finds the code names a question asks about; mentionsAny matches wh
   assert.ok(!mentionsAny('anything', []));
 });
 
+test('nameRanges finds whole identifiers, in UTF-8 bytes', async () => {
+  const { nameRanges, mentionsAny } = await import('../src/core/compress/identifiers.js');
+  assert.deepEqual(nameRanges('é = LIMIT + LIMIT_X + f(LIMIT)', ['LIMIT']), [[5, 10], [25, 30]]);
+  assert.deepEqual(nameRanges('LIMIT_X = 1', ['LIMIT']), []);
+  assert.ok(mentionsAny('f(LIMIT)', ['LIMIT']) && !mentionsAny('aLIMIT', ['LIMIT']));
+});
+
 test('definesAny tells a definition of a name from a use of it', async () => {
   const { definesAny } = await import('../src/core/compress/identifiers.js');
   for (const line of ['export const RBDT_FILE = 7;', 'def parse_value(x):', '  static async load(dir) {', 'class Store:', '    self.limit: int = 3', 'RETRIES = 5', 'export default function* walk(a) {', 'pub fn walk(a: u8) {'])

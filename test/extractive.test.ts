@@ -6,7 +6,8 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ExtractiveReader, type ReaderInput, type ReaderOutput } from '../src/core/models/extractive.js';
+import { ExtractiveReader, questionForm, type ReaderInput, type ReaderOutput } from '../src/core/models/extractive.js';
+import { ExtractiveReasoner } from '../src/core/reason/index.js';
 import { readManifest, shippedModelsDir } from '../src/core/models/registry.js';
 import { CancelledError, UserError } from '../src/core/types.js';
 
@@ -120,6 +121,40 @@ describe('ExtractiveReader (shipped engram-reader)', () => {
     // Whatever it answers or keeps sits on real lines of the whole block.
     const [first] = await reader.read([{ ...x, block: { ...x.block, text: lines.slice(0, 40).join('\n') } }]);
     assertCites({ ...x, block: { ...x.block, text: lines.slice(0, 40).join('\n') } }, first!);
+  });
+
+  it('never answers a value question with the name it asks about; a place question is answered at the definition', async () => {
+    const rule = [
+      '/**', ' * @fileoverview Limits how deeply blocks can be nested.', ' */', '', '"use strict";', '',
+      '//------------------------------------------------------------------------------', '// Requirements',
+      '//------------------------------------------------------------------------------', '',
+      'const { upperCaseFirst } = require("../shared/string-utils");', '',
+      '//------------------------------------------------------------------------------', '// Rule Definition',
+      '//------------------------------------------------------------------------------', '',
+      'const DEPTH_LIMIT_DEFAULT = 4;', '', "/** @type {import('../types').Rule.RuleModule} */", 'module.exports = {',
+      '\tmeta: {', '\t\ttype: "suggestion",', '\t\tdefaultOptions: [DEPTH_LIMIT_DEFAULT],', '\t},', '};',
+    ].join('\n');
+    const block = { path: 'lib/rules/max-depth.js', startLine: 1, text: rule };
+    // This model's top span here is the name itself; the engine takes the best span outside it.
+    const [value] = await reader.read([{ question: 'What is the value of the constant `DEPTH_LIMIT_DEFAULT`?', memory: '', block }]);
+    assert.equal(value!.best?.text, '4');
+    assert.equal(value!.best?.startLine, 17);
+    const [place] = await reader.read([{ question: 'Where is the constant `DEPTH_LIMIT_DEFAULT` defined?', memory: '', block }]);
+    assert.equal(place!.best?.text, 'DEPTH_LIMIT_DEFAULT');
+    assert.equal(place!.answer, null, 'the reader alone is not sure of it');
+    // The definition is checked by its shape, so the reasoner states that place.
+    const reasoner = await ExtractiveReasoner.load(readerDir, { provider: 'cpu', threads: 1 });
+    try {
+      const view = { blockId: 'b', path: block.path, startLine: 1, endLine: 25, text: rule, raw: rule };
+      const out = await reasoner.answer({ question: 'Where is the constant `DEPTH_LIMIT_DEFAULT` defined?', memory: '', blocks: [view] });
+      assert.equal(out.confidence, 'answer');
+      assert.equal(out.answer, 'lib/rules/max-depth.js:17');
+    } finally {
+      await reasoner.close();
+    }
+    assert.equal(questionForm('Where is `x` defined?'), 'place');
+    assert.equal(questionForm('What is the default value of the parameter `a` of `f`?'), 'value');
+    assert.equal(questionForm('Which function does the following?'), 'other');
   });
 
   it('rejects bad inputs and honours cancellation', async () => {

@@ -529,7 +529,7 @@ def evaluate(run: Path, reader_data: Path, tokenizer: Path = DEFAULT_TOKENIZER, 
     if reader_onnx is not None:
         fwd = rd.onnx_forward(reader_onnx)
         enc = rd.ReaderEncoder(tokenizer)
-        ex = {s: (rs, rd.run_windows(rd.eval_windows(enc, rs), fwd, names=[rd.names_in(r["question"]) for r in rs]))
+        ex = {s: (rs, rd.run_windows(rd.eval_windows(enc, rs), fwd, questions=[r["question"] for r in rs]))
               for s, rs in rows.items()}
         rth = tune_thresholds(*ex["validation"])
         report["extractive"] = {"model": str(reader_onnx), "thresholds": rth, "test": score_questions(*ex["test"], rth),

@@ -43,15 +43,23 @@ def names_in(question: str) -> list[str]:
 
 def mentions_any(line: str, names: Sequence[str]) -> bool:
     """`line` holds one of `names` as a whole identifier, not inside a longer one."""
+    return bool(name_ranges(line, names))
+
+
+def name_ranges(line: str, names: Sequence[str]) -> list[tuple[int, int]]:
+    """Where `line` holds one of `names` as a whole identifier: [start, end) in UTF-8 bytes,
+    in line order. Mirrors nameRanges in identifiers.ts."""
+    out: list[tuple[int, int]] = []
     for n in names:
-        at = line.find(n)
+        at = line.find(n) if n else -1
         while at >= 0:
             before = line[at - 1] if at > 0 else ""
             after = line[at + len(n)] if at + len(n) < len(line) else ""
             if not IDENT_CHAR.match(before or " ") and not IDENT_CHAR.match(after or " "):
-                return True
+                start = len(line[:at].encode())
+                out.append((start, start + len(n.encode())))
             at = line.find(n, at + 1)
-    return False
+    return sorted(out)
 
 
 DECL = (r"(?:export|default|async|static|public|private|protected|abstract|readonly|function\*?|def|class|const|let|var|"

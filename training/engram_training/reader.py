@@ -47,7 +47,7 @@ from torch import nn
 
 from .features import canonical_ids, match_features, segments
 from .gate import _Layer
-from .names import line_prior, names_in
+from .names import defines_any, line_prior, name_ranges, names_in
 from .runs import add_train_parser, load_jsonl, pick_device, save_ckpt
 
 MAX_LEN = 512
@@ -727,12 +727,13 @@ def load_model(run: Path, device: str = "cpu") -> ReaderModel:
 
 def decode_window(w: Window, start: np.ndarray, end: np.ndarray, keep: np.ndarray, na_logit: float,
                   names: Sequence[str] = (), name_penalty: float = NAME_PENALTY,
-                  mention_penalty: float = MENTION_PENALTY) -> dict:
+                  mention_penalty: float = MENTION_PENALTY, not_answers: Sequence[str] = ()) -> dict:
     """Best span (start <= end on one line, at most MAX_SPAN tokens, widened to whole words),
     P(no answer), per-line keep scores. Every answer kind is on one line. When the question
     names code (`names`), spans on lines that say none of those names rank `name_penalty`
     nats lower, and on lines that use one without defining it `mention_penalty` lower; the
-    span's score stays its own probability (mirrors extractive.ts)."""
+    span's score stays its own probability. A span inside one occurrence of a name in
+    `not_answers` is never the answer (mirrors extractive.ts)."""
     sp = np.array(w.spanable + [False] * (len(start) - len(w.spanable)))[:len(start)]
     s = np.where(sp, start, -np.inf)
     e = np.where(sp, end, -np.inf)
@@ -741,13 +742,16 @@ def decode_window(w: Window, start: np.ndarray, end: np.ndarray, keep: np.ndarra
     best, bi, bj = -np.inf, -1, -1
     idx = np.nonzero(sp)[0]
     line = np.array(w.line_of[:len(e)])
+    occ = np.array(name_tokens(w, not_answers)[:len(e)])
     prior = np.array([line_prior(text, names, name_penalty, mention_penalty) for text in w.lines])
     rank = -np.inf
     for i in idx:
         j_hi = min(len(e), i + MAX_SPAN)
         seg = np.where(line[i:j_hi] == line[i], le[i:j_hi], -np.inf)
+        if occ[i] >= 0:
+            seg = np.where(occ[i:j_hi] == occ[i], -np.inf, seg)
         j = int(np.argmax(seg))
-        if ls[i] + seg[j] + prior[line[i]] > rank:
+        if np.isfinite(seg[j]) and ls[i] + seg[j] + prior[line[i]] > rank:
             rank, best, bi, bj = ls[i] + seg[j] + prior[line[i]], ls[i] + seg[j], int(i), int(i + j)
     p_na = float(1 / (1 + math.exp(-na_logit)))
     ans = None
@@ -762,6 +766,36 @@ def decode_window(w: Window, start: np.ndarray, end: np.ndarray, keep: np.ndarra
     return {"noAnswer": p_na, "answer": ans, "keep": keeps}
 
 
+_WORD_BYTE = re.compile(rb"[A-Za-z0-9_$]")
+
+
+def name_tokens(w: Window, names: Sequence[str]) -> list[int]:
+    """Per token, which occurrence of one of `names` it lies in (its other bytes are not
+    identifier bytes, so the span widens to exactly the name), else -1. Mirrors nameTokens in extractive.ts."""
+    occ = [-1] * len(w.ids)
+    if not names:
+        return occ
+    found: dict[int, tuple[bytes, list[tuple[int, int]], list[int]]] = {}
+    nxt = 0
+    for t, ln in enumerate(w.line_of):
+        if ln < 0 or t >= len(w.spanable) or not w.spanable[t]:
+            continue
+        if ln not in found:
+            ranges = name_ranges(w.lines[ln], names)
+            found[ln] = (w.lines[ln].encode(), ranges, list(range(nxt, nxt + len(ranges))))
+            nxt += len(ranges)
+        raw, ranges, ids = found[ln]
+        a, b = w.b0[t], w.b1[t]
+        for (s, e), k in zip(ranges, ids):
+            if a >= e or b <= s:
+                continue
+            if any((x < s or x >= e) and _WORD_BYTE.match(raw[x:x + 1]) for x in range(a, b)):
+                continue
+            occ[t] = k
+            break
+    return occ
+
+
 def _pad(windows: list[Window]) -> tuple[np.ndarray, np.ndarray]:
     t = max(len(w.ids) for w in windows)
     ids = np.zeros((len(windows), t), dtype=np.int64)
@@ -771,8 +805,9 @@ def _pad(windows: list[Window]) -> tuple[np.ndarray, np.ndarray]:
     return ids, mask
 
 
-def run_windows(windows: list[Window], forward, batch_size: int = 32, names: Sequence[Sequence[str]] | None = None) -> list[dict]:
-    """forward(ids, mask) -> (start, end, keep, na) numpy arrays; names[i]: window i's question's code names."""
+def run_windows(windows: list[Window], forward, batch_size: int = 32, questions: Sequence[str] | None = None) -> list[dict]:
+    """forward(ids, mask) -> (start, end, keep, na) numpy arrays; questions[i]: window i's
+    question, for the name prior and the names that are never its answer (as the engine decodes)."""
     out: list[dict] = [{}] * len(windows)
     order = sorted(range(len(windows)), key=lambda i: len(windows[i].ids))
     for k in range(0, len(order), batch_size):
@@ -781,7 +816,10 @@ def run_windows(windows: list[Window], forward, batch_size: int = 32, names: Seq
         st, en, kp, na = forward(ids, mask)
         for r, i in enumerate(idx):
             n = len(windows[i].ids)
-            out[i] = decode_window(windows[i], st[r, :n], en[r, :n], kp[r, :n], float(na[r]), names[i] if names else ())
+            q = questions[i] if questions else ""
+            names = names_in(q)
+            out[i] = decode_window(windows[i], st[r, :n], en[r, :n], kp[r, :n], float(na[r]), names,
+                                   not_answers=() if question_form(q) == "place" else names)
     return out
 
 
@@ -872,21 +910,33 @@ def span_ok(r: dict, p: dict) -> bool:
         a["startLine"] == r["answerLines"][0] and a["endLine"] == r["answerLines"][1]
 
 
-WHERE = re.compile(r"^\s*where\b", re.I)
+def question_form(question: str) -> str:
+    """"place" ("where is `X` defined"), "value" ("the value of `X`", "the default value of
+    ..."), or "other". Mirrors questionForm in extractive.ts."""
+    if re.match(r"^\s*where\b", question, re.I):
+        return "place"
+    return "value" if re.search(r"\bvalue of\b", question, re.I) else "other"
 
 
 def answer_fit(r: dict, p: dict) -> float:
-    """For a "where" question, the name prior of the answer's line (a definition of what the
-    question names first); 0 otherwise. Mirrors the lead's fit in src/core/reason/extractive.ts."""
-    if not WHERE.match(r["question"]):
+    """For a place or value question, the name prior of the answer's line (a definition of
+    what the question names first); 0 otherwise. Mirrors answerFit in extractive.ts."""
+    if question_form(r["question"]) == "other":
         return 0.0
     return line_prior(r["lines"][p["answer"]["startLine"] - r["startLine"]], names_in(r["question"]), NAME_PENALTY,
                       MENTION_PENALTY)
 
 
+def located(r: dict, p: dict) -> bool:
+    """A place question whose span sits on a line defining a name it asks about: the engine
+    states that place whatever the thresholds (the definition is checked by its shape)."""
+    return (bool(p["answer"]) and question_form(r["question"]) == "place"
+            and defines_any(r["lines"][p["answer"]["startLine"] - r["startLine"]], names_in(r["question"])))
+
+
 def score_questions(rows: list[dict], preds: list[dict], th: dict) -> dict:
     """Per question, as the engine answers: of the windows read for it (its evidence windows and
-    hard negatives), the answering window with the best answer_fit, then the highest
+    hard negatives; a window answers by the thresholds or when `located`), the answering window with the best answer_fit, then the highest
     (1 - P(no answer)) * span score gives the answer; with none, "not found". Right when that answer is the labelled span, or when an
     unanswerable question gets "not found"."""
     by_q: dict[str, list[tuple[dict, dict]]] = {}
@@ -897,7 +947,7 @@ def score_questions(rows: list[dict], preds: list[dict], th: dict) -> dict:
     answered = 0
     for pairs in by_q.values():
         answerable = any(r["target"] for r, _ in pairs)
-        given = [(r, p) for r, p in pairs if answers(p, th)]
+        given = [(r, p) for r, p in pairs if answers(p, th) or located(r, p)]
         if given:
             answered += 1
             r, p = max(given, key=lambda rp: (answer_fit(*rp), (1 - rp[1]["noAnswer"]) * rp[1]["answer"]["score"]))
@@ -939,7 +989,7 @@ def predict(data: Path, tokenizer: Path, forward, limit: int | None = None) -> d
     out = {}
     for split in ("validation", "test"):
         rows = load_jsonl(data / f"{split}.jsonl")[:limit]
-        out[split] = (rows, run_windows(eval_windows(enc, rows), forward, names=[names_in(r["question"]) for r in rows]))
+        out[split] = (rows, run_windows(eval_windows(enc, rows), forward, questions=[r["question"] for r in rows]))
     return out
 
 

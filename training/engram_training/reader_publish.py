@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .names import names_in
 from .publish import copy_tokenizer, export_encoder_onnx, update_manifest
 from .reader import (LINE_MAX, MAX_SPAN, MEM_MAX, NL, PATH_MAX, Q_MAX, ReaderEncoder, ReaderModel, answers, evaluate,
                      load_model, onnx_forward, run_windows)
@@ -87,7 +86,7 @@ def write_examples(data: Path, out: Path, tok_json: Path, th: dict, n: int = 12)
     picked = [r for r in rows if r["target"]][:n // 2] + [r for r in rows if not r["target"]][:n - n // 2]
     enc = ReaderEncoder(tok_json)
     wins = [enc.windows(enc.prefix(r["question"], r["memory"], r["path"]), r["lines"], r["startLine"])[0] for r in picked]
-    preds = run_windows(wins, onnx_forward(out / "onnx" / "model.onnx"), names=[names_in(r["question"]) for r in picked])
+    preds = run_windows(wins, onnx_forward(out / "onnx" / "model.onnx"), questions=[r["question"] for r in picked])
     ex = []
     for r, w, p in zip(picked, wins, preds):
         ex.append({"input": {"question": r["question"], "memory": r["memory"],

@@ -11,10 +11,11 @@ import numpy as np
 import torch
 
 from engram_training.corpus import RepoRecord
-from engram_training.names import defines_any, mentions_any, names_in
+from engram_training.names import defines_any, mentions_any, name_ranges, names_in
 from engram_training.publish import sha256_file
 from engram_training.qa.__main__ import build_qa
-from engram_training.reader import (ReaderConfig, ReaderEncoder, build_data, decode_window, load_model, normalize,
+from engram_training.reader import (ReaderConfig, ReaderEncoder, build_data, decode_window, load_model, located, normalize,
+                                    question_form,
                                     onnx_forward, rename, run_windows, span_text, span_tokens, torch_forward, train)
 from engram_training.reader_publish import publish_reader
 from engram_training.tokenizer import save, train_tokenizer
@@ -132,6 +133,31 @@ def test_question_names_outrank_look_alike_lines(tmp_path: Path) -> None:
     # the score stays the span's own probability
     plain = decode_window(w, start, end, keep, -3.0, names_in(q), name_penalty=0.0)
     assert out["answer"]["score"] < plain["answer"]["score"]
+
+
+def test_question_name_is_never_a_value_answer_and_definitions_locate(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    _toy_corpus(corpus)
+    enc = ReaderEncoder(_tokenizer(tmp_path, corpus) / "tokenizer.json")
+    q = "What is the value of the constant `LIMIT`?"
+    assert question_form(q) == "value" and question_form("Where is `LIMIT` defined?") == "place"
+    assert question_form("Which function does the following?") == "other"
+    assert name_ranges("é = LIMIT + LIMIT_X + f(LIMIT)", ["LIMIT"]) == [(5, 10), (25, 30)]
+    w = enc.windows(enc.prefix(q, "", "p.py"), ["x = 1", "LIMIT = 42"], 10)[0]
+    n = len(w.ids)
+    name, value = span_tokens(w, 1, 0, 5), span_tokens(w, 1, 8, 10)
+    assert name is not None and value is not None
+    start, end = np.zeros(n), np.zeros(n)
+    start[name[0]], end[name[1]] = 8.0, 8.0  # the model prefers the name itself
+    start[value[0]], end[value[1]] = 5.0, 5.0
+    assert decode_window(w, start, end, np.zeros(n), -3.0, names_in(q))["answer"]["text"] == "LIMIT"
+    out = decode_window(w, start, end, np.zeros(n), -3.0, names_in(q), not_answers=names_in(q))
+    assert out["answer"]["text"] == "LIMIT = 42"  # the best span not inside the name: it may start there
+    # a place question's span on the defining line is stated whatever the thresholds
+    row = {"question": "Where is `LIMIT` defined?", "lines": w.lines, "startLine": w.start_line}
+    pred = {"noAnswer": 0.99, "answer": {"text": "LIMIT", "startLine": 11, "endLine": 11, "score": 0.01}}
+    assert located(row, pred) and not located(row, {**pred, "answer": {**pred["answer"], "startLine": 10}})
+    assert not located({**row, "question": q}, pred)
 
 
 def test_tiny_end_to_end_reader_to_onnx(tmp_path: Path) -> None:

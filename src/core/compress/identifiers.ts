@@ -62,16 +62,28 @@ export function namesIn(question: string): string[] {
 
 /** Whether `line` holds one of `names` as a whole identifier (not part of a longer one). */
 export function mentionsAny(line: string, names: readonly string[]): boolean {
+  return nameRanges(line, names).length > 0;
+}
+
+/**
+ * Where `line` holds one of `names` as a whole identifier: [start, end) in UTF-8 bytes, in
+ * line order. Mirrors name_ranges in training/engram_training/names.py.
+ */
+export function nameRanges(line: string, names: readonly string[]): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
   for (const n of names) {
-    let at = line.indexOf(n);
+    let at = n ? line.indexOf(n) : -1;
     while (at >= 0) {
       const before = at > 0 ? line[at - 1]! : '';
       const after = line[at + n.length] ?? '';
-      if (!IDENT_CHAR.test(before) && !IDENT_CHAR.test(after)) return true;
+      if (!IDENT_CHAR.test(before) && !IDENT_CHAR.test(after)) {
+        const start = Buffer.byteLength(line.slice(0, at), 'utf8');
+        out.push([start, start + Buffer.byteLength(n, 'utf8')]);
+      }
       at = line.indexOf(n, at + 1);
     }
   }
-  return false;
+  return out.sort((a, b) => a[0] - b[0]);
 }
 
 const IDENT_CHAR = /[\p{L}\p{N}_$]/u;

@@ -4,7 +4,7 @@
 // source line and covers known bytes of it, so an answer is always exact source text on
 // exact lines: it cites by construction.
 import { join } from 'node:path';
-import { definesAny, mentionsAny, namesIn } from '../compress/identifiers.js';
+import { definesAny, mentionsAny, nameRanges, namesIn } from '../compress/identifiers.js';
 import { CancelledError, UserError } from '../types.js';
 import { EncoderModel, type EncoderRow } from './encoder.js';
 import { pickOnnxFile, readModelFolder, type ModelDtype } from './layout.js';
@@ -113,6 +113,27 @@ export function linePrior(line: string, names: readonly string[]): number {
   return mentionsAny(line, names) ? -MENTION_PENALTY : -NAME_PENALTY;
 }
 
+/**
+ * What a question asks for, by its form: a place ("where is `X` defined"), a value ("the
+ * value of `X`", "the default value of ..."), or anything else. Mirrors question_form in reader.py.
+ */
+export type QuestionForm = 'place' | 'value' | 'other';
+
+export function questionForm(question: string): QuestionForm {
+  if (/^\s*where\b/i.test(question)) return 'place';
+  return /\bvalue of\b/i.test(question) ? 'value' : 'other';
+}
+
+/**
+ * How well an answer on `line` fits the question, 0 (best) or below: for places and values,
+ * the line's name prior, since both sit where the name is defined; 0 for other questions,
+ * whose answers (a callee, a described function) are often on lines without the name.
+ * Mirrors answer_fit in reader.py (held-out test accuracy: see the reader's card).
+ */
+export function answerFit(question: string, line: string): number {
+  return questionForm(question) === 'other' ? 0 : linePrior(line, namesIn(question));
+}
+
 interface WindowResult {
   noAnswer: number;
   answer: ReaderAnswer | null;
@@ -162,6 +183,8 @@ export class ExtractiveReader {
   async read(inputs: ReaderInput[], signal?: AbortSignal): Promise<ReaderOutput[]> {
     const lines = inputs.map((x, i) => checkInput(x, i));
     const names = inputs.map((x) => namesIn(x.question));
+    // The answer to a question about `X` is never `X` itself, except where it asks for X's place.
+    const notAnswers = inputs.map((x, i) => (questionForm(x.question) === 'place' ? [] : names[i]!));
     const windows: Window[] = [];
     inputs.forEach((x, i) => windows.push(...this.windows(i, x, lines[i]!)));
     // Similar lengths share a batch: less padding.
@@ -179,7 +202,8 @@ export class ExtractiveReader {
       const blockLines = lines[w.input]!;
       const named = names[w.input]!;
       const prior = (l: number): number => linePrior(blockLines[w.first + l]!, named);
-      results[wi] = this.decode(w, blockLines, o.start_logits!.data, o.end_logits!.data, o.keep_logits!.data, o.no_answer_logits!.data[0]!, prior);
+      const occ = nameTokens(w, blockLines, notAnswers[w.input]!);
+      results[wi] = this.decode(w, blockLines, o.start_logits!.data, o.end_logits!.data, o.keep_logits!.data, o.no_answer_logits!.data[0]!, prior, occ);
     });
     return inputs.map((x, i) => this.merge(x, lines[i]!, windows, results, i));
   }
@@ -210,10 +234,20 @@ export class ExtractiveReader {
 
   /**
    * Best span (start <= end < start + maxSpan, block tokens of one line, widened to whole
-   * words; ranked by its log-probability plus the line's `prior`, scored by the former),
-   * P(no answer), line keep scores. Mirrors decode_window in training/engram_training/reader.py.
+   * words; ranked by its log-probability plus the line's `prior`, scored by the former; never
+   * a span inside one occurrence `occ` of a name), P(no answer), line keep scores. Mirrors
+   * decode_window in training/engram_training/reader.py.
    */
-  private decode(w: Window, lines: string[], start: Float32Array, end: Float32Array, keep: Float32Array, naLogit: number, prior: (line: number) => number): WindowResult {
+  private decode(
+    w: Window,
+    lines: string[],
+    start: Float32Array,
+    end: Float32Array,
+    keep: Float32Array,
+    naLogit: number,
+    prior: (line: number) => number,
+    occ: Int32Array,
+  ): WindowResult {
     const n = w.ids.length;
     const ls = logSoftmaxMasked(start, w.spanable, n);
     const le = logSoftmaxMasked(end, w.spanable, n);
@@ -227,7 +261,7 @@ export class ExtractiveReader {
       const hi = Math.min(n, i + this.cfg.maxSpan);
       const p = priors[w.lineOf[i]!]!;
       for (let j = i; j < hi && w.lineOf[j] === w.lineOf[i]; j++) {
-        if (!w.spanable[j]) continue;
+        if (!w.spanable[j] || (occ[i]! >= 0 && occ[j] === occ[i])) continue;
         const s = ls[i]! + le[j]!;
         if (s + p > rank) {
           rank = s + p;
@@ -295,6 +329,36 @@ export class ExtractiveReader {
       .map(([l, s]) => ({ line: base + l, text: lines[l]!, score: s }));
     return { noAnswer: bestNa, answer, best, keepLines };
   }
+}
+
+/**
+ * Per token of `w`, which occurrence of one of `names` it lies in (its other bytes are not
+ * identifier bytes, so the span widens to exactly the name), else -1. Mirrors name_tokens in reader.py.
+ */
+function nameTokens(w: LineWindow, lines: readonly string[], names: readonly string[]): Int32Array {
+  const occ = new Int32Array(w.ids.length).fill(-1);
+  if (!names.length) return occ;
+  const found = new Map<number, { raw: Buffer; ranges: Array<[number, number]>; ids: number[] }>();
+  let next = 0;
+  for (let t = 0; t < w.ids.length; t++) {
+    const l = w.lineOf[t]!;
+    if (l < 0 || !w.spanable[t]) continue;
+    let f = found.get(l);
+    if (!f) {
+      const line = lines[w.first + l]!;
+      const ranges = nameRanges(line, names);
+      f = { raw: Buffer.from(line, 'utf8'), ranges, ids: ranges.map(() => next++) };
+      found.set(l, f);
+    }
+    const a = w.b0[t]!;
+    const b = w.b1[t]!;
+    f.ranges.forEach(([s, e], k) => {
+      if (occ[t]! >= 0 || a >= e || b <= s) return;
+      for (let x = a; x < b; x++) if ((x < s || x >= e) && isWordByte(f.raw[x])) return;
+      occ[t] = f.ids[k]!;
+    });
+  }
+  return occ;
 }
 
 function checkInput(x: ReaderInput, i: number): string[] {
