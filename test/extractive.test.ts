@@ -152,6 +152,19 @@ describe('ExtractiveReader (shipped engram-reader)', () => {
     } finally {
       await reasoner.close();
     }
+    // Even a reader that answers everything (threshold 1) states no place or value on a line without the name.
+    const eager = await ExtractiveReasoner.load(readerDir, { provider: 'cpu', threads: 1, noAnswerThreshold: 1 });
+    try {
+      const other = { blockId: 'c', path: 'lib/other.js', startLine: 1, endLine: 3, text: '', raw: 'function walk(node) {\n  return visit(node.body, 3);\n}' };
+      const where = await eager.answer({ question: 'Where is the function `frobnicate` defined?', memory: '', blocks: [other] });
+      assert.equal(where.confidence, 'evidence');
+      const value = await eager.answer({ question: 'What is the value of the constant `FROB_LIMIT`?', memory: '', blocks: [other] });
+      assert.equal(value.confidence, 'evidence');
+      const which = await eager.answer({ question: 'Which function visits the body of a node?', memory: '', blocks: [other] });
+      assert.equal(which.confidence, 'answer');
+    } finally {
+      await eager.close();
+    }
     assert.equal(questionForm('Where is `x` defined?'), 'place');
     assert.equal(questionForm('What is the default value of the parameter `a` of `f`?'), 'value');
     assert.equal(questionForm('Which function does the following?'), 'other');

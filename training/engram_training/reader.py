@@ -934,9 +934,16 @@ def located(r: dict, p: dict) -> bool:
             and defines_any(r["lines"][p["answer"]["startLine"] - r["startLine"]], names_in(r["question"])))
 
 
+def stated(r: dict, p: dict, th: dict) -> bool:
+    """Whether the engine states this window's answer: it clears the thresholds and, for a place
+    or value question, sits on a line that says a name the question asks about; or it is `located`.
+    Mirrors the lead's `confident` in src/core/reason/extractive.ts."""
+    return (answers(p, th) and answer_fit(r, p) > -NAME_PENALTY) or located(r, p)
+
+
 def score_questions(rows: list[dict], preds: list[dict], th: dict) -> dict:
     """Per question, as the engine answers: of the windows read for it (its evidence windows and
-    hard negatives; a window answers by the thresholds or when `located`), the answering window with the best answer_fit, then the highest
+    hard negatives; a window answers when `stated`), the answering window with the best answer_fit, then the highest
     (1 - P(no answer)) * span score gives the answer; with none, "not found". Right when that answer is the labelled span, or when an
     unanswerable question gets "not found"."""
     by_q: dict[str, list[tuple[dict, dict]]] = {}
@@ -947,7 +954,7 @@ def score_questions(rows: list[dict], preds: list[dict], th: dict) -> dict:
     answered = 0
     for pairs in by_q.values():
         answerable = any(r["target"] for r, _ in pairs)
-        given = [(r, p) for r, p in pairs if answers(p, th) or located(r, p)]
+        given = [(r, p) for r, p in pairs if stated(r, p, th)]
         if given:
             answered += 1
             r, p = max(given, key=lambda rp: (answer_fit(*rp), (1 - rp[1]["noAnswer"]) * rp[1]["answer"]["score"]))

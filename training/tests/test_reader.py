@@ -15,7 +15,7 @@ from engram_training.names import defines_any, mentions_any, name_ranges, names_
 from engram_training.publish import sha256_file
 from engram_training.qa.__main__ import build_qa
 from engram_training.reader import (ReaderConfig, ReaderEncoder, build_data, decode_window, load_model, located, normalize,
-                                    question_form,
+                                    question_form, stated,
                                     onnx_forward, rename, run_windows, span_text, span_tokens, torch_forward, train)
 from engram_training.reader_publish import publish_reader
 from engram_training.tokenizer import save, train_tokenizer
@@ -158,6 +158,12 @@ def test_question_name_is_never_a_value_answer_and_definitions_locate(tmp_path: 
     pred = {"noAnswer": 0.99, "answer": {"text": "LIMIT", "startLine": 11, "endLine": 11, "score": 0.01}}
     assert located(row, pred) and not located(row, {**pred, "answer": {**pred["answer"], "startLine": 10}})
     assert not located({**row, "question": q}, pred)
+    # stated: by the thresholds, and for place and value questions only on a line saying the name
+    th = {"no_answer": 0.5, "min_score": 0.0}
+    sure = {**pred, "noAnswer": 0.1}
+    assert stated(row, pred, th) and not stated({**row, "question": "Where is `OTHER` defined?"}, sure, th)
+    assert stated({**row, "question": q}, sure, th)
+    assert stated({**row, "question": "Which function reads `OTHER`?"}, sure, th)
 
 
 def test_tiny_end_to_end_reader_to_onnx(tmp_path: Path) -> None:

@@ -19,4 +19,4 @@ export type { ModelDtype } from './layout.js';
 export { modelsCacheDir, hubEndpoint } from './paths.js';
 export { makeSampler, seededRandom, argmax } from './sampling.js';
 export type { SamplingOptions } from './sampling.js';
-export { answerFit, ExtractiveReader, linePrior, questionForm, type QuestionForm, type ReaderAnswer, type ReaderInfo, type ReaderInput, type ReaderLoadOptions, type ReaderOutput } from './extractive.js';
+export { answerFit, ExtractiveReader, linePrior, NAME_PENALTY, questionForm, type QuestionForm, type ReaderAnswer, type ReaderInfo, type ReaderInput, type ReaderLoadOptions, type ReaderOutput } from './extractive.js';

@@ -2,7 +2,7 @@
 // spans instead of writing text, so its memory is a list of cited lines and its answer
 // is source text on known lines. It reads raw lines (it was trained on them).
 import { definesAny, namesIn } from '../compress/identifiers.js';
-import { answerFit, ExtractiveReader, ModelTokenizer, questionForm, type ReaderLoadOptions, type ReaderOutput } from '../models/index.js';
+import { answerFit, ExtractiveReader, ModelTokenizer, NAME_PENALTY, questionForm, type ReaderLoadOptions, type ReaderOutput } from '../models/index.js';
 import type { Citation } from '../types.js';
 import { betterLead, type AnswerInput, type AnswerOutput, type BlockView, type Lead, type ReadInput, type ReadOutput, type Reasoner } from './reasoner.js';
 
@@ -134,20 +134,22 @@ function memoryAnswer(memory: string): { text: string; citation: Citation; score
  * (answerFit) ranks a definition of what a place or value question names above a use of it
  * in another block. A place question's span on a line that defines the name is confident
  * whatever the thresholds: the definition is checked by its shape, not guessed (held-out
- * test definitions 0.75 -> 0.81, see the reader's card).
+ * test definitions 0.75 -> 0.81, see the reader's card). Mirrors `stated` in reader.py.
  */
 function leadOf(question: string, block: { path: string; startLine: number; text: string }, out: ReaderOutput): Lead | null {
   const s = out.answer ?? out.best;
   if (!s) return null;
   const lines = block.text.split('\n').slice(s.startLine - block.startLine, s.endLine - block.startLine + 1);
   const first = lines[0] ?? '';
+  const fit = answerFit(question, first);
   const located = questionForm(question) === 'place' && definesAny(first, namesIn(question));
   return {
     text: out.answer ? out.answer.text : lines.map((l) => l.trim()).join('\n'),
     citation: { path: block.path, startLine: s.startLine, endLine: s.endLine },
     score: (1 - out.noAnswer) * s.score,
-    confident: out.answer !== null || located,
-    fit: answerFit(question, first),
+    // A place or value answer on a line that does not even say the name is evidence at most.
+    confident: (out.answer !== null && fit > -NAME_PENALTY) || located,
+    fit,
   };
 }
 
