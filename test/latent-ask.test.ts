@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { Engine } from '../src/core/engine.js';
 import { LatentMemoryReasoner, openReasoner, type Reasoner } from '../src/core/reason/index.js';
 import { LatentReasoner } from '../src/core/models/latent.js';
@@ -64,4 +64,26 @@ test('ask reads every block into the latent prefix and answers from those states
     assert.match(r.answer, /^Not sure/);
   }
   for (const c of r.citations) assert.ok(Object.keys(FILES).includes(c.path));
+});
+
+test('with a cache folder, the states of the blocks read are kept on disk for the next session', async () => {
+  const cacheDir = join(tmp.dir, 'store', 'latent');
+  const kept = await openReasoner({ backend: 'onnx', model: FIXTURE, provider: 'cpu', threads: 1 }, { cacheDir });
+  try {
+    const r = await engine.ask('which function?', { mode: 'memagent', reasoner: kept });
+    assert.equal(r.stats.blocksRead, 2);
+  } finally {
+    await kept.close();
+  }
+  const files = readdirSync(cacheDir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.bin'));
+  assert.equal(files.length, 2, files.join(', '));
+  // A later session answers the same from the files.
+  const again = await openReasoner({ backend: 'onnx', model: FIXTURE, provider: 'cpu', threads: 1 }, { cacheDir });
+  try {
+    const first = await engine.ask('which function?', { mode: 'memagent', reasoner });
+    const second = await engine.ask('which function?', { mode: 'memagent', reasoner: again });
+    assert.equal(second.answer, first.answer);
+  } finally {
+    await again.close();
+  }
 });

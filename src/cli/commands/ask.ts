@@ -1,5 +1,6 @@
 // `engram ask "QUESTION"`: the answer with verified citations; --json gives DESIGN.md's
 // object with every trace step. Reasoner and gate options are shared with eval and serve.
+import { join } from 'node:path';
 import { openGate, type GateOptions, type GateScorer } from '../../core/gate/index.js';
 import { defaultReasonerSpec, openReasoner, REASONER_BACKENDS, type Reasoner, type ReasonerSpec } from '../../core/reason/index.js';
 import { ASK_MODES, CancelledError, UserError, type AskMode, type AskResult } from '../../core/types.js';
@@ -111,15 +112,20 @@ export function gateOptions(values: AskValues): GateOptions {
   return o;
 }
 
+/** A reasoner's per-block cache (latent states) lives with the blocks it was computed from. */
+function reasonerCacheDir(engine: Engine): string {
+  return join(engine.storeDir, 'latent');
+}
+
 /** Everything `ask` needs besides the question; the caller closes reasoner and gate. */
-export async function askSetup(values: AskValues, io: CliIO): Promise<{ options: AskOptions; close: () => Promise<void> }> {
+export async function askSetup(values: AskValues, io: CliIO, engine: Engine): Promise<{ options: AskOptions; close: () => Promise<void> }> {
   const mode = parseMode(values.mode);
   const gOpts = gateOptions(values);
   const maxTokens = num(values['max-tokens'], '--max-tokens', { integer: true, min: 1 });
   const seconds = num(values['time-budget'], '--time-budget', { min: 0.001 });
   const ragK = num(values['rag-k'], '--rag-k', { integer: true, min: 1, max: 1000 });
   const onWarning = (m: string): void => void io.stderr.write(`engram: warning: ${m}\n`);
-  const reasoner: Reasoner = await openReasoner(reasonerSpec(values, io.env), { onWarning });
+  const reasoner: Reasoner = await openReasoner(reasonerSpec(values, io.env), { onWarning, cacheDir: reasonerCacheDir(engine) });
   let gate: GateScorer | null = null;
   if (mode === 'gated') gate = await openGate(values.gate, { env: io.env, onWarning });
   return {
@@ -146,7 +152,7 @@ export const askCommand: Command = async (argv, io) => {
   const question = positionals.join(' ');
   if (question.trim() === '') throw new UserError(`usage: engram ask [--json] [--mode gated|memagent|full|rag] "QUESTION"\n${ASK_USAGE}`);
   return withEngine(values, io, async (engine) => {
-    const { options, close } = await askSetup(values, io);
+    const { options, close } = await askSetup(values, io, engine);
     let result: AskResult;
     try {
       result = await engine.ask(question, options);
@@ -186,7 +192,7 @@ export function registerAskHandler(connection: MessageConnection, engine: Engine
       const mode = parseMode(params?.mode ?? values.mode);
       const question = String(params?.question ?? '');
       checkQuestion(question);
-      reasoner ??= openReasoner(reasonerSpec(values, io.env), { onWarning }).catch((e: unknown) => {
+      reasoner ??= openReasoner(reasonerSpec(values, io.env), { onWarning, cacheDir: reasonerCacheDir(engine) }).catch((e: unknown) => {
         reasoner = undefined;
         throw e;
       });

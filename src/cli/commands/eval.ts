@@ -17,7 +17,7 @@ export const evalCommand: Command = async (argv, io) => {
   if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) throw new UserError(`--limit must be a positive integer, got ${values.limit}`);
   const items = (await readQaFile(resolve(io.cwd, values.qa))).slice(0, limit);
   return withEngine(values, io, async (engine) => {
-    const { options, close } = await askSetup(values, io);
+    const { options, close } = await askSetup(values, io, engine);
     try {
       const report = await engine.eval(items, {
         ...options,

@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { findModel, listModels, type ProviderPreference } from '../models/index.js';
+import { LatentCache } from '../models/latent-cache.js';
 import { UserError } from '../types.js';
 import { ChatBackend } from './chat-backend.js';
 import { DecoderBackend } from './decoder-backend.js';
@@ -45,6 +46,8 @@ export const REASONER_BACKENDS = ['onnx', 'openai'] as const;
 /** What opening a reasoner may say without failing (a chat template that does not render, say). */
 export interface OpenReasonerOptions {
   onWarning?: (message: string) => void;
+  /** Where a reasoner keeps what it computes per block between sessions (latent states); none: memory only. */
+  cacheDir?: string;
 }
 
 export async function openReasoner(spec: ReasonerSpec, opts: OpenReasonerOptions = {}): Promise<Reasoner> {
@@ -66,7 +69,9 @@ export async function openReasoner(spec: ReasonerSpec, opts: OpenReasonerOptions
   const withMemory = { ...load, ...(spec.memoryTokens ? { memoryTokens: spec.memoryTokens } : {}) };
   if (found.architecture === 'engram-reader') return ExtractiveReasoner.load(found.dir, withMemory);
   // A decoder exported with beacon.json reads blocks as latent memory (beacon key/value states).
-  if (existsSync(join(found.dir, 'beacon.json'))) return LatentMemoryReasoner.load(found.dir, withMemory);
+  if (existsSync(join(found.dir, 'beacon.json'))) {
+    return LatentMemoryReasoner.load(found.dir, { ...withMemory, cache: new LatentCache(opts.cacheDir ? { dir: opts.cacheDir } : {}) });
+  }
   const backend = await DecoderBackend.load(found.dir, { ...load, ...(opts.onWarning ? { onWarning: opts.onWarning } : {}) });
   return new GenerativeReasoner(backend, { memoryTokens: spec.memoryTokens });
 }
