@@ -69,6 +69,7 @@ describe('ExtractiveReader (shipped engram-reader)', () => {
     assert.ok(reader.info.noAnswerThreshold > 0 && reader.info.noAnswerThreshold <= 1);
     assert.ok(reader.info.keepThreshold > 0 && reader.info.keepThreshold < 1);
     assert.ok(reader.info.file.endsWith(join('onnx', 'model.onnx')));
+    assert.equal(reader.info.batchSize, 1, 'on CPU a window at a time: batching is no faster and costs memory');
   });
 
   it('reads the reference examples as the Python pipeline does', async () => {

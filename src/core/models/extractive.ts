@@ -59,12 +59,17 @@ export interface ReaderInfo {
   answerMinScore: number;
   keepThreshold: number;
   maxLen: number;
+  /** Windows per ONNX run. */
+  batchSize: number;
 }
 
 export interface ReaderLoadOptions {
   provider?: ProviderPreference;
   threads?: number;
-  /** Windows per ONNX run (default 16). */
+  /**
+   * Windows per ONNX run. Default: 16 on CUDA; 1 on CPU, where batching 512-token windows is
+   * no faster per window and every window in a batch adds ~17 MB of activations to the peak.
+   */
   batchSize?: number;
   /**
    * Which ONNX file (default 'auto': fp32 on CPU, whose outputs do not depend on batch mates;
@@ -158,6 +163,7 @@ export class ExtractiveReader {
     const picked = pickOnnxFile(folder, opts.dtype ?? 'auto', opts.provider === 'cuda');
     const file = join(dir, picked.file);
     const model = await EncoderModel.load(file, { provider: opts.provider, threads: opts.threads, batchSize: opts.batchSize ?? 16 });
+    const batchSize = opts.batchSize ?? (model.provider === 'cuda' ? 16 : 1);
     const names = model.outputNames;
     for (const n of ['start_logits', 'end_logits', 'keep_logits', 'no_answer_logits']) {
       if (!names.includes(n)) {
@@ -176,6 +182,7 @@ export class ExtractiveReader {
       answerMinScore: cfg.answerMinScore,
       keepThreshold: cfg.keepThreshold,
       maxLen: cfg.maxLen,
+      batchSize,
     };
     return new ExtractiveReader(model, tok, tokBytes, cfg, info);
   }
@@ -194,7 +201,7 @@ export class ExtractiveReader {
       return { input_ids: ids, attention_mask: new Array<number>(ids.length).fill(1) };
     });
     if (signal?.aborted) throw new CancelledError('reading cancelled');
-    const outs = await this.model.runBatch(rows, { signal });
+    const outs = await this.model.runBatch(rows, { signal, batchSize: this.info.batchSize });
     const results: WindowResult[] = new Array<WindowResult>(windows.length);
     order.forEach((wi, r) => {
       const o = outs[r]!;
