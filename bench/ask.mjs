@@ -48,6 +48,8 @@ function run(args, timeoutMs) {
   });
 }
 
+// The commit measured is the one built when the run starts (commits made during a run do not count).
+const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
 const rows = [];
 for (const size of values.report ? [] : sizes) {
   const dir = join(HERE, '.work', 'ask', size.label.toLowerCase());
@@ -103,7 +105,6 @@ for (const size of values.report ? [] : sizes) {
 const reasonerName = values.reasoner.split(/[\\/]/).filter(Boolean).pop();
 mkdirSync(join(HERE, 'plots'), { recursive: true });
 if (!values.report) {
-  const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
   const results = { commit, date: new Date().toISOString(), reasoner: reasonerName, cpus: (await import('node:os')).cpus().length, questionsPerSize: nq, rows };
   // One results file and plot per reasoner; RESULTS.md shows every reasoner measured.
   writeFileSync(join(HERE, `ask-results-${reasonerName}.json`), JSON.stringify(results, null, 1) + '\n');
