@@ -72,6 +72,12 @@ test('threshold, minimum and maximum block counts and the token budget bound wha
   // Everything passes threshold 0; the maximum stops it.
   const max = await engine.ask(TWO_HOP_QUESTION, { mode: 'gated', reasoner: chat, gateOptions: { threshold: 0, maxBlocks: 3 } });
   assert.equal(max.stats.blocksRead, 3);
+  // Without a gate model the recall rank is no relevance score: blocks are read in its order until
+  // the reasoner has the answer or the maximum is reached, threshold or not.
+  const rank = await engine.ask(TWO_HOP_QUESTION, { mode: 'gated', reasoner: chat, gateOptions: { threshold: 1.01, maxBlocks: 3 } });
+  const found = rank.steps.some((e) => e.type === 'memory' && e.text === 'found');
+  assert.ok(found ? rank.stats.blocksRead >= 1 : rank.stats.blocksRead === 3, `${rank.stats.blocksRead} blocks, found: ${found}`);
+  assert.ok(rank.stats.blocksRead >= 2, 'past the first block: the threshold alone does not end the reading');
   // A one-token budget fits no block.
   const budget = await engine.ask(TWO_HOP_QUESTION, { mode: 'gated', reasoner: chat, gateOptions: { threshold: 0, tokenBudget: 1 } });
   assert.equal(budget.stats.blocksRead, 0);

@@ -11,7 +11,12 @@ import type { GateScorer } from './scorer.js';
 export interface GateOptions {
   /** Keep blocks scoring at least this (default: the gate model's own; 0.5 without one, see rank()). */
   threshold?: number;
-  /** Read at least this many blocks per question, threshold or not (default 1). */
+  /**
+   * Read at least this many blocks per question, threshold or not, unless the reasoner has the
+   * answer first. Default: 1 with a gate model; without one, maxBlocks: the recall rank is no
+   * calibrated relevance, so the reasoner's answer, not the threshold, ends the reading (bench:ask
+   * at 512K: 0.71 -> 0.83 accuracy for 2.0 -> 3.1 blocks read a question).
+   */
   minBlocks?: number;
   /** Read at most this many blocks per question (default 8). */
   maxBlocks?: number;
@@ -54,8 +59,8 @@ export class Gate {
     opts: GateOptions = {},
   ) {
     this.threshold = opts.threshold ?? scorer?.threshold ?? 0.5;
-    this.minBlocks = opts.minBlocks ?? 1;
     this.maxBlocks = opts.maxBlocks ?? 8;
+    this.minBlocks = opts.minBlocks ?? (scorer ? 1 : this.maxBlocks);
     this.tokenBudget = opts.tokenBudget ?? 8192;
     this.candidates = opts.candidates ?? 64;
     if (!(this.maxBlocks >= 1 && this.minBlocks >= 0 && this.minBlocks <= this.maxBlocks)) {
