@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createMessageConnection, ResponseError, StreamMessageReader, StreamMessageWriter, CancellationTokenSource } from 'vscode-jsonrpc/node';
 import { AskRequest, RpcErrorCode, TraceNotification } from '../src/core/protocol.js';
 import type { AskResult, TraceEvent } from '../src/core/types.js';
-import { normalizeAnswer, scoreAnswer } from '../src/core/ask/index.js';
+import { isNotFound, normalizeAnswer, scoreAnswer } from '../src/core/ask/index.js';
 import { CLI, engram, tempRepo, writeFiles } from './support/repo.js';
 import { engramAsync } from './fixtures/ask/cli.js';
 import { scriptedServer, type ScriptedServer } from './fixtures/ask/server.js';
@@ -108,13 +108,37 @@ test('engram eval scores accuracy, citations, gate recall@k, latency and memory'
   const human = await engramAsync(['eval', '--qa', qa, ...reasonerArgs()]);
   assert.equal(human.code, 0, human.stderr);
   assert.match(human.stdout, /accuracy \(exact\)\s+50\.0%/);
-  assert.match(human.stdout, /confident answers\s+50\.0%/, 'gated: the pool question is not found');
+  // Without a gate model, gated reads on until the reasoner has an answer: the pool question's notes pick up 8080 too.
+  assert.match(human.stdout, /confident answers\s+100\.0%/);
   assert.match(human.stdout, /evidence hit\s+50\.0%/);
 
   writeFileSync(join(tmp.dir, 'bad.jsonl'), '{"question": "q"}\n');
   const bad = await engramAsync(['eval', '--qa', join(tmp.dir, 'bad.jsonl'), ...reasonerArgs()]);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /bad\.jsonl:1: needs string fields question and answer/);
+});
+
+test('an unanswerable question is right when the engine states no answer, wrong when it states one', async () => {
+  const qa = join(tmp.dir, 'qa-none.jsonl');
+  writeFileSync(
+    qa,
+    [
+      { id: 'ghost', question: 'What is the value of `GHOST_LIMIT`?', answer: 'not found' },
+      { id: 'port', question: TWO_HOP_QUESTION, answer: 'Not found.' },
+    ]
+      .map((o) => JSON.stringify(o))
+      .join('\n') + '\n',
+  );
+  // At most two blocks a question: the ghost's notes stay without 8080, so the scripted reasoner says "not found".
+  const r = await engramAsync(['eval', '--json', '--qa', qa, '--max-blocks', '2', ...reasonerArgs()]);
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout) as { perQuestion: Array<{ id: string; answer: string; confidence: string; exact: boolean; contains: boolean }> };
+  const [ghost, port] = report.perQuestion;
+  assert.equal(ghost?.confidence, 'none', ghost?.answer);
+  assert.deepEqual([ghost?.exact, ghost?.contains], [true, true]);
+  assert.equal(port?.confidence, 'answer');
+  assert.deepEqual([port?.exact, port?.contains], [false, false]);
+  assert.ok(isNotFound(' `Not found`. ') && !isNotFound('not found here'));
 });
 
 test('serve answers ask over JSON-RPC, streams trace notifications and can be cancelled', async () => {

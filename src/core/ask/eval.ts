@@ -17,7 +17,10 @@ export interface QuestionReport {
   answer: string;
   /** AskResult.confidence ('none' when the question failed). */
   confidence: AnswerConfidence;
-  /** Only a confident answer can be correct: a low-confidence one never counts. */
+  /**
+   * Only a confident answer can be correct: a low-confidence one never counts. For an expected
+   * "not found", exact is a "not found" reply and contains any reply that states no answer.
+   */
   exact: boolean;
   contains: boolean;
   citations: Citation[];
@@ -85,6 +88,11 @@ export function normalizeAnswer(s: string): string {
     .replace(/^[\s.,;:!?()[\]{}]+|[\s.,;:!?()[\]{}]+$/g, '');
 }
 
+/** The expected answer of an unanswerable question (the QA generator's and the reasoners' words). */
+export function isNotFound(expected: string): boolean {
+  return normalizeAnswer(expected) === 'not found';
+}
+
 export function scoreAnswer(predicted: string, expected: string): { exact: boolean; contains: boolean } {
   const p = normalizeAnswer(predicted);
   const e = normalizeAnswer(expected);
@@ -124,8 +132,12 @@ export async function evaluate(items: readonly QaItem[], hooks: EvalHooks): Prom
     const answer = result?.answer ?? '';
     const citations = result?.citations ?? [];
     const confidence = result?.confidence ?? 'none';
-    // "Not sure ..., the closest evidence is <the expected line>" contains the answer but does not give it.
-    const s = confidence === 'answer' ? scoreAnswer(answer, item.answer) : { exact: false, contains: false };
+    const s = !result ? { exact: false, contains: false } : isNotFound(item.answer)
+      // A question without an answer is answered right by a reply that states none: "not found",
+      // or low-confidence evidence, which says it is no answer.
+      ? { exact: confidence === 'none', contains: confidence !== 'answer' }
+      // "Not sure ..., the closest evidence is <the expected line>" contains the answer but does not give it.
+      : confidence === 'answer' ? scoreAnswer(answer, item.answer) : { exact: false, contains: false };
     const evidence = item.evidence ?? [];
     let hit: boolean | undefined;
     if (evidence.length) {
