@@ -70,12 +70,16 @@ test('engram ask rejects bad input with exit code 1 and a clear message', async 
     [['ask', ...reasonerArgs(), '--mode', 'fast', 'q?'], /--mode must be one of gated, memagent, full, rag/],
     [['ask', '--repo', repo, '--store', store, '--backend', 'openai', 'q?'], /needs --server URL/],
     [['ask', '--repo', repo, '--store', store, '--model', join(tmp.dir, 'nope'), 'q?'], /no installed model/],
+    [['ask', ...reasonerArgs(), '--min-blocks', '3', '--max-blocks', '2', 'q?'], /--min-blocks cannot exceed --max-blocks/],
   ];
   for (const [args, message] of cases) {
     const r = await engramAsync(args);
     assert.equal(r.code, 1, `${args.slice(-1)}: ${r.stderr}`);
     assert.match(r.stderr, message);
   }
+  // A minimum above the default maximum raises the maximum with it.
+  const many = await engramAsync(['ask', '--json', ...reasonerArgs(), '--min-blocks', '10', '--threshold', '1', TWO_HOP_QUESTION]);
+  assert.equal(many.code, 0, many.stderr);
 });
 
 test('engram eval scores accuracy, citations, gate recall@k, latency and memory', async () => {

@@ -1,7 +1,7 @@
 // `engram ask "QUESTION"`: the answer with verified citations; --json gives DESIGN.md's
 // object with every trace step. Reasoner and gate options are shared with eval and serve.
 import { join } from 'node:path';
-import { openGate, type GateOptions, type GateScorer } from '../../core/gate/index.js';
+import { DEFAULT_MAX_BLOCKS, openGate, type GateOptions, type GateScorer } from '../../core/gate/index.js';
 import { defaultReasonerSpec, openReasoner, REASONER_BACKENDS, type Reasoner, type ReasonerSpec } from '../../core/reason/index.js';
 import { ASK_MODES, CancelledError, UserError, type AskMode, type AskResult } from '../../core/types.js';
 import { checkQuestion, type AskOptions } from '../../core/ask/index.js';
@@ -108,7 +108,9 @@ export function gateOptions(values: AskValues): GateOptions {
   if (minBlocks !== undefined) o.minBlocks = minBlocks;
   if (maxBlocks !== undefined) o.maxBlocks = maxBlocks;
   if (tokenBudget !== undefined) o.tokenBudget = tokenBudget;
-  if ((o.minBlocks ?? 1) > (o.maxBlocks ?? Math.max(8, o.minBlocks ?? 1))) throw new UserError('--min-blocks cannot exceed --max-blocks');
+  if (minBlocks !== undefined && maxBlocks !== undefined && minBlocks > maxBlocks) throw new UserError('--min-blocks cannot exceed --max-blocks');
+  // A minimum above the default maximum raises the maximum with it.
+  if (minBlocks !== undefined && maxBlocks === undefined && minBlocks > DEFAULT_MAX_BLOCKS) o.maxBlocks = minBlocks;
   return o;
 }
 

@@ -8,6 +8,9 @@ import type { MemoryBlock } from '../types.js';
 import { recall, RRF_MAX } from './recall.js';
 import type { GateScorer } from './scorer.js';
 
+/** Blocks read per question when not told otherwise. */
+export const DEFAULT_MAX_BLOCKS = 8;
+
 export interface GateOptions {
   /** Keep blocks scoring at least this (default: the gate model's own; 0.5 without one, see rank()). */
   threshold?: number;
@@ -18,7 +21,7 @@ export interface GateOptions {
    * at 512K: 0.71 -> 0.83 accuracy for 2.0 -> 3.1 blocks read a question).
    */
   minBlocks?: number;
-  /** Read at most this many blocks per question (default 8). */
+  /** Read at most this many blocks per question (default DEFAULT_MAX_BLOCKS). */
   maxBlocks?: number;
   /** At most this many block tokens per question (default 8192). */
   tokenBudget?: number;
@@ -59,7 +62,7 @@ export class Gate {
     opts: GateOptions = {},
   ) {
     this.threshold = opts.threshold ?? scorer?.threshold ?? 0.5;
-    this.maxBlocks = opts.maxBlocks ?? 8;
+    this.maxBlocks = opts.maxBlocks ?? DEFAULT_MAX_BLOCKS;
     this.minBlocks = opts.minBlocks ?? (scorer ? 1 : this.maxBlocks);
     this.tokenBudget = opts.tokenBudget ?? 8192;
     this.candidates = opts.candidates ?? 64;

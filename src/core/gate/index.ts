@@ -1,3 +1,3 @@
 export { recall } from './recall.js';
-export { Gate, type GateDecision, type GateOptions, type GateState, type BlockText } from './gate.js';
+export { DEFAULT_MAX_BLOCKS, Gate, type GateDecision, type GateOptions, type GateState, type BlockText } from './gate.js';
 export { ModelGate, openGate, type GateInput, type GateScorer } from './scorer.js';
