@@ -85,6 +85,11 @@ test('round trip: records, blocks, order, reuse by hash, stats, meta', async (t)
   assert.equal(got.model, 'structural@2');
   for (let i = 0; i < DIM; i++) assert.ok(Math.abs(got.vector[i]! - first.vector[i]!) < 1e-3, 'float16 vector close');
   assert.equal(await store.getBlock('nope'), null);
+  // Many ids at once (more than one IN list), the missing ones left out.
+  const ids = [...a.blocks, ...b.blocks].map((x) => x.id);
+  const many = await store.getBlocks([...ids, ...Array.from({ length: 500 }, (_, i) => `missing-${i}`), ids[0]!]);
+  assert.deepEqual([...many.keys()].sort(), [...ids].sort());
+  assert.equal(many.get(first.id)?.compressed, first.compressed);
 
   assert.deepEqual((await store.blocksForPath('src/retry.ts')).map((x) => x.startLine), [1, 4, 7]);
   const all: string[] = [];

@@ -218,8 +218,9 @@ class AskRun {
     const started = performance.now();
     const hits = (await recall(this.ctx.store, this.ctx.compressor, this.question, k + excluded.size)).filter((h) => !excluded.has(h.blockId)).slice(0, k);
     const views: BlockView[] = [];
+    const found = await this.ctx.store.getBlocks(hits.map((h) => h.blockId));
     for (const h of hits) {
-      const b = await this.ctx.store.getBlock(h.blockId);
+      const b = found.get(h.blockId);
       if (!b) continue;
       this.emit({ type: 'gate', step: 1, ...where(b), score: round(h.score), text: 'kept', ms: performance.now() - started });
       const raw = this.opts.reasoner.reads === 'raw' ? await this.source.lines(b.path, b.startLine, b.endLine) : null;

@@ -83,11 +83,9 @@ export class Gate {
     const hits = (await recall(this.store, this.compressor, query, depth)).filter(
       (h) => !state.read.has(h.blockId) && !state.excluded.has(h.blockId),
     ).slice(0, this.candidates);
-    const blocks: MemoryBlock[] = [];
-    for (const h of hits) {
-      const b = await this.block(h.blockId);
-      if (b) blocks.push(b);
-    }
+    const missing = hits.map((h) => h.blockId).filter((id) => !this.blocks.has(id));
+    for (const [id, b] of await this.store.getBlocks(missing)) this.blocks.set(id, b);
+    const blocks = hits.flatMap((h) => this.blocks.get(h.blockId) ?? []);
     let scores: number[];
     if (this.scorer) {
       const inputs = await Promise.all(blocks.map(async (b) => ({ path: b.path, startLine: b.startLine, endLine: b.endLine, text: await this.text(b) })));
