@@ -8,7 +8,7 @@ it, then look-alike lines.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 WORD = re.compile(r"[^\W\d][\w$]*|\$[\w$]*")
 QUOTED = re.compile(r"`([^`\n]{1,200})`")
@@ -43,23 +43,29 @@ def names_in(question: str) -> list[str]:
 
 def mentions_any(line: str, names: Sequence[str]) -> bool:
     """`line` holds one of `names` as a whole identifier, not inside a longer one."""
-    return bool(name_ranges(line, names))
+    return next(_occurrences(line, names), None) is not None
 
 
 def name_ranges(line: str, names: Sequence[str]) -> list[tuple[int, int]]:
     """Where `line` holds one of `names` as a whole identifier: [start, end) in UTF-8 bytes,
     in line order. Mirrors nameRanges in identifiers.ts."""
-    out: list[tuple[int, int]] = []
+    out = []
+    for at, n in _occurrences(line, names):
+        start = len(line[:at].encode())
+        out.append((start, start + len(n.encode())))
+    return sorted(out)
+
+
+def _occurrences(line: str, names: Sequence[str]) -> Iterator[tuple[int, str]]:
+    """Each whole-identifier occurrence of one of `names` in `line`: its character index and the name."""
     for n in names:
         at = line.find(n) if n else -1
         while at >= 0:
             before = line[at - 1] if at > 0 else ""
             after = line[at + len(n)] if at + len(n) < len(line) else ""
             if not IDENT_CHAR.match(before or " ") and not IDENT_CHAR.match(after or " "):
-                start = len(line[:at].encode())
-                out.append((start, start + len(n.encode())))
+                yield at, n
             at = line.find(n, at + 1)
-    return sorted(out)
 
 
 DECL = (r"(?:export|default|async|static|public|private|protected|abstract|readonly|function\*?|def|class|const|let|var|"

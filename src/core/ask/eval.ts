@@ -100,6 +100,16 @@ export function scoreAnswer(predicted: string, expected: string): { exact: boole
   return { exact, contains: exact || (e.length > 0 && p.includes(e)) };
 }
 
+/** How a reply (null: the question failed) scores against the expected answer. */
+function scoreReply(result: AskResult | null, expected: string): { exact: boolean; contains: boolean } {
+  if (!result) return { exact: false, contains: false };
+  // A question without an answer is answered right by a reply that states none: "not found",
+  // or low-confidence evidence, which says it is no answer.
+  if (isNotFound(expected)) return { exact: result.confidence === 'none', contains: result.confidence !== 'answer' };
+  // "Not sure ..., the closest evidence is <the expected line>" contains the answer but does not give it.
+  return result.confidence === 'answer' ? scoreAnswer(result.answer, expected) : { exact: false, contains: false };
+}
+
 export interface EvalHooks {
   ask: (question: string) => Promise<AskResult>;
   /** The gate's first round for a question, best first. */
@@ -132,12 +142,7 @@ export async function evaluate(items: readonly QaItem[], hooks: EvalHooks): Prom
     const answer = result?.answer ?? '';
     const citations = result?.citations ?? [];
     const confidence = result?.confidence ?? 'none';
-    const s = !result ? { exact: false, contains: false } : isNotFound(item.answer)
-      // A question without an answer is answered right by a reply that states none: "not found",
-      // or low-confidence evidence, which says it is no answer.
-      ? { exact: confidence === 'none', contains: confidence !== 'answer' }
-      // "Not sure ..., the closest evidence is <the expected line>" contains the answer but does not give it.
-      : confidence === 'answer' ? scoreAnswer(answer, item.answer) : { exact: false, contains: false };
+    const s = scoreReply(result, item.answer);
     const evidence = item.evidence ?? [];
     let hit: boolean | undefined;
     if (evidence.length) {

@@ -62,7 +62,7 @@ export function namesIn(question: string): string[] {
 
 /** Whether `line` holds one of `names` as a whole identifier (not part of a longer one). */
 export function mentionsAny(line: string, names: readonly string[]): boolean {
-  return nameRanges(line, names).length > 0;
+  return !occurrences(line, names).next().done;
 }
 
 /**
@@ -71,19 +71,24 @@ export function mentionsAny(line: string, names: readonly string[]): boolean {
  */
 export function nameRanges(line: string, names: readonly string[]): Array<[number, number]> {
   const out: Array<[number, number]> = [];
+  for (const [at, n] of occurrences(line, names)) {
+    const start = Buffer.byteLength(line.slice(0, at), 'utf8');
+    out.push([start, start + Buffer.byteLength(n, 'utf8')]);
+  }
+  return out.sort((a, b) => a[0] - b[0]);
+}
+
+/** Each whole-identifier occurrence of one of `names` in `line`: its character index and the name. */
+function* occurrences(line: string, names: readonly string[]): Generator<[number, string]> {
   for (const n of names) {
     let at = n ? line.indexOf(n) : -1;
     while (at >= 0) {
       const before = at > 0 ? line[at - 1]! : '';
       const after = line[at + n.length] ?? '';
-      if (!IDENT_CHAR.test(before) && !IDENT_CHAR.test(after)) {
-        const start = Buffer.byteLength(line.slice(0, at), 'utf8');
-        out.push([start, start + Buffer.byteLength(n, 'utf8')]);
-      }
+      if (!IDENT_CHAR.test(before) && !IDENT_CHAR.test(after)) yield [at, n];
       at = line.indexOf(n, at + 1);
     }
   }
-  return out.sort((a, b) => a[0] - b[0]);
 }
 
 const IDENT_CHAR = /[\p{L}\p{N}_$]/u;

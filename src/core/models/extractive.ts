@@ -162,7 +162,8 @@ export class ExtractiveReader {
     const tokBytes = tokenByteLengths(dir);
     const picked = pickOnnxFile(folder, opts.dtype ?? 'auto', opts.provider === 'cuda');
     const file = join(dir, picked.file);
-    const model = await EncoderModel.load(file, { provider: opts.provider, threads: opts.threads, batchSize: opts.batchSize ?? 16 });
+    const model = await EncoderModel.load(file, { provider: opts.provider, threads: opts.threads, batchSize: opts.batchSize });
+    // Known once the session picked its provider; read() passes it to every run.
     const batchSize = opts.batchSize ?? (model.provider === 'cuda' ? 16 : 1);
     const names = model.outputNames;
     for (const n of ['start_logits', 'end_logits', 'keep_logits', 'no_answer_logits']) {
