@@ -213,10 +213,16 @@ test('the packaged extension indexes, answers with citations, inspects and takes
       await command(page, 'Engram: Export Feedback');
       const dialog = page.locator('.quick-input-widget input');
       await dialog.waitFor({ state: 'visible', timeout: 10_000 });
+      // The dialog writes its start folder into the box when it is ready; typing before that is overwritten.
+      await until('the dialog’s start folder', async () => (await dialog.inputValue()) !== '', 10_000).catch(() => undefined);
       await dialog.fill(exportDir + '/');
       // The simple dialog lists the typed folder (its ".." row) before its OK button takes it.
       await page.locator('.quick-input-list .monaco-list-row', { hasText: '..' }).first().waitFor({ timeout: 10_000 });
       await page.waitForTimeout(1000);
+      if ((await dialog.inputValue()) !== exportDir + '/') {
+        await page.keyboard.press('Escape');
+        return false;
+      }
       await shot('export-dialog');
       const ok = page.locator('.quick-input-widget .monaco-button', { hasText: 'Export feedback here' });
       try {
