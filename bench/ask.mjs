@@ -4,7 +4,7 @@
 // bench/ask-results-<reasoner>.json, bench/plots/ask-<reasoner>.svg and the tables in bench/RESULTS.md.
 //
 //   node --import tsx bench/ask.mjs [--sizes 8k,32k,128k,512k,1750k] [--questions 12]
-//        [--reasoner DIR|NAME] [--modes gated,memagent,full,rag] [--memagent-budget-s 240]
+//        [--reasoner DIR|NAME] [--modes gated,memagent,full,rag] [--memagent-budget-s 240] [--gate none|DIR]
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -24,6 +24,8 @@ const { values } = parseArgs({
     reasoner: { type: 'string', default: 'engram-reader' },
     modes: { type: 'string', default: 'gated,memagent,full,rag' },
     'memagent-budget-s': { type: 'string', default: '240' },
+    // The engine's installed gate by default; 'none' ranks by recall alone.
+    gate: { type: 'string' },
     /** Only rewrite RESULTS.md and the plots from the saved results. */
     report: { type: 'boolean', default: false },
   },
@@ -64,7 +66,7 @@ for (const size of values.report ? [] : sizes) {
     // MemAgent reads everything: above 50K tokens it gets 4 questions, above 300K one and a
     // time budget, and a run it could not finish is reported as a projection from its reading rate.
     const limit = mode !== 'memagent' ? nq : status.tokens > 300_000 ? 1 : status.tokens > 50_000 ? Math.min(4, nq) : nq;
-    const args = ['eval', '--json', '--qa', join(dir, 'qa.jsonl'), '--repo', repo, '--store', store, '--mode', mode, '--model', values.reasoner, '--limit', String(limit), '--gate', 'none'];
+    const args = ['eval', '--json', '--qa', join(dir, 'qa.jsonl'), '--repo', repo, '--store', store, '--mode', mode, '--model', values.reasoner, '--limit', String(limit), ...(values.gate ? ['--gate', values.gate] : [])];
     if (mode === 'memagent') args.push('--time-budget', String(memagentBudget));
     const r = await run(args, (memagentBudget + 120) * 1000 * limit);
     if (r.code !== 0) {

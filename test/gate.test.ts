@@ -39,8 +39,8 @@ test('the gate model scores (question, memory, block) and its scores decide what
   const gate = await ModelGate.load(GATE);
   try {
     const blocks = [
-      { path: 'a.ts', startLine: 1, endLine: 2, text: 'export const A = 1;\n' },
-      { path: 'b.ts', startLine: 3, endLine: 9, text: 'function b() {}\n' },
+      { path: 'a.ts', startLine: 1, endLine: 2, text: 'export const A = 1;\n', rank: 0 },
+      { path: 'b.ts', startLine: 3, endLine: 9, text: 'function b() {}\n', rank: 1 },
     ];
     const scores = await gate.score('what is A?', '', blocks);
     assert.equal(scores.length, 2);

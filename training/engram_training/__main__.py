@@ -78,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--split", default="test")
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--out", type=Path, default=Path(".data/eval"))
+    ev.add_argument("--gate", default=None, help="the engine's gate: none (recall ranking) or a gate folder "
+                                                 "(default: the installed one)")
     ft = sub.add_parser("finetune-from-feedback", help="the shipped reader fine-tuned on a feedback file, "
                                                         "written beside it as a new version")
     ft.add_argument("feedback", type=Path, help="the engine's feedback file (JSONL)")
@@ -126,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         qa_file = a.qa / a.split / "qa.jsonl"
         if not qa_file.exists():
             ap.error(f"no QA at {qa_file} (run: python -m engram_training qa)")
-        s = EvalSettings(sizes=_csv(a.sizes), per_size=a.per_size, modes=modes, seed=a.seed, split=a.split)
+        s = EvalSettings(sizes=_csv(a.sizes), per_size=a.per_size, modes=modes, seed=a.seed, split=a.split,
+                         gate=a.gate)
         run_eval(a.corpus, a.qa, a.out, a.model, s)
         print(f"wrote {a.out / 'report.json'} and {a.out / 'report.md'}", file=sys.stderr)
         return 0

@@ -36,6 +36,7 @@ class EvalSettings:
     modes: tuple[str, ...] = ("gated", "memagent")
     seed: int = 0
     split: str = "test"
+    gate: str | None = None  # the engine's installed gate; "none" ranks by recall alone; or a gate folder
 
 
 def engine_path() -> Path:
@@ -193,7 +194,8 @@ def run_eval(corpus: Path, qa: Path, out: Path, model: Path, settings: EvalSetti
             for mode in settings.modes:
                 t0 = time.time()
                 rep = json.loads(_engine(["eval", "--json", "--qa", str(qa_file), "--repo", str(repo), "--store", str(store),
-                                          "--mode", mode, "--model", str(model), "--gate", "none"], log_file))
+                                          "--mode", mode, "--model", str(model)]
+                                         + (["--gate", settings.gate] if settings.gate else []), log_file))
                 (base / f"{mode}.json").write_text(json.dumps(rep, indent=1) + "\n")
                 reports[mode].append(rep)
                 for pq in rep.get("perQuestion", []):

@@ -127,6 +127,8 @@ class Pipeline:
     compressor_run = property(lambda s: s.data / "compressor" / "run")
     gate_data = property(lambda s: s.data / "gate")
     gate_run = property(lambda s: s.data / "gate" / "run")
+    feature_gate_data = property(lambda s: s.data / "feature-gate")
+    feature_gate_run = property(lambda s: s.data / "feature-gate" / "run")
     reader_data = property(lambda s: s.data / "reader")
     reader_run = property(lambda s: s.data / "reader" / "run")
     eval_out = property(lambda s: s.data / "eval")
@@ -366,16 +368,35 @@ def stage_gate(s: Steps) -> None:
     s.run("gate-eval", {"device": t.device}, ["gate-train"], [p.gate_run / "eval.json"],
           lambda: _gate_summary(gate.evaluate(p.gate_data, p.gate_run, t.device)), p.force)
 
+    from . import feature_gate
+    s.run("feature-gate-data", {"seed": b.seed}, ["qa"],
+          [p.feature_gate_data / f"{sp}.npz" for sp in ("train", "validation", "test")],
+          lambda: feature_gate.build_data(p.corpus, p.qa, p.feature_gate_data, b.seed, log=p.log), p.force)
+    s.run("feature-gate-train", {"seed": b.seed}, ["feature-gate-data"], [p.feature_gate_run / "model.pt"],
+          lambda: feature_gate.train(p.feature_gate_data, p.feature_gate_run, seed=b.seed, log=p.log), p.force)
+    s.run("feature-gate-eval", {}, ["feature-gate-train"], [p.feature_gate_run / "eval.json"],
+          lambda: {r: feature_gate.evaluate(p.feature_gate_data, p.feature_gate_run)["test"][r] for r in ("gate", "bm25")},
+          p.force)
+
     def export() -> dict:
+        """The better of the two gates ships (as `engram-gate` in the manifest), if it ranks above BM25."""
         ev = json.loads((p.gate_run / "eval.json").read_text())["test"]
-        better = ev["gate"]["recall@8"] > ev["bm25"]["recall@8"]
-        if p.gate_export == "never" or (p.gate_export == "auto" and not better):
-            p.log(f"   gate not exported (--gate-export {p.gate_export}; test recall@8 gate "
-                  f"{ev['gate']['recall@8']} vs BM25 {ev['bm25']['recall@8']})")
+        fev = json.loads((p.feature_gate_run / "eval.json").read_text())["test"]
+        bm25 = ev["bm25"]["recall@8"]
+        transformer, features = ev["gate"]["recall@8"], fev["gate"]["recall@8"]
+        if p.gate_export == "never" or (p.gate_export == "auto" and max(transformer, features) <= bm25):
+            p.log(f"   gate not exported (--gate-export {p.gate_export}; test recall@8 transformer gate {transformer}, "
+                  f"feature gate {features}, BM25 {bm25})")
             return {"exported": False}
-        publish_gate(p.gate_run, p.models / "engram-gate", p.tokenizer_dir, p.manifest)
-        return {"exported": True, "out": str(p.models / "engram-gate")}
-    s.run("gate-export", {"policy": p.gate_export, "models": str(p.models)}, ["gate-eval"], [], export, p.force)
+        if transformer > features:
+            out = p.models / "engram-gate"
+            publish_gate(p.gate_run, out, p.tokenizer_dir, p.manifest)
+        else:
+            out = p.models / f"engram-gate-{feature_gate.VERSION}"
+            feature_gate.export(p.feature_gate_run, out, p.manifest)
+        return {"exported": True, "out": str(out)}
+    s.run("gate-export", {"policy": p.gate_export, "models": str(p.models)}, ["gate-eval", "feature-gate-eval"], [],
+          export, p.force)
 
 
 def _gate_summary(ev: dict) -> dict:

@@ -44,8 +44,9 @@ def test_all_tiny_runs_every_stage_then_skips_and_resumes(tmp_path: Path, capsys
     first, _ = _run(capsys, argv)
     ran = [r["step"] for r in first if r["status"] == "ran"]
     assert ran[:6] == ["qa", "tokenizer", "compressor-data", "compressor-train", "compressor-eval", "compressor-export"]
-    assert ran[6:10] == ["gate-data", "gate-train", "gate-eval", "gate-export"]
-    assert ran[10:14] == ["reader-data", "reader-train", "reader-eval", "reader-export"]
+    assert ran[6:13] == ["gate-data", "gate-train", "gate-eval", "feature-gate-data", "feature-gate-train",
+                         "feature-gate-eval", "gate-export"]
+    assert ran[13:17] == ["reader-data", "reader-train", "reader-eval", "reader-export"]
     assert (models / "engram-tokenizer" / "tokenizer.json").exists() and (tmp_path / "parity.json").exists()
     assert "recall@8" in json.loads((data / "gate" / "run" / "eval.json").read_text())["test"]["gate"]
     assert (models / "reader-0.2.0" / "onnx" / "model.onnx").exists()

@@ -153,6 +153,9 @@ export const askCommand: Command = async (argv, io) => {
   const { values, positionals } = parseCommand(argv, ASK_OPTIONS);
   const question = positionals.join(' ');
   if (question.trim() === '') throw new UserError(`usage: engram ask [--json] [--mode gated|memagent|full|rag] "QUESTION"\n${ASK_USAGE}`);
+  // Before any model loads: ONNX Runtime's first session overflows the stack when the
+  // process's command line holds a question far over the limit (100 KB).
+  checkQuestion(question);
   return withEngine(values, io, async (engine) => {
     const { options, close } = await askSetup(values, io, engine);
     let result: AskResult;

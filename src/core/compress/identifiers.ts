@@ -103,11 +103,18 @@ const DECL = String.raw`(?:export|default|async|static|public|private|protected|
  * Mirrors defines_any in training/engram_training/names.py.
  */
 export function definesAny(line: string, names: readonly string[]): boolean {
-  for (const n of names) {
+  return definer(names)(line);
+}
+
+/** definesAny for many lines: the names' patterns compiled once. */
+export function definer(names: readonly string[]): (line: string) => boolean {
+  const patterns = names.flatMap((n) => {
     const e = n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    if (new RegExp(String.raw`^\s*(?:${DECL}\s+)+${e}(?![\p{L}\p{N}_$])`, 'u').test(line)) return true;
-    if (new RegExp(String.raw`^\s*(?:self\.|this\.)?${e}\s*(?::[^=]*)?=(?!=)`, 'u').test(line)) return true;
-    if (new RegExp(String.raw`^\s*${e}\s*\(.*\)\s*(?::[^{]*)?\{\s*$`, 'u').test(line)) return true;
-  }
-  return false;
+    return [
+      String.raw`^\s*(?:${DECL}\s+)+${e}(?![\p{L}\p{N}_$])`,
+      String.raw`^\s*(?:self\.|this\.)?${e}\s*(?::[^=]*)?=(?!=)`,
+      String.raw`^\s*${e}\s*\(.*\)\s*(?::[^{]*)?\{\s*$`,
+    ].map((p) => new RegExp(p, 'u'));
+  });
+  return (line) => patterns.some((p) => p.test(line));
 }

@@ -88,7 +88,7 @@ export class Gate {
     const blocks = hits.flatMap((h) => this.blocks.get(h.blockId) ?? []);
     let scores: number[];
     if (this.scorer) {
-      const inputs = await Promise.all(blocks.map(async (b) => ({ path: b.path, startLine: b.startLine, endLine: b.endLine, text: await this.text(b) })));
+      const inputs = await Promise.all(blocks.map(async (b, rank) => ({ path: b.path, startLine: b.startLine, endLine: b.endLine, text: await this.text(b), rank })));
       scores = await this.scorer.score(question, memory, inputs, signal);
     } else {
       // Recall's fused score on a 0..1 scale: 1 when first in both lists, 0.5 when first in one only.

@@ -1,10 +1,12 @@
-// The gate model: a classifier over (question, working memory, block) trained in
-// training/engram_training/gate.py and exported to models/<name>/ with role 'gate'.
-// Input ids: <s> <question> Q <memory> M <block> path:start-end\nBLOCK (raw lines).
+// Gate models: classifiers over (question, working memory, block) exported to
+// models/<name>/ with role 'gate'. The transformer gate (training/engram_training/gate.py)
+// reads ids <s> <question> Q <memory> M <block> path:start-end\nBLOCK (raw lines); the
+// feature gate (feature-gate.ts) reads computed features.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { EncoderModel, listModels, ModelTokenizer, type ProviderPreference } from '../models/index.js';
 import { readJson } from '../models/tokenizer.js';
+import { FEATURE_GATE_TYPE, FeatureGate, sigmoid } from './feature-gate.js';
 
 /** A block as the gate model reads it. */
 export interface GateInput {
@@ -13,6 +15,8 @@ export interface GateInput {
   endLine: number;
   /** The block's raw source lines (the model was trained on raw text). */
   text: string;
+  /** Its 0-based place in recall's order this round. */
+  rank: number;
 }
 
 export interface GateScorer {
@@ -94,8 +98,11 @@ export class ModelGate implements GateScorer {
   }
 }
 
-function sigmoid(x: number): number {
-  return 1 / (1 + Math.exp(-x));
+/** The gate in `dir`, by its config's model_type: the feature gate, else the transformer gate. */
+async function loadGate(dir: string, provider: ProviderPreference): Promise<GateScorer> {
+  const cfgFile = join(dir, 'config.json');
+  if (!existsSync(cfgFile)) throw new Error(`no config.json in ${dir}`);
+  return readJson(cfgFile).model_type === FEATURE_GATE_TYPE ? FeatureGate.load(dir) : ModelGate.load(dir, { provider });
 }
 
 /**
@@ -122,7 +129,7 @@ export async function openGate(
     dir = named?.dir ?? spec;
   }
   try {
-    return await ModelGate.load(dir, { provider: opts.provider ?? 'cpu' });
+    return await loadGate(dir, opts.provider ?? 'cpu');
   } catch (error) {
     opts.onWarning?.(`gate model ${dir} could not be loaded (${error instanceof Error ? error.message : String(error)}); ranking by recall instead`);
     return null;
