@@ -4,7 +4,8 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 
 export class SourceLines {
-  private readonly cache = new Map<string, string[] | null>();
+  // Promises, so requests for a file that is still being read share that one read.
+  private readonly cache = new Map<string, Promise<string[] | null>>();
 
   constructor(
     private readonly repo: string,
@@ -15,12 +16,14 @@ export class SourceLines {
   async lines(path: string, start: number, end: number): Promise<string[] | null> {
     let lines = this.cache.get(path);
     if (lines === undefined) {
-      const text = await readFile(resolve(this.repo, path), 'utf8').catch(() => null);
-      lines = text === null ? null : text.split(/\r?\n/);
+      lines = readFile(resolve(this.repo, path), 'utf8').then(
+        (text) => text.split(/\r?\n/),
+        () => null,
+      );
       this.cache.set(path, lines);
       if (this.cache.size > this.keep) this.cache.delete(this.cache.keys().next().value as string);
     }
-    return lines ? lines.slice(start - 1, end) : null;
+    return (await lines)?.slice(start - 1, end) ?? null;
   }
 
   /** `N| line` per line, the same anchors the compressed text uses. */
