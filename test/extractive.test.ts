@@ -171,6 +171,42 @@ describe('ExtractiveReader (shipped engram-reader)', () => {
     assert.equal(questionForm('Which function does the following?'), 'other');
   });
 
+  it('answers a described function with the definition whose documentation says the description', async () => {
+    const js = [
+      '/**', ' * Tests to see if the object is "thennable".', ' */',
+      'export function isPromise(value) {', "  return typeof value?.then === 'function';", '}', '',
+      '/** Tests whether the value is a function. */',
+      'export function isFunction(value) {', "  return typeof value === 'function';", '}',
+    ].join('\n');
+    const py = [
+      'class Registry:', '    def register(self, name, fn):', '        """Add a handler under a name,', '        replacing any earlier one."""',
+      '        self._handlers[name] = fn', '', '    def drop(self, name):', '        """Forget the handler of a name."""', '        self._handlers.pop(name, None)',
+    ].join('\n');
+    const views = [
+      { blockId: 'u', path: 'src/util/is.ts', startLine: 10, endLine: 20, text: '', raw: js },
+      { blockId: 'r', path: 'lib/registry.py', startLine: 1, endLine: 9, text: '', raw: py },
+    ];
+    const reasoner = await ExtractiveReasoner.load(readerDir, { provider: 'cpu', threads: 1 });
+    try {
+      const ask = (question: string) => reasoner.answer({ question, memory: '', blocks: views });
+      const promise = await ask('Which function does the following: "Tests to see if the object is thennable."? Give its name.');
+      assert.equal(promise.answer, 'isPromise');
+      assert.equal(promise.confidence, 'answer');
+      assert.deepEqual(promise.citations, [{ path: 'src/util/is.ts', startLine: 13, endLine: 13 }]);
+      const drop = await ask('Which method forgets the handler of a name?');
+      assert.equal(drop.answer, 'drop');
+      assert.deepEqual(drop.citations, [{ path: 'lib/registry.py', startLine: 7, endLine: 7 }]);
+      const none = await ask('Which function does the following: "Renders the sidebar tree with lazy children."? Give its name.');
+      assert.notEqual(none.confidence, 'answer', none.answer);
+      // While reading, a definition that says the whole description ends the loop; one that says half reads on.
+      const read = await reasoner.read({ question: 'Which function does the following: "Tests to see if the object is thennable."?', memory: '', block: views[0]! });
+      assert.equal(read.hasAnswer, true);
+      assert.match(read.memory, /^answer src\/util\/is\.ts:13-13: isPromise$/m);
+    } finally {
+      await reasoner.close();
+    }
+  });
+
   it('rejects bad inputs and honours cancellation', async () => {
     const good = examples[0]!.input;
     await assert.rejects(reader.read([{ ...good, block: { ...good.block, startLine: 0 } }]), UserError);

@@ -8,11 +8,15 @@ countTokens estimate, 512 by default), with over-long units cut into line window
 from __future__ import annotations
 
 import math
+import random
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from .corpus import count_tokens
+from .runs import load_jsonl
 
 _CLOSER = re.compile(r"^[\s]*[)}\]]")
 _IDENT = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*|\d+")
@@ -106,3 +110,16 @@ class BM25:
                     s += self.idf[t] * f * (self.k1 + 1) / (f + self.k1 * (1 - self.b + self.b * ln / self.avg))
             out.append(s)
         return out
+
+
+def questions_by_context(qa: Path, split: str, rng: random.Random, limit: int | None = None,
+                         keep: Callable[[dict], bool] = lambda ctx: True) -> tuple[dict[str, dict], dict[str, list[dict]]]:
+    """A split's contexts, and up to `limit` of the questions on contexts `keep` accepts (shuffled
+    by `rng`), grouped by context in the shuffled order."""
+    contexts = {c["id"]: c for c in load_jsonl(qa / split / "contexts.jsonl")}
+    questions = [q for q in load_jsonl(qa / split / "qa.jsonl") if q["context"] in contexts and keep(contexts[q["context"]])]
+    rng.shuffle(questions)
+    by_ctx: dict[str, list[dict]] = {}
+    for q in questions[:limit]:
+        by_ctx.setdefault(q["context"], []).append(q)
+    return contexts, by_ctx

@@ -33,9 +33,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .blocks import BM25, Block, chunk_file
+from .blocks import BM25, Block, chunk_file, questions_by_context
 from .names import STOP_WORDS, WORD, defines_any, mentions_any, names_in
-from .runs import load_jsonl
 
 FEATURES = ("recall_rank", "has_names", "names_mentioned", "defines_name", "name_in_path", "has_memory_names",
             "memory_names_mentioned", "memory_defines", "term_coverage", "prose", "block_size")
@@ -117,12 +116,7 @@ def build_data(corpus: Path, qa: Path, out: Path, seed: int = 0, max_questions: 
     for split, limit in limits.items():
         t0 = time.time()
         rng = random.Random(seed)
-        contexts = {c["id"]: c for c in load_jsonl(qa / split / "contexts.jsonl")}
-        questions = [q for q in load_jsonl(qa / split / "qa.jsonl") if q["context"] in contexts]
-        rng.shuffle(questions)
-        by_ctx: dict[str, list[dict]] = {}
-        for q in questions[:limit]:
-            by_ctx.setdefault(q["context"], []).append(q)
+        contexts, by_ctx = questions_by_context(qa, split, rng, limit)
         x: list[list[float]] = []
         y: list[int] = []
         groups: list[int] = []

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .features import match_features, segments
-from .runs import add_train_parser, load_jsonl, pick_device, save_ckpt
+from .runs import add_train_parser, pick_device, save_ckpt
 
 MAX_LEN = 512
 Q_MAX = 64
@@ -144,7 +144,7 @@ def _pack(rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
 def build_data(corpus: Path, qa: Path, tokenizer: Path, out: Path, seed: int = 0, max_train: int = 60000,
                max_eval_questions: int = 600, log=None) -> dict:
     """Tokenised train examples and evaluation candidate lists, as .npz files under out."""
-    from .blocks import BM25, chunk_file
+    from .blocks import BM25, chunk_file, questions_by_context
     say = log or (lambda m: print(m, file=sys.stderr, flush=True))
     enc = Encoder(tokenizer)
     rng = random.Random(seed)
@@ -153,14 +153,7 @@ def build_data(corpus: Path, qa: Path, tokenizer: Path, out: Path, seed: int = 0
     stats: dict = {}
     for split in ("train", "validation", "test"):
         t0 = time.time()
-        contexts = {c["id"]: c for c in load_jsonl(qa / split / "contexts.jsonl")}
-        questions = [q for q in load_jsonl(qa / split / "qa.jsonl") if q["context"] in contexts]
-        rng.shuffle(questions)
-        if split != "train":
-            questions = questions[:max_eval_questions]
-        by_ctx: dict[str, list[dict]] = {}
-        for q in questions:
-            by_ctx.setdefault(q["context"], []).append(q)
+        contexts, by_ctx = questions_by_context(qa, split, rng, None if split == "train" else max_eval_questions)
         rows: list[list[int]] = []
         labels: list[int] = []
         groups: list[int] = []
@@ -206,7 +199,7 @@ def build_data(corpus: Path, qa: Path, tokenizer: Path, out: Path, seed: int = 0
             arrays |= {"groups": np.array(groups, dtype=np.int32), "bm25": np.array(bm25s, dtype=np.float32)}
             (out / f"{split}.meta.json").write_text(json.dumps(meta) + "\n")
         np.savez_compressed(out / f"{split}.npz", **arrays)
-        stats[split] = {"examples": len(rows), "positives": int(sum(labels)), "questions": len(meta) or len(questions),
+        stats[split] = {"examples": len(rows), "positives": int(sum(labels)), "questions": len(meta) or sum(map(len, by_ctx.values())),
                         "tokens": int(offsets[-1])}
         say(f"gate data {split}: {stats[split]} ({time.time() - t0:.0f}s)")
     (out / "stats.json").write_text(json.dumps(stats, indent=1) + "\n")

@@ -478,7 +478,7 @@ def build_examples(q: dict, blocks: list, by_path: dict[str, list[str]], order: 
 
 def build_data(corpus: Path, qa: Path, tokenizer: Path, out: Path, seed: int = 0, max_train_q: int = 100000,
                max_eval_q: int = 500, rename_p: float = 0.5, rename_copies: int = 1, log=None) -> dict:
-    from .blocks import BM25, chunk_file
+    from .blocks import BM25, chunk_file, questions_by_context
     say = log or (lambda m: print(m, file=sys.stderr, flush=True))
     enc = ReaderEncoder(tokenizer)
     rng = random.Random(seed)
@@ -488,15 +488,9 @@ def build_data(corpus: Path, qa: Path, tokenizer: Path, out: Path, seed: int = 0
     for split in ("train", "validation", "test"):
         t0 = time.time()
         train = split == "train"
-        contexts = {c["id"]: c for c in load_jsonl(qa / split / "contexts.jsonl")}
-        questions = [q for q in load_jsonl(qa / split / "qa.jsonl") if q["context"] in contexts]
         # whole-repository contexts are for the engine's own evaluation; windows come from the rest
-        questions = [q for q in questions if contexts[q["context"]].get("size_class") != "repo"]
-        rng.shuffle(questions)
-        questions = questions[:max_train_q if train else max_eval_q]
-        by_ctx: dict[str, list[dict]] = {}
-        for q in questions:
-            by_ctx.setdefault(q["context"], []).append(q)
+        contexts, by_ctx = questions_by_context(qa, split, rng, max_train_q if train else max_eval_q,
+                                                keep=lambda ctx: ctx.get("size_class") != "repo")
         rows: list[list[int]] = []
         flags: list[list[int]] = []
         starts: list[int] = []
@@ -547,12 +541,12 @@ def build_data(corpus: Path, qa: Path, tokenizer: Path, out: Path, seed: int = 0
                                 flags=np.fromiter((f for r in flags for f in r), dtype=np.uint8, count=int(offsets[-1])),
                                 offsets=offsets, start=np.array(starts, dtype=np.int16), end=np.array(ends, dtype=np.int16),
                                 na=np.array(nas, dtype=np.uint8))
-            stats[split] = {"examples": len(rows), "positives": int(len(nas) - sum(nas)), "questions": len(questions),
+            stats[split] = {"examples": len(rows), "positives": int(len(nas) - sum(nas)), "questions": sum(map(len, by_ctx.values())),
                             "tokens": int(offsets[-1])}
         else:
             (out / f"{split}.jsonl").write_text("".join(json.dumps(e) + "\n" for e in evals))
             stats[split] = {"examples": len(evals), "positives": sum(1 for e in evals if e["target"]),
-                            "questions": len(questions)}
+                            "questions": sum(map(len, by_ctx.values()))}
         say(f"reader data {split}: {stats[split]} ({time.time() - t0:.0f}s)")
     stats["rename"] = {"p": rename_p, "copies": rename_copies}
     (out / "stats.json").write_text(json.dumps(stats, indent=1) + "\n")

@@ -4,12 +4,15 @@
 import { definesAny, namesIn } from '../compress/identifiers.js';
 import { answerFit, ExtractiveReader, ModelTokenizer, NAME_PENALTY, questionForm, type ReaderLoadOptions, type ReaderOutput } from '../models/index.js';
 import type { Citation } from '../types.js';
+import { DESCRIBED_ANSWER, describedDefinition, describedWords } from './describe.js';
 import { betterLead, type AnswerInput, type AnswerOutput, type BlockView, type Lead, type ReadInput, type ReadOutput, type Reasoner } from './reasoner.js';
 
 const ANSWER = 'answer ';
 /** How a low-confidence answer starts: it says so before quoting the evidence. */
 export const LOW_CONFIDENCE = 'Not sure (low confidence): the closest evidence is ';
 const EVIDENCE_CHARS = 240;
+/** A definition saying this much of a description ends the reading; one saying less lets it go on. */
+const DESCRIBED_SURE = 0.8;
 // answer path:3-4: text   |   path:12: text
 const FACT = /^(answer )?(.+?):(\d+)(?:-(\d+))?: (.*)$/;
 
@@ -48,18 +51,20 @@ export class ExtractiveReasoner implements Reasoner {
       if (!facts.includes(line)) facts.push(line);
     };
     for (const k of out?.keepLines ?? []) add(`${input.block.path}:${k.line}: ${k.text.trim()}`);
-    const found = out?.answer ?? null;
+    const described = describedWords(input.question);
+    const lead = out ? leadFor(input.question, described, block, out) : null;
+    const found = described ? (lead?.confident ? { ...lead.citation, text: lead.text } : null) : (out?.answer ?? null);
     if (found) add(`${ANSWER}${input.block.path}:${found.startLine}-${found.endLine}: ${found.text}`);
     const blockTokens = this.count(block.text);
     const memory = this.bound(facts);
-    const lead = out ? leadOf(input.question, block, out) : null;
     return {
       memory,
       // The gate reads its surest block first, so the first confident answer ends the loop: on
       // bench:ask (16 questions a size, 8K-512K) that was as accurate as reading all 8 picks and
       // keeping the surest, and 2-4x faster. A place or value answer on a line that only uses
-      // the name reads on: the definition may be in a later block.
-      hasAnswer: lead?.confident === true && (lead.fit ?? 0) === 0,
+      // the name reads on: the definition may be in a later block; so does a definition that
+      // says only part of a description.
+      hasAnswer: lead?.confident === true && (lead.fit ?? 0) === 0 && (!described || lead.score >= DESCRIBED_SURE),
       blockTokens,
       promptTokens: blockTokens + this.count(input.question) + this.count(input.memory),
       outputTokens: 0,
@@ -79,10 +84,11 @@ export class ExtractiveReasoner implements Reasoner {
         input.signal,
       );
       used = input.blocks.length;
+      const described = describedWords(input.question);
       outs.forEach((o, i) => {
         const b = views[i]!;
         blockTokens += this.count(b.text);
-        lead = betterLead(lead, leadOf(input.question, b, o));
+        lead = betterLead(lead, leadFor(input.question, described, b, o));
       });
     }
     // A memory written elsewhere (no leads came with it): its latest answer line.
@@ -126,6 +132,19 @@ function memoryAnswer(memory: string): { text: string; citation: Citation; score
     }
   }
   return null;
+}
+
+/**
+ * A described question's lead is the block's definition that says most of the description
+ * (the reader's span head points at any name: held-out 0.11); any other question's is the
+ * reader's span (leadOf).
+ */
+function leadFor(question: string, described: ReadonlySet<string> | null, block: { path: string; startLine: number; text: string }, out: ReaderOutput): Lead | null {
+  if (!described) return leadOf(question, block, out);
+  const d = describedDefinition(described, block);
+  if (!d || d.score === 0) return null;
+  const citation = { path: block.path, startLine: d.line, endLine: d.line };
+  return { text: d.name, citation, score: d.score, confident: d.score >= DESCRIBED_ANSWER, fit: 0 };
 }
 
 /**

@@ -1,0 +1,109 @@
+// "Which function does X?" questions name no code: they describe it. The reader's span
+// head answers them badly (held-out: 0.11, it points at whatever name the block holds),
+// so for them the answer is a definition's name, chosen by how much of the description
+// its documentation (comment above it, docstring below it), its name and, at half
+// weight, its body say. The citation is the definition's line, read from the block.
+import { namesIn, STOP_WORDS, stem, subWords, WORD } from '../compress/identifiers.js';
+
+/** A definition a described question may mean, and how much of the description it says (0..1). */
+export interface Described {
+  name: string;
+  /** 1-based line of the definition's head. */
+  line: number;
+  score: number;
+}
+
+const ASKS = /\bwhich\s+(?:\w+\s+)?(?:function|method|class|constructor|procedure|routine)\b/i;
+const QUOTED = /"([^"]{8,})"|“([^”]{8,})”/;
+const IDENT = String.raw`[\p{L}_$][\p{L}\p{N}_$]*`;
+const HEADS = [
+  // function f / def f / class C / fn f / func f, after modifiers
+  new RegExp(String.raw`^\s*(?:(?:export|default|async|static|public|private|protected|abstract|pub|override|final)\s+)*(?:function\*?|def|class|fn|func)\s+(${IDENT})`, 'u'),
+  // const f = (...) => / const f = function / const f = async x =>
+  new RegExp(String.raw`^\s*(?:(?:export|default)\s+)*(?:const|let|var)\s+(${IDENT})\s*(?::[^=]*)?=\s*(?:async\s+)?(?:function\b|\(|${IDENT}\s*=>)`, 'u'),
+  // Go methods: func (r *T) Name(
+  new RegExp(String.raw`^\s*func\s+\([^)]*\)\s*(${IDENT})\s*\(`, 'u'),
+  // f: function / obj.f = function
+  new RegExp(String.raw`^\s*(?:[\p{L}_$][\p{L}\p{N}_$.]*\.)?(${IDENT})\s*[:=]\s*(?:async\s+)?function\b`, 'u'),
+  // class methods: name(args) { / async name(args): T {
+  new RegExp(String.raw`^\s*(?:(?:static|async|public|private|protected|get|set|override)\s+)*(${IDENT})\s*\([^)]*\)\s*(?::[^{]*)?\{\s*$`, 'u'),
+];
+const NOT_NAMES = new Set(['if', 'for', 'while', 'switch', 'catch', 'function', 'return', 'with', 'elif', 'else']);
+const COMMENT = /^\s*(?:\/\*\*?|\*\/?|\/\/|#(?!!)|--|;;)/;
+const DECORATOR = /^\s*@/;
+const DOCSTRING = /^\s*[rRuUbB]?("""|''')/;
+/** Body lines read when a definition has little documentation. */
+const BODY_LINES = 30;
+/** Over this share of the description said, the definition is the answer. */
+export const DESCRIBED_ANSWER = 0.5;
+
+/** The description's words when the question asks which definition does something, else null. */
+export function describedWords(question: string): Set<string> | null {
+  if (!ASKS.test(question) || /`/.test(question)) return null;
+  const quoted = QUOTED.exec(question);
+  const text = quoted ? (quoted[1] ?? quoted[2] ?? '') : question.replace(ASKS, ' ');
+  const words = wordsOf([text], 3);
+  for (const n of namesIn(question)) if (!quoted) words.delete(stem(n.toLowerCase()));
+  return words.size ? words : null;
+}
+
+/** The block's definition that says most of the description; null when it has none. */
+export function describedDefinition(words: ReadonlySet<string>, block: { startLine: number; text: string }): Described | null {
+  const lines = block.text.split('\n');
+  let best: Described | null = null;
+  lines.forEach((line, i) => {
+    const name = headName(line);
+    if (!name) return;
+    const said = wordsOf([...docAbove(lines, i), ...docstringBelow(lines, i), ...subWords(name)]);
+    const body = wordsOf(lines.slice(i + 1, i + 1 + BODY_LINES));
+    let score = 0;
+    for (const w of words) score += said.has(w) ? 1 : body.has(w) ? 0.5 : 0;
+    score /= words.size;
+    if (!best || score > best.score) best = { name, line: block.startLine + i, score };
+  });
+  return best;
+}
+
+function headName(line: string): string | null {
+  for (const head of HEADS) {
+    const name = head.exec(line)?.[1];
+    if (name && !NOT_NAMES.has(name)) return name;
+  }
+  return null;
+}
+
+/** The comment lines right above line i (decorators between them and the head skipped). */
+function docAbove(lines: readonly string[], i: number): string[] {
+  let j = i - 1;
+  while (j >= 0 && DECORATOR.test(lines[j]!)) j--;
+  const out: string[] = [];
+  for (; j >= 0 && COMMENT.test(lines[j]!); j--) out.push(lines[j]!);
+  return out;
+}
+
+/** A Python docstring right below the head at line i (after its continuation lines). */
+function docstringBelow(lines: readonly string[], i: number): string[] {
+  let j = i;
+  while (j < lines.length && j < i + 10 && !/:\s*(#.*)?$/.test(lines[j]!)) j++;
+  const first = lines[j + 1];
+  const open = first === undefined ? null : DOCSTRING.exec(first);
+  if (!open) return [];
+  const out = [first!];
+  if (first!.split(open[1]!).length > 2) return out;
+  for (let k = j + 2; k < lines.length && k < j + 60; k++) {
+    out.push(lines[k]!);
+    if (lines[k]!.includes(open[1]!)) break;
+  }
+  return out;
+}
+
+/** Stemmed lowercase words and identifier parts, stop words and short words left out. */
+function wordsOf(texts: readonly string[], min = 2): Set<string> {
+  const out = new Set<string>();
+  for (const t of texts) {
+    for (const w of t.match(WORD) ?? []) {
+      for (const p of [w.toLowerCase(), ...subWords(w)]) if (p.length >= min && !STOP_WORDS.has(p)) out.add(stem(p));
+    }
+  }
+  return out;
+}
