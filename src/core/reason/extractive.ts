@@ -4,6 +4,7 @@
 import { definesAny, namesIn } from '../compress/identifiers.js';
 import { answerFit, ExtractiveReader, ModelTokenizer, NAME_PENALTY, questionForm, type ReaderLoadOptions, type ReaderOutput } from '../models/index.js';
 import type { Citation } from '../types.js';
+import { chainQuestion, chainSoFar, isChainLine, stepChain, type ChainQuestion, type ChainStep } from './chain.js';
 import { DESCRIBED_ANSWER, describedDefinition, describedWords } from './describe.js';
 import { betterLead, type AnswerInput, type AnswerOutput, type BlockView, type Lead, type ReadInput, type ReadOutput, type Reasoner } from './reasoner.js';
 
@@ -52,8 +53,11 @@ export class ExtractiveReasoner implements Reasoner {
     };
     for (const k of out?.keepLines ?? []) add(`${input.block.path}:${k.line}: ${k.text.trim()}`);
     const described = describedWords(input.question);
-    const lead = out ? leadFor(input.question, described, block, out) : null;
-    const found = described ? (lead?.confident ? { ...lead.citation, text: lead.text } : null) : (out?.answer ?? null);
+    const chain = chainQuestion(input.question);
+    const step = chain ? stepChain(chain, input.memory, block) : null;
+    for (const f of step?.facts ?? []) add(f);
+    const lead = chain ? chainLead(chain, input.memory, step, block, out) : out ? leadFor(input.question, described, block, out) : null;
+    const found = described || chain ? (lead?.confident ? { ...lead.citation, text: lead.text } : null) : (out?.answer ?? null);
     if (found) add(`${ANSWER}${input.block.path}:${found.startLine}-${found.endLine}: ${found.text}`);
     const blockTokens = this.count(block.text);
     const memory = this.bound(facts);
@@ -85,11 +89,22 @@ export class ExtractiveReasoner implements Reasoner {
       );
       used = input.blocks.length;
       const described = describedWords(input.question);
-      outs.forEach((o, i) => {
-        const b = views[i]!;
-        blockTokens += this.count(b.text);
-        lead = betterLead(lead, leadFor(input.question, described, b, o));
-      });
+      const chain = chainQuestion(input.question);
+      let memory = input.memory;
+      // Blocks read at once may hold the chain in any order: two passes follow it.
+      for (const pass of chain ? [0, 1] : [0]) {
+        outs.forEach((o, i) => {
+          const b = views[i]!;
+          if (pass === 0) blockTokens += this.count(b.text);
+          if (chain) {
+            const step = stepChain(chain, memory, b);
+            lead = betterLead(lead, chainLead(chain, memory, step, b, o));
+            if (step?.facts.length) memory = `${memory}\n${step.facts.join('\n')}`;
+          } else {
+            lead = betterLead(lead, leadFor(input.question, described, b, o));
+          }
+        });
+      }
     }
     // A memory written elsewhere (no leads came with it): its latest answer line.
     const found = lead?.confident ? lead : lead ? null : memoryAnswer(input.memory);
@@ -114,7 +129,8 @@ export class ExtractiveReasoner implements Reasoner {
     const out = [...facts];
     let text = out.join('\n');
     while (out.length > 1 && this.count(text) > this.memoryTokens) {
-      const drop = out.findIndex((l) => !l.startsWith(ANSWER));
+      // Answers and the chain's hops stay; plain facts go first, oldest first.
+      const drop = out.findIndex((l) => !l.startsWith(ANSWER) && !isChainLine(l));
       out.splice(drop >= 0 ? drop : 0, 1);
       text = out.join('\n');
     }
@@ -132,6 +148,23 @@ function memoryAnswer(memory: string): { text: string; citation: Citation; score
     }
   }
   return null;
+}
+
+/**
+ * A chain question's lead: the chain's answer (confident), else the hop this block reached
+ * (evidence), else the reader's span as evidence only: it may not end the reading.
+ */
+function chainLead(chain: ChainQuestion, memory: string, step: ChainStep | null, block: { path: string; startLine: number; text: string }, out: ReaderOutput | undefined): Lead | null {
+  if (step?.answer) {
+    const { name, path, line } = step.answer;
+    return { text: name, citation: { path, startLine: line, endLine: line }, score: 1, confident: true, fit: 0 };
+  }
+  const via = step?.facts[0] ? chainSoFar(step.facts[0])[0] : undefined;
+  // Evidence: the farthest hop reached scores highest.
+  const hop = chainSoFar(memory).length + 1;
+  if (via) return { text: via.name, citation: { path: via.path, startLine: via.startLine, endLine: via.startLine }, score: hop / (chain.hops + 2), confident: false, fit: 0 };
+  const read = out ? leadOf('', block, out) : null;
+  return read ? { ...read, score: read.score * 0.1, confident: false } : null;
 }
 
 /**

@@ -1,0 +1,104 @@
+// Questions the reader's span head answers badly, through the real engine with the shipped
+// reader and gate: call chains followed hop by hop through the working memory and
+// re-gating, and described functions found by their documentation.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { Engine } from '../src/core/engine.js';
+import { openGate, type GateScorer } from '../src/core/gate/index.js';
+import { ExtractiveReasoner, type Reasoner } from '../src/core/reason/index.js';
+import { readManifest, shippedModelsDir } from '../src/core/models/registry.js';
+import { tempRepo, writeFiles } from './support/repo.js';
+
+const FILES: Record<string, string> = {
+  'src/jobs/start.ts': [
+    "import { runNow } from '../run/now';",
+    '',
+    '/** Starts a job right away. */',
+    'export function startJob(job: Job): Handle {',
+    '  const ready = prepareJob(job);',
+    '  return runNow(ready);',
+    '}',
+    '',
+    'function prepareJob(job: Job): Job {',
+    '  return { ...job, tries: 0 };',
+    '}',
+  ].join('\n'),
+  'src/run/now.ts': [
+    "import { schedule } from '../sched/schedule';",
+    '',
+    '/** Runs a prepared job on the next tick. */',
+    'export function runNow(job: Job): Handle {',
+    '  return schedule(job, 0);',
+    '}',
+  ].join('\n'),
+  'src/sched/schedule.ts': [
+    '/** Queues a task to run after a delay in milliseconds. */',
+    'export function schedule(task: Job, delay: number): Handle {',
+    '  return setTimeout(() => task.run(), delay);',
+    '}',
+  ].join('\n'),
+  'src/util/retry.ts': [
+    '/** Retries a failing call with exponential backoff until it succeeds or gives up. */',
+    'export function withRetry(call: () => Promise<void>, attempts = 3): Promise<void> {',
+    '  return call().catch((e) => (attempts > 1 ? withRetry(call, attempts - 1) : Promise.reject(e)));',
+    '}',
+  ].join('\n'),
+  'README.md': '# jobs\n\nstartJob runs a job now; schedule queues it.\n',
+};
+
+let tmp: { dir: string; cleanup: () => void };
+let engine: Engine;
+let reader: Reasoner;
+let gate: GateScorer | null;
+
+before(async () => {
+  tmp = tempRepo();
+  writeFiles(join(tmp.dir, 'repo'), FILES);
+  engine = await Engine.open({ repo: join(tmp.dir, 'repo'), store: join(tmp.dir, 'store') });
+  await engine.index();
+  const entry = readManifest(shippedModelsDir()).find((m) => m.name === 'engram-reader')!;
+  reader = await ExtractiveReasoner.load(join(shippedModelsDir(), entry.path), { provider: 'cpu', threads: 1 });
+  gate = await openGate(undefined);
+  assert.ok(gate, 'the shipped gate');
+});
+
+after(async () => {
+  await reader.close();
+  await gate?.close();
+  await engine.close();
+  tmp.cleanup();
+});
+
+test('a call chain is followed through the memory: the callee defined in another file, then its callee', async () => {
+  const one = await engine.ask('The function `startJob` calls exactly one function defined in another file. Which function is it?', { mode: 'gated', reasoner: reader, gate });
+  assert.equal(one.answer, 'runNow');
+  assert.equal(one.confidence, 'answer');
+  assert.deepEqual(one.citations, [{ path: 'src/run/now.ts', startLine: 4, endLine: 4 }]);
+
+  const two = await engine.ask(
+    'The function `startJob` calls exactly one function defined in another file; that function calls exactly one function defined in a third file. Which function is that?',
+    { mode: 'gated', reasoner: reader, gate },
+  );
+  assert.equal(two.answer, 'schedule');
+  assert.deepEqual(two.citations, [{ path: 'src/sched/schedule.ts', startLine: 2, endLine: 2 }]);
+  const memory = two.steps.filter((e) => e.type === 'memory').map((e) => e.memory ?? '').pop() ?? '';
+  assert.match(memory, /^via startJob src\/jobs\/start\.ts:4-7$/m, 'the first hop is in the memory');
+  assert.match(memory, /^via runNow src\/run\/now\.ts:4-6$/m, 'and the second');
+  const rounds = new Set(two.steps.filter((e) => e.type === 'gate').map((e) => e.step));
+  assert.ok(rounds.size >= 3, `the gate ran again after each hop (${rounds.size} rounds)`);
+});
+
+test('a chain whose next hop is nowhere in the workspace is not answered', async () => {
+  const r = await engine.ask('The function `withRetry` calls exactly one function defined in another file. Which function is it?', { mode: 'gated', reasoner: reader, gate });
+  assert.notEqual(r.confidence, 'answer', r.answer);
+});
+
+test('a described function is found by its documentation and cited at its head', async () => {
+  const r = await engine.ask('Which function does the following: "Queues a task to run after a delay in milliseconds."? Give its name.', { mode: 'gated', reasoner: reader, gate });
+  assert.equal(r.answer, 'schedule');
+  assert.equal(r.confidence, 'answer');
+  assert.deepEqual(r.citations, [{ path: 'src/sched/schedule.ts', startLine: 2, endLine: 2 }]);
+  const retry = await engine.ask('Which function retries a failing call with backoff?', { mode: 'gated', reasoner: reader, gate });
+  assert.equal(retry.answer, 'withRetry');
+});
