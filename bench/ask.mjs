@@ -153,7 +153,7 @@ function resultsMarkdown(res, modes) {
   lines.push(
     '',
     'MemAgent runs answer 4 questions above 50K tokens and one above 300K (so their gate recall@8 is those questions\'); gate recall@8 is the',
-    'recall-rank gate\'s first round (no gate model is installed yet) and is the same for every mode. Peak RSS is the whole',
+    'first round of the gate: the installed gate model (`engram-gate`) in gated mode, recall ranking alone in the modes that open no gate. Peak RSS is the whole',
     'process (Node, LanceDB, ONNX Runtime and the model); MemAgent streams blocks a page at a time, so its extra memory is',
     'the pages and the per-step trace, not a growing context.',
   );
