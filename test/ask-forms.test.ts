@@ -45,6 +45,26 @@ const FILES: Record<string, string> = {
     '}',
   ].join('\n'),
   'README.md': '# jobs\n\nstartJob runs a job now; schedule queues it.\n',
+  'py/tests/test_parse.py': [
+    'import unittest',
+    'from .. import bibparse as bp',
+    '',
+    '',
+    'class TestParse(unittest.TestCase):',
+    '    def test_article(self):',
+    '        txt = """',
+    '@ARTICLE{key,',
+    '  title = {A title},',
+    '}',
+    '"""',
+    '        res = bp.parse_entries(txt)',
+    '        self.assertEqual(len(res), 1)',
+  ].join('\n'),
+  'py/bibparse.py': [
+    'def parse_entries(text):',
+    '    """Split a bibliography into its entries."""',
+    '    return [e for e in text.split("@") if e.strip()]',
+  ].join('\n'),
 };
 
 let tmp: { dir: string; cleanup: () => void };
@@ -83,10 +103,16 @@ test('a call chain is followed through the memory: the callee defined in another
   assert.equal(two.answer, 'schedule');
   assert.deepEqual(two.citations, [{ path: 'src/sched/schedule.ts', startLine: 2, endLine: 2 }]);
   const memory = two.steps.filter((e) => e.type === 'memory').map((e) => e.memory ?? '').pop() ?? '';
-  assert.match(memory, /^via startJob src\/jobs\/start\.ts:4-7$/m, 'the first hop is in the memory');
-  assert.match(memory, /^via runNow src\/run\/now\.ts:4-6$/m, 'and the second');
+  assert.match(memory, /^via startJob src\/jobs\/start\.ts:4-7 calls `prepareJob` `runNow`$/m, 'the first hop and its calls are in the memory');
+  assert.match(memory, /^via runNow src\/run\/now\.ts:4-6 calls `schedule`$/m, 'and the second');
   const rounds = new Set(two.steps.filter((e) => e.type === 'gate').map((e) => e.step));
   assert.ok(rounds.size >= 3, `the gate ran again after each hop (${rounds.size} rounds)`);
+});
+
+test('a Python method calling a function through its module, past a multi-line string, is followed', async () => {
+  const r = await engine.ask('The method `test_article` of the class `TestParse` calls exactly one function defined in another file. Which function is it?', { mode: 'gated', reasoner: reader, gate });
+  assert.equal(r.answer, 'parse_entries');
+  assert.deepEqual(r.citations, [{ path: 'py/bibparse.py', startLine: 1, endLine: 1 }]);
 });
 
 test('a chain whose next hop is nowhere in the workspace is not answered', async () => {

@@ -19,7 +19,9 @@ import type { SearchHit } from '../types.js';
 export const RRF_K = 10;
 /** The best fused score: first in both lists. */
 export const RRF_MAX = 2 / (RRF_K + 1);
-const WEIGHT = { vector: 0.5, lexical: 1 } as const;
+const WEIGHT = { vector: 0.5, lexical: 1, name: 0.5 } as const;
+/** Hits per memory name: the block defining it, if any, is among the first. */
+const NAME_DEPTH = 16;
 const PROSE = new Set(['markdown', 'restructuredtext', 'asciidoc', 'text']);
 const CHANGELOG = /^(changelog|changes|history|news|releases?)([._-]|$)/i;
 
@@ -30,16 +32,24 @@ export function sourcePrior(path: string): number {
   return PROSE.has(languageOf(path)) ? 0.75 : 1;
 }
 
-export async function recall(store: MemoryStore, compressor: Compressor, query: string, k: number): Promise<SearchHit[]> {
+/**
+ * The k blocks most like `query`. Each of `names` (code names the working memory holds, e.g. the
+ * functions a hop calls) also gets a short lexical list of its own: in one query with the whole
+ * memory, the block defining a name that many blocks call ranked past 64 (`innerFrom` in rxjs,
+ * 128K tokens: 42nd for the names alone, 12th for its own name).
+ */
+export async function recall(store: MemoryStore, compressor: Compressor, query: string, k: number, names: readonly string[] = []): Promise<SearchHit[]> {
   const depth = Math.max(k * 3, 30);
-  const [vector, lexical] = await Promise.all([
+  const [vector, lexical, ...named] = await Promise.all([
     compressor.embedQuery(query).then((v) => store.searchVector(v, depth)),
     store.searchLexical(query, depth),
+    ...names.map((n) => store.searchLexical(n, NAME_DEPTH)),
   ]);
   const fused = new Map<string, SearchHit>();
   for (const [list, weight] of [
     [vector, WEIGHT.vector],
     [lexical, WEIGHT.lexical],
+    ...named.map((list) => [list, WEIGHT.name] as const),
   ] as const) {
     list.forEach((hit, rank) => {
       const add = weight / (RRF_K + rank + 1);

@@ -3,8 +3,9 @@
 // is it?") are answered by following the calls: the block defining `f` gives its body's
 // calls, written into the working memory; the gate, asked again with that memory, brings
 // the block that defines one of them in another file; that is the answer, or the next hop.
-// The memory carries the chain so far as `via NAME PATH:START-END` lines (the hop's body),
-// so the reasoner itself stays stateless. The reader's span head scored 0.30 on them.
+// The memory carries the chain so far as `via NAME PATH:START-END calls \`a\` \`b\`` lines (the
+// hop's body and what it calls, in backticks so the gate reads them as names), so the
+// reasoner itself stays stateless. The reader's span head scored 0.30 on them.
 import { definer } from '../compress/identifiers.js';
 
 export interface ChainQuestion {
@@ -20,6 +21,8 @@ export interface Hop {
   path: string;
   startLine: number;
   endLine: number;
+  /** The functions its body calls (not methods of other objects). */
+  calls: string[];
 }
 
 export interface ChainStep {
@@ -31,9 +34,12 @@ export interface ChainStep {
 
 const ASKS = /`([^`]+)`[^.?;]*\bcalls?\b[^.?;]*\b(?:another|other|different) file/i;
 const THIRD = /\b(?:third|3rd) file\b/i;
-const VIA = /^via (\S+) (.+):(\d+)-(\d+)$/;
-const FACT = /^(.+?):(\d+): (.*)$/;
-const CALL = /([\p{L}_$][\p{L}\p{N}_$]*)\s*(?:<[^<>()]*>)?\s*\(/gu;
+const VIA = /^via (\S+) (.+?):(\d+)-(\d+)(?: calls (.*))?$/;
+// `f(` (not `x.f(`), and `m.f(` with a plain name `m`: calls() takes the second in Python only.
+const PLAIN = /(?<![\p{L}\p{N}_$.])([\p{L}_$][\p{L}\p{N}_$]*)\s*(?:<[^<>()]*>)?\s*\(/gu;
+const MEMBER = /(?<![\p{L}\p{N}_$.])([\p{L}_$][\p{L}\p{N}_$]*)\.([\p{L}_$][\p{L}\p{N}_$]*)\s*\(/gu;
+const SELF = new Set(['self', 'cls', 'this', 'super']);
+const TRIPLE = /"""|'''/g;
 // Keywords that take parentheses; builtins stay (their definitions are just never found).
 const NOT_CALLS = new Set(['if', 'for', 'foreach', 'while', 'switch', 'catch', 'return', 'typeof', 'function', 'super', 'elif', 'with', 'assert', 'await', 'yield', 'not', 'and', 'or', 'in', 'sizeof', 'new', 'def', 'fn', 'func', 'async', 'match', 'except', 'lambda']);
 /** Body lines followed past the head, at most. */
@@ -46,12 +52,13 @@ export function chainQuestion(question: string): ChainQuestion | null {
   return start ? { start, hops: THIRD.test(question) ? 2 : 1 } : null;
 }
 
-/** The hops found so far, from the memory's `via` lines, in order. */
+/** The hops found so far, from the memory's `via` lines, in order (a hop entered again counts once, as last entered). */
 export function chainSoFar(memory: string): Hop[] {
   const out: Hop[] = [];
   for (const line of memory.split('\n')) {
     const m = VIA.exec(line);
-    if (m) out.push({ name: m[1]!, path: m[2]!, startLine: Number(m[3]), endLine: Number(m[4]) });
+    if (m && out[out.length - 1]?.name === m[1]) out.pop();
+    if (m) out.push({ name: m[1]!, path: m[2]!, startLine: Number(m[3]), endLine: Number(m[4]), calls: [...(m[5] ?? '').matchAll(/`([^`]+)`/g)].map((c) => c[1]!) });
   }
   return out;
 }
@@ -66,11 +73,22 @@ export function stepChain(chain: ChainQuestion, memory: string, block: { path: s
   const hops = chainSoFar(memory);
   if (!hops.length) return enterFirst(chain.start, block, lines);
   const last = hops[hops.length - 1]!;
+  // A hop entered at a head without calls (an overload signature, or a head that ends its block)
+  // is followed into the block that continues it, or entered again at a later head.
+  if (!last.calls.length && block.path === last.path) {
+    if (block.startLine === last.endLine + 1) return enter(last.name, block, lines, -1, last.startLine);
+    const again = enterFirst(last.name, block, lines);
+    const hop = again ? chainSoFar(again.facts[0]!)[0] : undefined;
+    // Taken when it has calls, or its body may go on past this block's end (a signature, `...;`, has none).
+    const head = hop ? (lines[hop.startLine - block.startLine] ?? '') : '';
+    const open = hop !== undefined && hop.endLine === block.startLine + lines.length - 1 && hop.startLine !== last.startLine && !/;\s*$/.test(head);
+    return hop && (hop.calls.length || open) ? again : null;
+  }
   if (hops.length > chain.hops) return null;
   const seen = new Set(hops.flatMap((h) => [h.path]));
   if (seen.has(block.path)) return null;
   const known = new Set(hops.map((h) => h.name));
-  const wanted = callsIn(memory, last).filter((n) => !known.has(n));
+  const wanted = last.calls.filter((n) => !known.has(n));
   for (const name of wanted) {
     const heads = headsOf(name, lines);
     if (!heads.length) continue;
@@ -95,46 +113,52 @@ function enterFirst(name: string, block: { path: string; startLine: number }, li
   return steps.find((s) => s.facts.length > 1) ?? steps[steps.length - 1]!;
 }
 
-/** The `via` line and the call lines of the definition at lines[at]. */
-function enter(name: string, block: { path: string; startLine: number }, lines: readonly string[], at: number): ChainStep {
-  const end = bodyEnd(lines, at);
-  const facts = [`via ${name} ${block.path}:${block.startLine + at}-${block.startLine + end}`];
+/**
+ * The `via` line and the call lines of the definition at lines[at]; at = -1 with `head` (the
+ * line the head is on, in an earlier block): the block continues that body.
+ */
+function enter(name: string, block: { path: string; startLine: number }, lines: readonly string[], at: number, head = block.startLine + at): ChainStep {
+  const end = at >= 0 ? bodyEnd(lines, at) : bodyEnd(lines, -1, indentOf(lines[0] ?? '') - 1);
+  const called = new Set<string>();
+  const facts: string[] = [];
+  const python = /\.pyi?$/.test(block.path);
   for (let i = at + 1; i <= end; i++) {
-    if (calls(lines[i]!).length) facts.push(`${block.path}:${block.startLine + i}: ${lines[i]!.trim()}`);
+    const found = calls(lines[i]!, python).filter((c) => c !== name);
+    for (const c of found) called.add(c);
+    if (found.length) facts.push(`${block.path}:${block.startLine + i}: ${lines[i]!.trim()}`);
   }
-  return { facts };
+  const via = `via ${name} ${block.path}:${head}-${block.startLine + end}`;
+  return { facts: [called.size ? `${via} calls ${[...called].map((c) => `\`${c}\``).join(' ')}` : via, ...facts] };
 }
 
-/** Last line of the body whose head is lines[at]: up to the first line indented no deeper than the head (a closing bracket included). */
-function bodyEnd(lines: readonly string[], at: number): number {
-  const indent = (l: string): number => l.length - l.trimStart().length;
-  const head = indent(lines[at]!);
+function indentOf(line: string): number {
+  return line.length - line.trimStart().length;
+}
+
+/**
+ * Last line of the body whose head is lines[at] (indented `head`; at = -1: the head is in an
+ * earlier block): up to the first line indented no deeper than the head (a closing bracket included).
+ */
+function bodyEnd(lines: readonly string[], at: number, head = indentOf(lines[at]!)): number {
+  const indent = indentOf;
   const last = Math.min(lines.length - 1, at + BODY_LINES);
+  let inString = false; // inside a triple-quoted string, whose lines may sit at any indent
   for (let i = at + 1; i <= last; i++) {
     const l = lines[i]!;
-    if (!l.trim() || indent(l) > head) continue;
+    const was = inString;
+    if ((l.match(TRIPLE) ?? []).length % 2) inString = !inString;
+    if (was || !l.trim() || indent(l) > head) continue;
     return /^\s*[)}\]]/.test(l) ? i : i - 1;
   }
   return last;
 }
 
-/** Names called on the memory's fact lines inside a hop's body. */
-function callsIn(memory: string, hop: Hop): string[] {
-  const out = new Set<string>();
-  for (const line of memory.split('\n')) {
-    const m = FACT.exec(line);
-    if (!m || m[1] !== hop.path) continue;
-    const n = Number(m[2]);
-    if (n > hop.startLine && n <= hop.endLine) for (const c of calls(m[3]!)) out.add(c);
-  }
-  return [...out];
-}
-
-function calls(line: string): string[] {
-  const out: string[] = [];
-  for (const m of line.matchAll(CALL)) {
-    const name = m[1]!;
-    if (!NOT_CALLS.has(name)) out.push(name);
-  }
-  return out;
+/**
+ * The functions `line` calls: `f(`, and in Python `module.f(` too (modules are imported as
+ * names there); never `self.f(` or, elsewhere, `obj.method(`, whose definitions are methods.
+ */
+function calls(line: string, python: boolean): string[] {
+  const out = [...line.matchAll(PLAIN)].map((m) => m[1]!);
+  if (python) for (const m of line.matchAll(MEMBER)) if (!SELF.has(m[1]!)) out.push(m[2]!);
+  return out.filter((n) => !NOT_CALLS.has(n));
 }

@@ -51,9 +51,11 @@ export class ExtractiveReasoner implements Reasoner {
     const add = (line: string): void => {
       if (!facts.includes(line)) facts.push(line);
     };
-    for (const k of out?.keepLines ?? []) add(`${input.block.path}:${k.line}: ${k.text.trim()}`);
     const described = describedWords(input.question);
     const chain = chainQuestion(input.question);
+    // A chain's memory is its hops and their calls: the reader's kept lines (every line of an
+    // operator that calls the same helpers) would steer the gate off the next definition.
+    if (!chain) for (const k of out?.keepLines ?? []) add(`${input.block.path}:${k.line}: ${k.text.trim()}`);
     const step = chain ? stepChain(chain, input.memory, block) : null;
     for (const f of step?.facts ?? []) add(f);
     const lead = chain ? chainLead(chain, input.memory, step, block, out) : out ? leadFor(input.question, described, block, out) : null;
