@@ -60,6 +60,19 @@ const FILES: Record<string, string> = {
     '        res = bp.parse_entries(txt)',
     '        self.assertEqual(len(res), 1)',
   ].join('\n'),
+  'src/net/fetch.ts': [
+    "export const RETRY_HEADER = 'x-retry'; // sent on every retry",
+    'export const TIMEOUT_MS = 30_000;',
+    '',
+    'export function fetchWithRetry(url: string, attempts?: number): Promise<Response>;',
+    'export function fetchWithRetry(',
+    '  url: string,',
+    '  attempts: number = TIMEOUT_MS > 0 ? 3 : 1,',
+    '  backoff = { base: 100, factor: 2 },',
+    '): Promise<Response> {',
+    '  return fetch(url, { headers: { [RETRY_HEADER]: String(attempts) } });',
+    '}',
+  ].join('\n'),
   'py/bibparse.py': [
     'def parse_entries(text):',
     '    """Split a bibliography into its entries."""',
@@ -115,6 +128,20 @@ test('a Python method calling a function through its module, past a multi-line s
   assert.deepEqual(r.citations, [{ path: 'py/bibparse.py', startLine: 1, endLine: 1 }]);
 });
 
+test('a value is read from its definition: constants, and parameter defaults past overload signatures', async () => {
+  const ask = (q: string) => engine.ask(q, { mode: 'gated', reasoner: reader, gate });
+  const header = await ask('What is the value of the constant `RETRY_HEADER`?');
+  assert.equal(header.answer, "'x-retry'");
+  assert.deepEqual(header.citations, [{ path: 'src/net/fetch.ts', startLine: 1, endLine: 1 }]);
+  assert.equal((await ask('What is the value of the constant `TIMEOUT_MS`?')).answer, '30_000');
+  const attempts = await ask('What is the default value of the parameter `attempts` of the function `fetchWithRetry`?');
+  assert.equal(attempts.answer, 'TIMEOUT_MS > 0 ? 3 : 1');
+  assert.deepEqual(attempts.citations, [{ path: 'src/net/fetch.ts', startLine: 7, endLine: 7 }]);
+  assert.equal((await ask('What is the default value of the parameter `backoff` of the function `fetchWithRetry`?')).answer, '{ base: 100, factor: 2 }');
+  const missing = await ask('What is the value of the constant `MAX_SOCKETS`?');
+  assert.notEqual(missing.confidence, 'answer', missing.answer);
+});
+
 test('a chain whose next hop is nowhere in the workspace is not answered', async () => {
   const r = await engine.ask('The function `withRetry` calls exactly one function defined in another file. Which function is it?', { mode: 'gated', reasoner: reader, gate });
   assert.notEqual(r.confidence, 'answer', r.answer);
@@ -127,4 +154,7 @@ test('a described function is found by its documentation and cited at its head',
   assert.deepEqual(r.citations, [{ path: 'src/sched/schedule.ts', startLine: 2, endLine: 2 }]);
   const retry = await engine.ask('Which function retries a failing call with backoff?', { mode: 'gated', reasoner: reader, gate });
   assert.equal(retry.answer, 'withRetry');
+  // Code inside the quoted description is part of it.
+  const quoted = await engine.ask('Which function does the following: "Retries a failing `call` with exponential backoff until it succeeds."? Give its name.', { mode: 'gated', reasoner: reader, gate });
+  assert.equal(quoted.answer, 'withRetry');
 });

@@ -237,7 +237,7 @@ def markdown(report: dict) -> str:
     head += ["confident"] if has_conf else []
     head += ["s / question"]
     lines = [f"Engine end-to-end on held-out {s['split']} repositories: model `{Path(report['model']).name}`, "
-             f"{s['per_size']} questions per size (balanced by kind), gate none, {report['date']}.",
+             f"{s['per_size']} questions per size (balanced by kind), gate {s.get('gate') or 'installed'}, {report['date']}.",
              "Accuracy: the engine's verdict (a confident answer containing the expected one); kind cells: "
              "accuracy (questions). Citation precision: cited spans overlapping the evidence (answerable questions);",
              "evidence hit rate: answerable questions with a citation, confident or not, on the evidence; "

@@ -39,8 +39,10 @@ export const DESCRIBED_ANSWER = 0.5;
 
 /** The description's words when the question asks which definition does something, else null. */
 export function describedWords(question: string): Set<string> | null {
-  if (!ASKS.test(question) || /`/.test(question)) return null;
+  if (!ASKS.test(question)) return null;
   const quoted = QUOTED.exec(question);
+  // Code names outside a quoted description make it another kind of question (a call chain, a use).
+  if (/`/.test(quoted ? question.replace(quoted[0], '') : question)) return null;
   const text = quoted ? (quoted[1] ?? quoted[2] ?? '') : question.replace(ASKS, ' ');
   const words = wordsOf([text], 3);
   for (const n of namesIn(question)) if (!quoted) words.delete(stem(n.toLowerCase()));

@@ -6,6 +6,7 @@ import { answerFit, ExtractiveReader, ModelTokenizer, NAME_PENALTY, questionForm
 import type { Citation } from '../types.js';
 import { chainQuestion, chainSoFar, isChainLine, stepChain, type ChainQuestion, type ChainStep } from './chain.js';
 import { DESCRIBED_ANSWER, describedDefinition, describedWords } from './describe.js';
+import { valueIn, valueQuestion } from './value.js';
 import { betterLead, type AnswerInput, type AnswerOutput, type BlockView, type Lead, type ReadInput, type ReadOutput, type Reasoner } from './reasoner.js';
 
 const ANSWER = 'answer ';
@@ -58,8 +59,11 @@ export class ExtractiveReasoner implements Reasoner {
     if (!chain) for (const k of out?.keepLines ?? []) add(`${input.block.path}:${k.line}: ${k.text.trim()}`);
     const step = chain ? stepChain(chain, input.memory, block) : null;
     for (const f of step?.facts ?? []) add(f);
-    const lead = chain ? chainLead(chain, input.memory, step, block, out) : out ? leadFor(input.question, described, block, out) : null;
-    const found = described || chain ? (lead?.confident ? { ...lead.citation, text: lead.text } : null) : (out?.answer ?? null);
+    const value = valueQuestion(input.question);
+    const valued = value && !chain ? valueLead(value, block) : null;
+    const lead = chain ? chainLead(chain, input.memory, step, block, out) : (valued ?? (out ? leadFor(input.question, described, block, out) : null));
+    // The memory's answer line is what the lead states: a rule's, or the reader's answer span.
+    const found = described || chain || valued ? (lead?.confident ? { ...lead.citation, text: lead.text } : null) : (out?.answer ?? null);
     if (found) add(`${ANSWER}${input.block.path}:${found.startLine}-${found.endLine}: ${found.text}`);
     const blockTokens = this.count(block.text);
     const memory = this.bound(facts);
@@ -70,7 +74,9 @@ export class ExtractiveReasoner implements Reasoner {
       // keeping the surest, and 2-4x faster. A place or value answer on a line that only uses
       // the name reads on: the definition may be in a later block; so does a definition that
       // says only part of a description.
-      hasAnswer: lead?.confident === true && (lead.fit ?? 0) === 0 && (!described || lead.score >= DESCRIBED_SURE),
+      // A value question reads on until a block assigns the value (the reader's span may sit on
+      // an overload signature that names the function).
+      hasAnswer: lead?.confident === true && (lead.fit ?? 0) === 0 && (!described || lead.score >= DESCRIBED_SURE) && (!value || valued !== null),
       blockTokens,
       promptTokens: blockTokens + this.count(input.question) + this.count(input.memory),
       outputTokens: 0,
@@ -92,6 +98,7 @@ export class ExtractiveReasoner implements Reasoner {
       used = input.blocks.length;
       const described = describedWords(input.question);
       const chain = chainQuestion(input.question);
+      const value = valueQuestion(input.question);
       let memory = input.memory;
       // Blocks read at once may hold the chain in any order: two passes follow it.
       for (const pass of chain ? [0, 1] : [0]) {
@@ -103,7 +110,7 @@ export class ExtractiveReasoner implements Reasoner {
             lead = betterLead(lead, chainLead(chain, memory, step, b, o));
             if (step?.facts.length) memory = `${memory}\n${step.facts.join('\n')}`;
           } else {
-            lead = betterLead(lead, leadFor(input.question, described, b, o));
+            lead = betterLead(lead, (value ? valueLead(value, b) : null) ?? leadFor(input.question, described, b, o));
           }
         });
       }
@@ -167,6 +174,13 @@ function chainLead(chain: ChainQuestion, memory: string, step: ChainStep | null,
   if (via) return { text: via.name, citation: { path: via.path, startLine: via.startLine, endLine: via.startLine }, score: hop / (chain.hops + 2), confident: false, fit: 0 };
   const read = out ? leadOf('', block, out) : null;
   return read ? { ...read, score: read.score * 0.1, confident: false } : null;
+}
+
+/** A value question's lead when the block assigns the value (read from the definition), else null. */
+function valueLead(asked: { name: string; fn?: string }, block: { path: string; startLine: number; text: string }): Lead | null {
+  const v = valueIn(asked, block);
+  if (!v) return null;
+  return { text: v.text, citation: { path: block.path, startLine: v.line, endLine: v.line }, score: 1, confident: true, fit: 0 };
 }
 
 /**
