@@ -90,7 +90,9 @@ export function stepChain(chain: ChainQuestion, memory: string, block: { path: s
   const known = new Set(hops.map((h) => h.name));
   const wanted = last.calls.filter((n) => !known.has(n));
   for (const name of wanted) {
-    const heads = headsOf(name, lines);
+    // A chain goes through top-level functions: not a class being constructed (`Foo(...)`), not a
+    // method of some object that happens to share the name (`decoder.decode(`).
+    const heads = headsOf(name, lines).filter((i) => indentOf(lines[i]!) === 0 && !new RegExp(String.raw`\bclass\s+${name}(?![\p{L}\p{N}_$])`, 'u').test(lines[i]!));
     if (!heads.length) continue;
     // The last head: TypeScript's overload signatures come before the implementation.
     if (hops.length === chain.hops) return { facts: [], answer: { name, path: block.path, line: block.startLine + heads[heads.length - 1]! } };
@@ -148,7 +150,10 @@ function bodyEnd(lines: readonly string[], at: number, head = indentOf(lines[at]
     const was = inString;
     if ((l.match(TRIPLE) ?? []).length % 2) inString = !inString;
     if (was || !l.trim() || indent(l) > head) continue;
-    return /^\s*[)}\]]/.test(l) ? i : i - 1;
+    // A bare closer ends the body; a closer or `>` with more after it (`) -> T:`, `>(a, b) {`) ends a head spread over lines.
+    if (/^\s*[)}\]>][\s;,)]*$/.test(l)) return i;
+    if (/^\s*[)}\]>]/.test(l)) continue;
+    return i - 1;
   }
   return last;
 }
