@@ -40,8 +40,15 @@ const PLAIN = /(?<![\p{L}\p{N}_$.])([\p{L}_$][\p{L}\p{N}_$]*)\s*(?:<[^<>()]*>)?\
 const MEMBER = /(?<![\p{L}\p{N}_$.])([\p{L}_$][\p{L}\p{N}_$]*)\.([\p{L}_$][\p{L}\p{N}_$]*)\s*\(/gu;
 const SELF = new Set(['self', 'cls', 'this', 'super']);
 const TRIPLE = /"""|'''/g;
-// Keywords that take parentheses; builtins stay (their definitions are just never found).
-const NOT_CALLS = new Set(['if', 'for', 'foreach', 'while', 'switch', 'catch', 'return', 'typeof', 'function', 'super', 'elif', 'with', 'assert', 'await', 'yield', 'not', 'and', 'or', 'in', 'sizeof', 'new', 'def', 'fn', 'func', 'async', 'match', 'except', 'lambda']);
+// Keywords that take parentheses.
+const NOT_CALLS = new Set('if for foreach while switch catch return typeof function super elif with assert await yield not and or in sizeof new def fn func async match except lambda'.split(' '));
+// Builtins, per language (Python's `map` is a builtin, rxjs's is an operator defined in the
+// workspace): never defined there, and in the memory they would take the gate's name searches
+// (8 a round) from the callees that are (validation: `hasattr len range max` before `request_context`).
+const BUILTINS = {
+  python: new Set('len range max min abs print hasattr getattr setattr isinstance issubclass str int float bool bytes list dict set tuple type iter next enumerate zip map filter sorted reversed sum any all open repr hash id vars format round divmod callable'.split(' ')),
+  other: new Set('Array Object String Number Boolean Symbol BigInt Promise Error TypeError RangeError Map Set WeakMap WeakSet Date RegExp JSON parseInt parseFloat isNaN isFinite setTimeout clearTimeout setInterval clearInterval setImmediate queueMicrotask require structuredClone encodeURIComponent decodeURIComponent'.split(' ')),
+};
 /** Body lines followed past the head, at most. */
 const BODY_LINES = 80;
 
@@ -165,5 +172,6 @@ function bodyEnd(lines: readonly string[], at: number, head = indentOf(lines[at]
 function calls(line: string, python: boolean): string[] {
   const out = [...line.matchAll(PLAIN)].map((m) => m[1]!);
   if (python) for (const m of line.matchAll(MEMBER)) if (!SELF.has(m[1]!)) out.push(m[2]!);
-  return out.filter((n) => !NOT_CALLS.has(n));
+  const builtins = python ? BUILTINS.python : BUILTINS.other;
+  return out.filter((n) => !NOT_CALLS.has(n) && !builtins.has(n));
 }
