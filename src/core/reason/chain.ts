@@ -70,6 +70,7 @@ export function chainSoFar(memory: string): Hop[] {
   return out;
 }
 
+/** Whether a memory line records a hop (the memory's bound keeps those). */
 export function isChainLine(line: string): boolean {
   return VIA.test(line);
 }
@@ -78,13 +79,13 @@ export function isChainLine(line: string): boolean {
 export function stepChain(chain: ChainQuestion, memory: string, block: { path: string; startLine: number; text: string }): ChainStep | null {
   const lines = block.text.split('\n');
   const hops = chainSoFar(memory);
-  if (!hops.length) return enterFirst(chain.start, block, lines);
+  if (!hops.length) return enterFirst(chain.start, block, lines, headsOf(chain.start, lines));
   const last = hops[hops.length - 1]!;
   // A hop entered at a head without calls (an overload signature, or a head that ends its block)
   // is followed into the block that continues it, or entered again at a later head.
   if (!last.calls.length && block.path === last.path) {
     if (block.startLine === last.endLine + 1) return enter(last.name, block, lines, -1, last.startLine);
-    const again = enterFirst(last.name, block, lines);
+    const again = enterFirst(last.name, block, lines, headsOf(last.name, lines));
     const hop = again ? chainSoFar(again.facts[0]!)[0] : undefined;
     // Taken when it has calls, or its body may go on past this block's end (a signature, `...;`, has none).
     const head = hop ? (lines[hop.startLine - block.startLine] ?? '') : '';
@@ -92,8 +93,7 @@ export function stepChain(chain: ChainQuestion, memory: string, block: { path: s
     return hop && (hop.calls.length || open) ? again : null;
   }
   if (hops.length > chain.hops) return null;
-  const seen = new Set(hops.flatMap((h) => [h.path]));
-  if (seen.has(block.path)) return null;
+  if (hops.some((h) => h.path === block.path)) return null;
   const known = new Set(hops.map((h) => h.name));
   const wanted = last.calls.filter((n) => !known.has(n));
   for (const name of wanted) {
@@ -103,7 +103,7 @@ export function stepChain(chain: ChainQuestion, memory: string, block: { path: s
     if (!heads.length) continue;
     // The last head: TypeScript's overload signatures come before the implementation.
     if (hops.length === chain.hops) return { facts: [], answer: { name, path: block.path, line: block.startLine + heads[heads.length - 1]! } };
-    return enterFirst(name, block, lines);
+    return enterFirst(name, block, lines, heads);
   }
   return null;
 }
@@ -114,9 +114,8 @@ function headsOf(name: string, lines: readonly string[]): number[] {
   return lines.flatMap((l, i) => (defines(l) ? [i] : []));
 }
 
-/** Enters the first definition of `name` whose body calls something (overload signatures have none), else its last. */
-function enterFirst(name: string, block: { path: string; startLine: number }, lines: readonly string[]): ChainStep | null {
-  const heads = headsOf(name, lines);
+/** Enters the first of `name`'s heads whose body calls something (overload signatures have none), else its last. */
+function enterFirst(name: string, block: { path: string; startLine: number }, lines: readonly string[], heads: readonly number[]): ChainStep | null {
   if (!heads.length) return null;
   const steps = heads.map((at) => enter(name, block, lines, at));
   return steps.find((s) => s.facts.length > 1) ?? steps[steps.length - 1]!;
