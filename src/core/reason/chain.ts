@@ -28,6 +28,8 @@ export interface Hop {
 export interface ChainStep {
   /** Lines for the working memory: the hop's `via` line, then its body's call lines as facts. */
   facts: string[];
+  /** The hop this block entered (or continued). */
+  hop?: Hop;
   /** The last hop's definition, when this block completes the chain. */
   answer?: { name: string; path: string; line: number };
 }
@@ -86,7 +88,7 @@ export function stepChain(chain: ChainQuestion, memory: string, block: { path: s
   if (!last.calls.length && block.path === last.path) {
     if (block.startLine === last.endLine + 1) return enter(last.name, block, lines, -1, last.startLine);
     const again = enterFirst(last.name, block, lines, headsOf(last.name, lines));
-    const hop = again ? chainSoFar(again.facts[0]!)[0] : undefined;
+    const hop = again?.hop;
     // Taken when it has calls, or its body may go on past this block's end (a signature, `...;`, has none).
     const head = hop ? (lines[hop.startLine - block.startLine] ?? '') : '';
     const open = hop !== undefined && hop.endLine === block.startLine + lines.length - 1 && hop.startLine !== last.startLine && !/;\s*$/.test(head);
@@ -99,7 +101,8 @@ export function stepChain(chain: ChainQuestion, memory: string, block: { path: s
   for (const name of wanted) {
     // A chain goes through top-level functions: not a class being constructed (`Foo(...)`), not a
     // method of some object that happens to share the name (`decoder.decode(`).
-    const heads = headsOf(name, lines).filter((i) => indentOf(lines[i]!) === 0 && !new RegExp(String.raw`\bclass\s+${name}(?![\p{L}\p{N}_$])`, 'u').test(lines[i]!));
+    const klass = new RegExp(String.raw`\bclass\s+${name}(?![\p{L}\p{N}_$])`, 'u');
+    const heads = headsOf(name, lines).filter((i) => indentOf(lines[i]!) === 0 && !klass.test(lines[i]!));
     if (!heads.length) continue;
     // The last head: TypeScript's overload signatures come before the implementation.
     if (hops.length === chain.hops) return { facts: [], answer: { name, path: block.path, line: block.startLine + heads[heads.length - 1]! } };
@@ -118,7 +121,7 @@ function headsOf(name: string, lines: readonly string[]): number[] {
 function enterFirst(name: string, block: { path: string; startLine: number }, lines: readonly string[], heads: readonly number[]): ChainStep | null {
   if (!heads.length) return null;
   const steps = heads.map((at) => enter(name, block, lines, at));
-  return steps.find((s) => s.facts.length > 1) ?? steps[steps.length - 1]!;
+  return steps.find((s) => s.hop?.calls.length) ?? steps[steps.length - 1]!;
 }
 
 /**
@@ -135,8 +138,9 @@ function enter(name: string, block: { path: string; startLine: number }, lines: 
     for (const c of found) called.add(c);
     if (found.length) facts.push(`${block.path}:${block.startLine + i}: ${lines[i]!.trim()}`);
   }
-  const via = `via ${name} ${block.path}:${head}-${block.startLine + end}`;
-  return { facts: [called.size ? `${via} calls ${[...called].map((c) => `\`${c}\``).join(' ')}` : via, ...facts] };
+  const hop: Hop = { name, path: block.path, startLine: head, endLine: block.startLine + end, calls: [...called] };
+  const via = `via ${name} ${block.path}:${head}-${hop.endLine}`;
+  return { facts: [called.size ? `${via} calls ${hop.calls.map((c) => `\`${c}\``).join(' ')}` : via, ...facts], hop };
 }
 
 function indentOf(line: string): number {

@@ -6,7 +6,7 @@ import { answerFit, ExtractiveReader, ModelTokenizer, NAME_PENALTY, questionForm
 import type { Citation } from '../types.js';
 import { chainQuestion, chainSoFar, isChainLine, stepChain, type ChainQuestion, type ChainStep } from './chain.js';
 import { DESCRIBED_ANSWER, describedDefinition, describedWords } from './describe.js';
-import { valueIn, valueQuestion } from './value.js';
+import { valueIn, valueQuestion, type ValueQuestion } from './value.js';
 import { betterLead, type AnswerInput, type AnswerOutput, type BlockView, type Lead, type ReadInput, type ReadOutput, type Reasoner } from './reasoner.js';
 
 const ANSWER = 'answer ';
@@ -52,18 +52,14 @@ export class ExtractiveReasoner implements Reasoner {
     const add = (line: string): void => {
       if (!facts.includes(line)) facts.push(line);
     };
-    const described = describedWords(input.question);
-    const chain = chainQuestion(input.question);
+    const forms = formsOf(input.question);
     // A chain's memory is its hops and their calls: the reader's kept lines (every line of an
     // operator that calls the same helpers) would steer the gate off the next definition.
-    if (!chain) for (const k of out?.keepLines ?? []) add(`${input.block.path}:${k.line}: ${k.text.trim()}`);
-    const step = chain ? stepChain(chain, input.memory, block) : null;
+    if (!forms.chain) for (const k of out?.keepLines ?? []) add(`${input.block.path}:${k.line}: ${k.text.trim()}`);
+    const { lead, source, step } = blockLead(input.question, forms, input.memory, block, out);
     for (const f of step?.facts ?? []) add(f);
-    const value = valueQuestion(input.question);
-    const valued = value && !chain ? valueLead(value, block) : null;
-    const lead = chain ? chainLead(chain, input.memory, step, block, out) : (valued ?? (out ? leadFor(input.question, described, block, out) : null));
     // The memory's answer line is what the lead states: a rule's, or the reader's answer span.
-    const found = described || chain || valued ? (lead?.confident ? { ...lead.citation, text: lead.text } : null) : (out?.answer ?? null);
+    const found = source !== 'reader' ? (lead?.confident ? { ...lead.citation, text: lead.text } : null) : (out?.answer ?? null);
     if (found) add(`${ANSWER}${input.block.path}:${found.startLine}-${found.endLine}: ${found.text}`);
     const blockTokens = this.count(block.text);
     const memory = this.bound(facts);
@@ -76,7 +72,7 @@ export class ExtractiveReasoner implements Reasoner {
       // says only part of a description.
       // A value question reads on until a block assigns the value (the reader's span may sit on
       // an overload signature that names the function).
-      hasAnswer: lead?.confident === true && (lead.fit ?? 0) === 0 && (!described || lead.score >= DESCRIBED_SURE) && (!value || valued !== null),
+      hasAnswer: lead?.confident === true && (lead.fit ?? 0) === 0 && (!forms.described || lead.score >= DESCRIBED_SURE) && (!forms.value || source === 'value'),
       blockTokens,
       promptTokens: blockTokens + this.count(input.question) + this.count(input.memory),
       outputTokens: 0,
@@ -96,22 +92,16 @@ export class ExtractiveReasoner implements Reasoner {
         input.signal,
       );
       used = input.blocks.length;
-      const described = describedWords(input.question);
-      const chain = chainQuestion(input.question);
-      const value = valueQuestion(input.question);
+      const forms = formsOf(input.question);
       let memory = input.memory;
       // Blocks read at once may hold the chain in any order: two passes follow it.
-      for (const pass of chain ? [0, 1] : [0]) {
+      for (const pass of forms.chain ? [0, 1] : [0]) {
         outs.forEach((o, i) => {
           const b = views[i]!;
           if (pass === 0) blockTokens += this.count(b.text);
-          if (chain) {
-            const step = stepChain(chain, memory, b);
-            lead = betterLead(lead, chainLead(chain, memory, step, b, o));
-            if (step?.facts.length) memory = `${memory}\n${step.facts.join('\n')}`;
-          } else {
-            lead = betterLead(lead, (value ? valueLead(value, b) : null) ?? leadFor(input.question, described, b, o));
-          }
+          const { lead: l, step } = blockLead(input.question, forms, memory, b, o);
+          lead = betterLead(lead, l);
+          if (step?.facts.length) memory = `${memory}\n${step.facts.join('\n')}`;
         });
       }
     }
@@ -168,7 +158,7 @@ function chainLead(chain: ChainQuestion, memory: string, step: ChainStep | null,
     const { name, path, line } = step.answer;
     return { text: name, citation: { path, startLine: line, endLine: line }, score: 1, confident: true, fit: 0 };
   }
-  const via = step?.facts[0] ? chainSoFar(step.facts[0])[0] : undefined;
+  const via = step?.hop;
   // Evidence: the farthest hop reached scores highest.
   const hop = chainSoFar(memory).length + 1;
   if (via) return { text: via.name, citation: { path: via.path, startLine: via.startLine, endLine: via.startLine }, score: hop / (chain.hops + 2), confident: false, fit: 0 };
@@ -177,23 +167,52 @@ function chainLead(chain: ChainQuestion, memory: string, step: ChainStep | null,
 }
 
 /** A value question's lead when the block assigns the value (read from the definition), else null. */
-function valueLead(asked: { name: string; fn?: string }, block: { path: string; startLine: number; text: string }): Lead | null {
+function valueLead(asked: ValueQuestion, block: { path: string; startLine: number; text: string }): Lead | null {
   const v = valueIn(asked, block);
   if (!v) return null;
   return { text: v.text, citation: { path: block.path, startLine: v.line, endLine: v.line }, score: 1, confident: true, fit: 0 };
 }
 
-/**
- * A described question's lead is the block's definition that says most of the description
- * (the reader's span head points at any name: held-out 0.11); any other question's is the
- * reader's span (leadOf).
- */
-function leadFor(question: string, described: ReadonlySet<string> | null, block: { path: string; startLine: number; text: string }, out: ReaderOutput): Lead | null {
-  if (!described) return leadOf(question, block, out);
+/** A described question's lead: the block's definition that says most of the description, else null. */
+function describedLead(described: ReadonlySet<string>, block: { path: string; startLine: number; text: string }): Lead | null {
   const d = describedDefinition(described, block);
   if (!d || d.score === 0) return null;
   const citation = { path: block.path, startLine: d.line, endLine: d.line };
   return { text: d.name, citation, score: d.score, confident: d.score >= DESCRIBED_ANSWER, fit: 0 };
+}
+
+/** The forms of a question the engine answers from the code's structure (null: not that form). */
+interface Forms {
+  described: ReadonlySet<string> | null;
+  chain: ChainQuestion | null;
+  value: ValueQuestion | null;
+}
+
+function formsOf(question: string): Forms {
+  return { described: describedWords(question), chain: chainQuestion(question), value: valueQuestion(question) };
+}
+
+/**
+ * One block's lead by the question's form: a chain follows its calls (the step's facts are for
+ * the memory), a value is read from its definition, a description is matched against the
+ * documentation (the reader's span head points at any name: held-out 0.11); otherwise, and
+ * where the block assigns no value, the reader's span.
+ */
+function blockLead(
+  question: string,
+  forms: Forms,
+  memory: string,
+  block: { path: string; startLine: number; text: string },
+  out: ReaderOutput | undefined,
+): { lead: Lead | null; source: 'chain' | 'value' | 'described' | 'reader'; step: ChainStep | null } {
+  if (forms.chain) {
+    const step = stepChain(forms.chain, memory, block);
+    return { lead: chainLead(forms.chain, memory, step, block, out), source: 'chain', step };
+  }
+  const valued = forms.value ? valueLead(forms.value, block) : null;
+  if (valued) return { lead: valued, source: 'value', step: null };
+  if (forms.described) return { lead: describedLead(forms.described, block), source: 'described', step: null };
+  return { lead: out ? leadOf(question, block, out) : null, source: 'reader', step: null };
 }
 
 /**

@@ -5,6 +5,12 @@
 // value read this way from the definition comes first; the reader answers when there is none.
 import { definer, namesIn } from '../compress/identifiers.js';
 
+/** What a value question asks for: a constant's name, or a parameter and its function. */
+export interface ValueQuestion {
+  name: string;
+  fn?: string;
+}
+
 export interface ValueFound {
   text: string;
   /** 1-based line of the assignment. */
@@ -19,8 +25,8 @@ const SIGNATURE_LINES = 12;
 const OPEN = '([{';
 const CLOSE = ')]}';
 
-/** What a value question asks for: a constant's name, or a parameter and its function; null for other questions. */
-export function valueQuestion(question: string): { name: string; fn?: string } | null {
+/** What a value question asks for; null for other questions. */
+export function valueQuestion(question: string): ValueQuestion | null {
   if (!VALUE_OF.test(question)) return null;
   const param = PARAMETER.exec(question)?.[1];
   const fn = FUNCTION.exec(question)?.[1];
@@ -30,7 +36,7 @@ export function valueQuestion(question: string): { name: string; fn?: string } |
 }
 
 /** The value the block gives the asked name, read from its definition; null when the block has none. */
-export function valueIn(asked: { name: string; fn?: string }, block: { startLine: number; text: string }): ValueFound | null {
+export function valueIn(asked: ValueQuestion, block: { startLine: number; text: string }): ValueFound | null {
   const lines = block.text.split('\n');
   const e = escape(asked.name);
   if (asked.fn) {
