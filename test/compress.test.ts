@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { StructuralCompressor } from '../src/core/compress/index.js';
+import { anchoredLines, keptWords, StructuralCompressor } from '../src/core/compress/index.js';
 import { sha256Hex } from '../src/core/hash.js';
 import { countTokens } from '../src/core/tokens.js';
 import { CancelledError, type Chunk } from '../src/core/types.js';
@@ -67,6 +67,23 @@ test('keeps signatures, constants, doc and imports within the ratio, with line a
     if (m[2]!.startsWith('imports:')) continue;
     assert.ok(source[Number(m[1]) - 40]!.includes(m[2]!.trim().replace(/…$/, '')), line);
   }
+});
+
+test('the text form reads back by line: what a compressed block still says of each source line', async () => {
+  const c = new StructuralCompressor({ dim: 64, ratio: 0.35 });
+  const [out] = await c.compress([chunk('src/client.ts', CLIENT, 40)]);
+  const kept = anchoredLines(out!.compressed);
+  const source = CLIENT.split('\n');
+  const line = (n: number): string => source[n - 40]!;
+  // A constant's line is kept whole; an ordinary statement is dropped.
+  const constant = source.indexOf('export const MAX_ATTEMPTS = 5;') + 40;
+  assert.deepEqual(keptWords(line(constant), kept.get(constant)), { kept: 4, total: 4 });
+  const debug = source.findIndex((l) => l.includes("console.debug('attempt'")) + 40;
+  assert.equal(kept.get(debug), undefined);
+  assert.deepEqual(keptWords(line(debug), kept.get(debug)), { kept: 0, total: 11 });
+  // A line cut to fit keeps its first words; punctuation never counts, and each word is matched once.
+  assert.deepEqual(keptWords('f(a, a, b)', 'f(a …'), { kept: 2, total: 4 });
+  assert.deepEqual([...anchoredLines('7| x = 1\nnot an anchor\n9|  y…').entries()], [[7, 'x = 1'], [9, ' y']]);
 });
 
 test('a lower ratio keeps less, and the priority order decides what', async () => {

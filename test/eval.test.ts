@@ -106,6 +106,9 @@ test('engram eval scores accuracy, citations, gate recall@k, latency and memory'
   // Both answers are confident; only the port question's citations touch its evidence.
   assert.equal(report.confidentRate, 1);
   assert.equal(report.evidenceHitRate, 0.5);
+  // The evidence lines are constants, which the structural compressor keeps whole; it drops body statements.
+  assert.equal(report.evidenceKept, 1);
+  assert.ok((report.blockWordsKept as number) > 0 && (report.blockWordsKept as number) < 1, String(report.blockWordsKept));
   for (const k of ['msPerQuestion', 'peakRssMb'] as const) assert.ok(typeof report[k] === 'number' && (report[k] as number) > 0);
   assert.deepEqual(report.perQuestion.map((q) => [q.id, q.exact]), [['port', true], ['pool', false]]);
 
@@ -115,6 +118,7 @@ test('engram eval scores accuracy, citations, gate recall@k, latency and memory'
   // Without a gate model, gated reads on until the reasoner has an answer: the pool question's notes pick up 8080 too.
   assert.match(human.stdout, /confident answers\s+100\.0%/);
   assert.match(human.stdout, /evidence hit\s+50\.0%/);
+  assert.match(human.stdout, /evidence kept\s+100\.0% of the evidence's words/);
 
   writeFileSync(join(tmp.dir, 'bad.jsonl'), '{"question": "q"}\n');
   const bad = await engramAsync(['eval', '--qa', join(tmp.dir, 'bad.jsonl'), ...reasonerArgs()]);

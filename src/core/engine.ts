@@ -3,10 +3,10 @@
 import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { Chunker } from './chunk/index.js';
-import { ModelCompressor, openCompressor, type Compressor } from './compress/index.js';
+import { anchoredLines, keptWords, ModelCompressor, openCompressor, type Compressor } from './compress/index.js';
 import { recall } from './gate/recall.js';
 import { Gate } from './gate/gate.js';
-import { ask, checkQuestion, evaluate, SourceLines, type AskOptions, type EvalReport, type QaItem, type QuestionReport } from './ask/index.js';
+import { ask, checkQuestion, evaluate, SourceLines, type AskOptions, type EvalReport, type QaItem, type QuestionReport, type WordsKept } from './ask/index.js';
 import { Scanner } from './scan/index.js';
 import { defaultStoreDir, MemoryStore, META_COMPRESSOR, type StoreStats } from './store/index.js';
 import { Indexer, type IndexReport, type IndexRunOptions } from './sync/indexer.js';
@@ -124,12 +124,35 @@ export class Engine {
 
   /** Answers every QA item and scores answers, citations and the gate (`engram eval`). */
   eval(items: readonly QaItem[], options: AskOptions & { k?: number; onQuestion?: (q: QuestionReport, done: number, total: number) => void }): Promise<EvalReport> {
+    const source = new SourceLines(this.repo);
     return evaluate(items, {
       ask: (q) => this.ask(q, options),
       rank: (q, k) => this.gateRank(q, k, options),
+      kept: (e) => this.evidenceKept(e, source),
       ...(options.k ? { k: options.k } : {}),
       ...(options.onQuestion ? { onQuestion: options.onQuestion } : {}),
     });
+  }
+
+  /** Words of a span's source lines and of its blocks, and how many of each the blocks' compressed text keeps. */
+  private async evidenceKept(span: Citation, source: SourceLines): Promise<WordsKept> {
+    const out: WordsKept = { kept: 0, total: 0, blockKept: 0, blockTotal: 0 };
+    for (const b of await this.store.blocksForPath(span.path)) {
+      if (b.endLine < span.startLine || b.startLine > span.endLine) continue;
+      const kept = anchoredLines(b.compressed);
+      const lines = (await source.lines(b.path, b.startLine, b.endLine)) ?? [];
+      lines.forEach((line, i) => {
+        const n = b.startLine + i;
+        const w = keptWords(line, kept.get(n));
+        out.blockKept += w.kept;
+        out.blockTotal += w.total;
+        if (n >= span.startLine && n <= span.endLine) {
+          out.kept += w.kept;
+          out.total += w.total;
+        }
+      });
+    }
+    return out;
   }
 
   /** A block by id, or the block covering `path:line`. */

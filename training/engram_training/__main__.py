@@ -80,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--out", type=Path, default=Path(".data/eval"))
     ev.add_argument("--gate", default=None, help="the engine's gate: none (recall ranking) or a gate folder "
                                                  "(default: the installed one)")
+    ev.add_argument("--compressor", default=None, help="the engine's compressor: structural (default) or a compressor "
+                                                       "model's name or folder")
     ft = sub.add_parser("finetune-from-feedback", help="the shipped reader fine-tuned on a feedback file, "
                                                         "written beside it as a new version")
     ft.add_argument("feedback", type=Path, help="the engine's feedback file (JSONL)")
@@ -129,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         if not qa_file.exists():
             ap.error(f"no QA at {qa_file} (run: python -m engram_training qa)")
         s = EvalSettings(sizes=_csv(a.sizes), per_size=a.per_size, modes=modes, seed=a.seed, split=a.split,
-                         gate=a.gate)
+                         gate=a.gate, compressor=a.compressor)
         run_eval(a.corpus, a.qa, a.out, a.model, s)
         print(f"wrote {a.out / 'report.json'} and {a.out / 'report.md'}", file=sys.stderr)
         return 0

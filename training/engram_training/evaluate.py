@@ -37,6 +37,7 @@ class EvalSettings:
     seed: int = 0
     split: str = "test"
     gate: str | None = None  # the engine's installed gate; "none" ranks by recall alone; or a gate folder
+    compressor: str | None = None  # the engine's default (structural); or a compressor model's name or folder
 
 
 def engine_path() -> Path:
@@ -140,7 +141,7 @@ def _aggregate(rows: list[dict], reports: list[dict], index_s: float) -> dict:
     if conf:
         out["confidentRate"] = round(sum(c == "answer" for c in conf) / len(conf), 4)
     # Other report fields: averaged over contexts, weighted by their questions.
-    for key in ("citationRecall", "gateRecallAtK", "blocksReadPerQuestion", "tokensReadPerQuestion"):
+    for key in ("citationRecall", "gateRecallAtK", "evidenceKept", "blockWordsKept", "blocksReadPerQuestion", "tokensReadPerQuestion"):
         vals = [(rep[key], rep.get("questions", 0)) for rep in reports if isinstance(rep.get(key), (int, float))]
         w = sum(q for _, q in vals)
         if vals and w:
@@ -163,6 +164,7 @@ def run_eval(corpus: Path, qa: Path, out: Path, model: Path, settings: EvalSetti
     contexts = {c["id"]: c for c in load_jsonl(qa / settings.split / "contexts.jsonl")}
     questions = load_jsonl(qa / settings.split / "qa.jsonl")
     out.mkdir(parents=True, exist_ok=True)
+    compressor = ["--compressor", settings.compressor] if settings.compressor else []
     results: list[dict] = []
     per_question: list[dict] = []
     for size in settings.sizes:
@@ -186,7 +188,7 @@ def run_eval(corpus: Path, qa: Path, out: Path, model: Path, settings: EvalSetti
             qa_file.write_text("".join(json.dumps(q, ensure_ascii=False) + "\n" for q in qs), encoding="utf-8")
             log_file = base / "engine.log"
             t0 = time.time()
-            _engine(["index", "--repo", str(repo), "--store", str(store)], log_file)
+            _engine(["index", "--repo", str(repo), "--store", str(store)] + compressor, log_file)
             index_s += time.time() - t0
             say(f"eval {size} {cid} ({ctx['repo']}, {ctx['tokens']} tokens, {len(qs)} questions): "
                 f"indexed in {time.time() - t0:.1f}s")
@@ -195,7 +197,7 @@ def run_eval(corpus: Path, qa: Path, out: Path, model: Path, settings: EvalSetti
                 t0 = time.time()
                 rep = json.loads(_engine(["eval", "--json", "--qa", str(qa_file), "--repo", str(repo), "--store", str(store),
                                           "--mode", mode, "--model", str(model)]
-                                         + (["--gate", settings.gate] if settings.gate else []), log_file))
+                                         + (["--gate", settings.gate] if settings.gate else []) + compressor, log_file))
                 (base / f"{mode}.json").write_text(json.dumps(rep, indent=1) + "\n")
                 reports[mode].append(rep)
                 for pq in rep.get("perQuestion", []):
@@ -205,7 +207,7 @@ def run_eval(corpus: Path, qa: Path, out: Path, model: Path, settings: EvalSetti
                            "answer": pq.get("answer", ""), "correct": _correct(pq), "exact": bool(pq.get("exact")),
                            "citations": pq.get("citations") or [], "evidence": q.get("evidence") or [],
                            "ms": pq.get("ms", 0)}
-                    for key in ("confidence", "evidenceHit", "error"):
+                    for key in ("confidence", "evidenceHit", "evidenceKept", "error"):
                         if key in pq:
                             row[key] = pq[key]
                     rows[mode].append(row)
@@ -232,16 +234,21 @@ def markdown(report: dict) -> str:
     s = report["settings"]
     has_hit = any("evidenceHitRate" in r for r in report["summary"])
     has_conf = any("confidentRate" in r for r in report["summary"])
+    has_kept = any("evidenceKept" in r for r in report["summary"])
     head = ["size", "mode", "questions", "accuracy", *KINDS, "citation precision"]
     head += ["evidence hit rate"] if has_hit else []
     head += ["confident"] if has_conf else []
+    head += ["gate recall@8", "evidence kept in text form", "all words kept"] if has_kept else []
     head += ["s / question"]
     lines = [f"Engine end-to-end on held-out {s['split']} repositories: model `{Path(report['model']).name}`, "
-             f"{s['per_size']} questions per size (balanced by kind), gate {s.get('gate') or 'installed'}, {report['date']}.",
+             f"{s['per_size']} questions per size (balanced by kind), gate {s.get('gate') or 'installed'}, "
+             f"compressor {s.get('compressor') or 'structural'}, {report['date']}.",
              "Accuracy: the engine's verdict (a confident answer containing the expected one); kind cells: "
              "accuracy (questions). Citation precision: cited spans overlapping the evidence (answerable questions);",
              "evidence hit rate: answerable questions with a citation, confident or not, on the evidence; "
-             "confident: share of questions answered confidently.",
+             "confident: share of questions answered confidently. Evidence kept in text form: share of the evidence lines' "
+             "words that the compressed text of their blocks holds (what a reasoner reading that form sees); all words kept: "
+             "the same over every line of those blocks.",
              "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in report["summary"]:
@@ -249,6 +256,7 @@ def markdown(report: dict) -> str:
         cells = [r["size"], r["mode"], str(r["questions"]), _cell(r["accuracy"]), *kinds, _cell(r["citationPrecision"])]
         cells += [_cell(r.get("evidenceHitRate"))] if has_hit else []
         cells += [_cell(r.get("confidentRate"))] if has_conf else []
+        cells += [_cell(r.get("gateRecallAtK")), _cell(r.get("evidenceKept")), _cell(r.get("blockWordsKept"))] if has_kept else []
         cells += [_cell(r["secondsPerQuestion"])]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -120,6 +120,7 @@ def test_eval_runs_the_engine_on_each_context(tmp_path: Path, capsys: pytest.Cap
     for r in report["summary"]:
         assert sum(k["n"] for k in r["byKind"].values()) == 5 and 0 <= r["accuracy"] <= 1
         assert r["secondsPerQuestion"] > 0
+        assert 0 < r["evidenceKept"] <= 1 and 0 < r["blockWordsKept"] <= 1
     # The context folder holds exactly the context's files, linked to the corpus.
     ctx_id = report["perQuestion"][0]["context"]
     ctx = next(c for c in map(json.loads, (qa / "test" / "contexts.jsonl").read_text().splitlines()) if c["id"] == ctx_id)
@@ -129,6 +130,15 @@ def test_eval_runs_the_engine_on_each_context(tmp_path: Path, capsys: pytest.Cap
     assert os.stat(repo / f).st_ino == os.stat(corpus / "repos" / ctx["repo"] / f).st_ino
     md = (out / "report.md").read_text()
     assert md in stdout and "| 1k | gated | 5 |" in md and "| 1k | memagent | 5 |" in md
+    assert "compressor structural" in md and "evidence kept in text form" in md
+    # Another compressor indexes and answers: the same questions, its own text form.
+    learned = tmp_path / "eval-learned"
+    assert main([*argv[:-1], str(learned), "--modes", "gated", "--compressor", "engram-compressor"]) == 0
+    again = json.loads((learned / "report.json").read_text())
+    assert again["settings"]["compressor"] == "engram-compressor"
+    assert [q["id"] for q in again["perQuestion"]] == [q["id"] for q in report["perQuestion"] if q["mode"] == "gated"]
+    log = (learned / ctx_id / "engine.log").read_text()
+    assert "index --repo" in log and "--compressor engram-compressor" in log and "using the structural" not in log
     with pytest.raises(SystemExit, match="no model"):
         main([*argv[:2], str(tmp_path / "nowhere"), *argv[3:]])
 

@@ -35,6 +35,7 @@ export const evalCommand: Command = async (argv, io) => {
             `evidence hit       ${pct(report.evidenceHitRate)} (cited lines, confident or not, overlap the expected evidence)\n` +
             `citation P / R     ${pct(report.citationPrecision)} / ${pct(report.citationRecall)}\n` +
             `gate recall@${report.k}      ${pct(report.gateRecallAtK)}\n` +
+            `evidence kept      ${pct(report.evidenceKept)} of the evidence's words in its blocks' compressed text (${pct(report.blockWordsKept)} of all their words)\n` +
             `ms per question    ${report.msPerQuestion}\n` +
             `blocks / tokens    ${report.blocksReadPerQuestion} / ${report.tokensReadPerQuestion} per question\n` +
             `peak RSS           ${report.peakRssMb} MB\n`,

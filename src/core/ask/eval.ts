@@ -26,6 +26,8 @@ export interface QuestionReport {
   citations: Citation[];
   /** A citation (confident or evidence) overlaps an expected evidence span; absent without evidence. */
   evidenceHit?: boolean;
+  /** Share of the evidence lines' words the blocks' compressed text still holds; absent without evidence. */
+  evidenceKept?: number;
   ms: number;
   blocksRead: number;
   tokensRead: number;
@@ -46,6 +48,13 @@ export interface EvalReport {
   citationRecall: number;
   /** Evidence spans among the gate's first-round top k (questions with evidence). */
   gateRecallAtK: number;
+  /**
+   * Share of the evidence lines' words (names, numbers; not punctuation) that the compressed text
+   * form of the blocks holding them keeps: what a reasoner reading that form can still see.
+   */
+  evidenceKept: number;
+  /** The same share over every line of those blocks: how much the text form keeps at all. */
+  blockWordsKept: number;
   k: number;
   msPerQuestion: number;
   peakRssMb: number;
@@ -110,10 +119,19 @@ function scoreReply(result: AskResult | null, expected: string): { exact: boolea
   return result.confidence === 'answer' ? scoreAnswer(result.answer, expected) : { exact: false, contains: false };
 }
 
+export interface WordsKept {
+  kept: number;
+  total: number;
+  blockKept: number;
+  blockTotal: number;
+}
+
 export interface EvalHooks {
   ask: (question: string) => Promise<AskResult>;
   /** The gate's first round for a question, best first. */
   rank: (question: string, k: number) => Promise<Citation[]>;
+  /** Words of an evidence span and of its blocks, and how many of each their compressed text keeps. */
+  kept: (evidence: Citation) => Promise<WordsKept>;
   k?: number;
   onQuestion?: (report: QuestionReport, done: number, total: number) => void;
 }
@@ -128,6 +146,10 @@ export async function evaluate(items: readonly QaItem[], hooks: EvalHooks): Prom
   let gateHit = 0;
   let gateTotal = 0;
   let withEvidence = 0;
+  let wordsKept = 0;
+  let words = 0;
+  let blockKept = 0;
+  let blockWords = 0;
   for (const [i, item] of items.entries()) {
     let result: AskResult | null = null;
     let error: string | undefined;
@@ -145,6 +167,7 @@ export async function evaluate(items: readonly QaItem[], hooks: EvalHooks): Prom
     const s = scoreReply(result, item.answer);
     const evidence = item.evidence ?? [];
     let hit: boolean | undefined;
+    let kept: number | undefined;
     if (evidence.length) {
       withEvidence++;
       hit = citations.some((c) => evidence.some((e) => overlaps(c, e)));
@@ -155,6 +178,18 @@ export async function evaluate(items: readonly QaItem[], hooks: EvalHooks): Prom
       const top = await hooks.rank(item.question, k);
       gateTotal += evidence.length;
       gateHit += evidence.filter((e) => top.some((c) => overlaps(c, e))).length;
+      let keptHere = 0;
+      let wordsHere = 0;
+      for (const e of evidence) {
+        const w = await hooks.kept(e);
+        keptHere += w.kept;
+        wordsHere += w.total;
+        blockKept += w.blockKept;
+        blockWords += w.blockTotal;
+      }
+      wordsKept += keptHere;
+      words += wordsHere;
+      if (wordsHere) kept = round(keptHere / wordsHere);
     }
     const report: QuestionReport = {
       id: item.id ?? String(i + 1),
@@ -166,6 +201,7 @@ export async function evaluate(items: readonly QaItem[], hooks: EvalHooks): Prom
       contains: s.contains,
       citations,
       ...(hit === undefined ? {} : { evidenceHit: hit }),
+      ...(kept === undefined ? {} : { evidenceKept: kept }),
       ms,
       blocksRead: result?.stats.blocksRead ?? 0,
       tokensRead: result?.stats.tokensRead ?? 0,
@@ -185,6 +221,8 @@ export async function evaluate(items: readonly QaItem[], hooks: EvalHooks): Prom
     citationPrecision: round(cited ? citedOk / cited : 0),
     citationRecall: round(evidenceTotal ? evidenceHit / evidenceTotal : 0),
     gateRecallAtK: round(gateTotal ? gateHit / gateTotal : 0),
+    evidenceKept: round(words ? wordsKept / words : 0),
+    blockWordsKept: round(blockWords ? blockKept / blockWords : 0),
     k,
     msPerQuestion: Math.round(mean((q) => q.ms)),
     peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),

@@ -1,4 +1,4 @@
 export { ask, checkQuestion, checkWorkspace, MAX_QUESTION_BYTES, type AskContext, type AskOptions } from './ask.js';
 export { verifyCitations, overlaps, type Span } from './citations.js';
-export { evaluate, isNotFound, readQaFile, normalizeAnswer, scoreAnswer, type EvalHooks, type EvalReport, type QaItem, type QuestionReport } from './eval.js';
+export { evaluate, isNotFound, readQaFile, normalizeAnswer, scoreAnswer, type EvalHooks, type EvalReport, type QaItem, type QuestionReport, type WordsKept } from './eval.js';
 export { SourceLines } from './source.js';

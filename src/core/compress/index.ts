@@ -4,3 +4,4 @@ export { ModelCompressor, type ModelCompressorInfo, type ModelCompressorOptions 
 export { openCompressor, isStructural, type OpenCompressorOptions } from './open-compressor.js';
 export { hashedVector } from './hashing.js';
 export { subWords, stem, STOP_WORDS } from './identifiers.js';
+export { anchoredLines, keptWords } from './anchors.js';
