@@ -73,6 +73,29 @@ const FILES: Record<string, string> = {
     '  return fetch(url, { headers: { [RETRY_HEADER]: String(attempts) } });',
     '}',
   ].join('\n'),
+  // A body long enough to span blocks: its one call of another file's function comes late.
+  'src/render/tree.js': [
+    "import { dropNode, isList } from './nodes';",
+    '',
+    'export function renderTree(node, depth) {',
+    '  if (isList(node)) depth += 1;',
+    '  // fakeHelper(node) was the old way',
+    ...Array.from({ length: 160 }, (_, i) => `  const part${i} = node.children[${i}] * depth + ${i};`),
+    '  dropNode(node);',
+    '  return depth;',
+    '}',
+  ].join('\n'),
+  'src/render/nodes.js': [
+    'export const isList = Array.isArray;',
+    '',
+    'export function dropNode(node) {',
+    '  node.parent = null;',
+    '}',
+    '',
+    'export function fakeHelper(node) {',
+    '  return node;',
+    '}',
+  ].join('\n'),
   'py/bibparse.py': [
     'def parse_entries(text):',
     '    """Split a bibliography into its entries."""',
@@ -126,6 +149,16 @@ test('a Python method calling a function through its module, past a multi-line s
   const r = await engine.ask('The method `test_article` of the class `TestParse` calls exactly one function defined in another file. Which function is it?', { mode: 'gated', reasoner: reader, gate });
   assert.equal(r.answer, 'parse_entries');
   assert.deepEqual(r.citations, [{ path: 'py/bibparse.py', startLine: 1, endLine: 1 }]);
+});
+
+test('a body that spans blocks is read on block by block until the call into another file', async () => {
+  const r = await engine.ask('The function `renderTree` calls exactly one function defined in another file. Which function is it?', { mode: 'gated', reasoner: reader, gate });
+  // Not `isList` (an alias, no function of nodes.js), nor `fakeHelper` (named in a comment).
+  assert.equal(r.answer, 'dropNode');
+  assert.deepEqual(r.citations, [{ path: 'src/render/nodes.js', startLine: 3, endLine: 3 }]);
+  const reads = r.steps.filter((e) => e.type === 'read' && e.path === 'src/render/tree.js').map((e) => e.startLine ?? 0);
+  assert.ok(reads.length >= 2, `the body's blocks were read in turn (${reads.join(', ')})`);
+  assert.deepEqual(reads, [...reads].sort((a, b) => a - b), 'in order');
 });
 
 test('a value is read from its definition: constants, and parameter defaults past overload signatures', async () => {

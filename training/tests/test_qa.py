@@ -104,6 +104,23 @@ def test_answers_are_the_expected_facts() -> None:
     assert all(q["answer"] == NOT_FOUND and q["evidence"] == [] for q in unans)
 
 
+def test_call_chains_follow_plain_and_module_calls_only() -> None:
+    files = {
+        "app/tool.py": (
+            "import codec_lib as cl\n\n\nclass Runner:\n    def run_tool(self, proc):\n        out = proc.communicate()\n"
+            "        return out.decode_all()\n\n\ndef dump_report(x):\n    return cl.serialize_all(x)\n\n\n"
+            "def make_runner():\n    return Runner()\n"
+        ),
+        "app/codec_lib.py": "def serialize_all(x):\n    return str(x)\n\n\ndef decode_all(b):\n    return b\n",
+        "web/list.js": "function listNames(items) {\n  return items.mapValues(String);\n}\n",
+        "web/values.js": "export function mapValues(f) {\n  return f;\n}\n",
+    }
+    chains = {q["question"].split("`")[1]: q["answer"] for q in _questions(files) if q["kind"] == "call_chain"}
+    # `cl.serialize_all()` calls a function of an imported module; `out.decode_all()` and
+    # `items.mapValues()` are methods of whatever those objects are; `Runner()` builds a class.
+    assert chains == {"dump_report": "serialize_all"}
+
+
 def test_ambiguous_names_give_no_questions() -> None:
     qs = _questions()
     asked = " ".join(q["question"] for q in qs)

@@ -1,7 +1,9 @@
 // The gate: recall candidates for the question plus the current working memory,
 // score them (gate model, or recall rank without one), and keep those above the
 // threshold within the block-count and token budgets. Run again after every memory
-// update, so a multi-hop question follows what was just learned.
+// update, so a multi-hop question follows what was just learned. A memory line that cites
+// a range ending in `…` (`src/a.ts:32-59…`: a body that runs past its block) asks for the
+// block that continues it, which then comes first.
 import type { Compressor } from '../compress/index.js';
 import type { MemoryStore } from '../store/index.js';
 import type { MemoryBlock } from '../types.js';
@@ -17,6 +19,18 @@ function memoryNames(question: string, memory: string): string[] {
   if (!memory) return [];
   const asked = new Set(namesIn(question));
   return namesIn(memory).filter((n) => !asked.has(n)).slice(0, MEMORY_NAMES);
+}
+
+/** `PATH:START-END…`: a range the memory says goes on past its block. */
+const CONTINUES = /(\S+):\d+-(\d+)…/g;
+/** Blank lines a block boundary may skip between a range and its continuation. */
+const CONTINUATION_GAP = 3;
+
+/** The last range of the memory that goes on past its block, if any. */
+function continued(memory: string): { path: string; endLine: number } | null {
+  const all = [...memory.matchAll(CONTINUES)];
+  const last = all[all.length - 1];
+  return last ? { path: last[1]!, endLine: Number(last[2]) } : null;
 }
 
 /** Blocks read per question when not told otherwise. */
@@ -109,7 +123,19 @@ export class Gate {
       const byId = new Map(hits.map((h) => [h.blockId, h.score]));
       scores = blocks.map((b) => Math.min(1, (byId.get(b.id) ?? 0) / RRF_MAX));
     }
-    return blocks.map((block, i) => ({ block, score: scores[i] ?? 0 })).sort((a, b) => b.score - a.score || a.block.id.localeCompare(b.block.id));
+    const ranked = blocks.map((block, i) => ({ block, score: scores[i] ?? 0 })).sort((a, b) => b.score - a.score || a.block.id.localeCompare(b.block.id));
+    const next = await this.continuation(memory, state);
+    return next ? [{ block: next, score: 1 }, ...ranked.filter((r) => r.block.id !== next.id)] : ranked;
+  }
+
+  /** The unread block continuing the memory's last open range, if there is one. */
+  private async continuation(memory: string, state: Pick<GateState, 'read' | 'excluded'>): Promise<MemoryBlock | null> {
+    const open = continued(memory);
+    if (!open) return null;
+    const next = (await this.store.blocksForPath(open.path)).find((b) => b.startLine > open.endLine && b.startLine <= open.endLine + CONTINUATION_GAP);
+    if (!next || state.read.has(next.id) || state.excluded.has(next.id)) return null;
+    this.blocks.set(next.id, next);
+    return next;
   }
 
   /** One round: every candidate with its decision; kept ones are in reading order. */

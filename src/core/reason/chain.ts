@@ -23,6 +23,8 @@ export interface Hop {
   endLine: number;
   /** The functions its body calls (not methods of other objects). */
   calls: string[];
+  /** Its body runs on past the end of the block it was read in (the next block continues it). */
+  open: boolean;
 }
 
 export interface ChainStep {
@@ -36,7 +38,11 @@ export interface ChainStep {
 
 const ASKS = /`([^`]+)`[^.?;]*\bcalls?\b[^.?;]*\b(?:another|other|different) file/i;
 const THIRD = /\b(?:third|3rd) file\b/i;
-const VIA = /^via (\S+) (.+?):(\d+)-(\d+)(?: calls (.*))?$/;
+// `…` after the range: the body goes on in the next block (the gate reads that one next).
+const VIA = /^via (\S+) (.+?):(\d+)-(\d+)(…)?(?: calls (.*))?$/;
+/** Blank lines a block boundary may skip between a body and its continuation. */
+const CONTINUATION_GAP = 3;
+const CLOSER = /^\s*[)}\]>][\s;,)]*$/;
 // `f(` (not `x.f(`), and `m.f(` with a plain name `m`: calls() takes the second in Python only.
 const PLAIN = /(?<![\p{L}\p{N}_$.])([\p{L}_$][\p{L}\p{N}_$]*)\s*(?:<[^<>()]*>)?\s*\(/gu;
 const MEMBER = /(?<![\p{L}\p{N}_$.])([\p{L}_$][\p{L}\p{N}_$]*)\.([\p{L}_$][\p{L}\p{N}_$]*)\s*\(/gu;
@@ -51,6 +57,11 @@ const BUILTINS = {
   python: new Set('len range max min abs print hasattr getattr setattr isinstance issubclass str int float bool bytes list dict set tuple type iter next enumerate zip map filter sorted reversed sum any all open repr hash id vars format round divmod callable'.split(' ')),
   other: new Set('Array Object String Number Boolean Symbol BigInt Promise Error TypeError RangeError Map Set WeakMap WeakSet Date RegExp JSON parseInt parseFloat isNaN isFinite setTimeout clearTimeout setInterval clearInterval setImmediate queueMicrotask require structuredClone encodeURIComponent decodeURIComponent'.split(' ')),
 };
+/** Lines a function head may spread over. */
+const HEAD_LINES = 6;
+const FUNCTION = /\bfunction\b|\bdef\s|\bfn\s|\bfunc\s|=>|\)\s*(?::[^;{=]*)?\{/;
+/** A line that is only a comment: the names in it are no calls. */
+const COMMENT = /^\s*(?:\/\/|\/\*|\*|#)/;
 /** Body lines followed past the head, at most. */
 const BODY_LINES = 80;
 
@@ -67,7 +78,7 @@ export function chainSoFar(memory: string): Hop[] {
   for (const line of memory.split('\n')) {
     const m = VIA.exec(line);
     if (m && out[out.length - 1]?.name === m[1]) out.pop();
-    if (m) out.push({ name: m[1]!, path: m[2]!, startLine: Number(m[3]), endLine: Number(m[4]), calls: [...(m[5] ?? '').matchAll(/`([^`]+)`/g)].map((c) => c[1]!) });
+    if (m) out.push({ name: m[1]!, path: m[2]!, startLine: Number(m[3]), endLine: Number(m[4]), open: m[5] !== undefined, calls: [...(m[6] ?? '').matchAll(/`([^`]+)`/g)].map((c) => c[1]!) });
   }
   return out;
 }
@@ -83,10 +94,14 @@ export function stepChain(chain: ChainQuestion, memory: string, block: { path: s
   const hops = chainSoFar(memory);
   if (!hops.length) return enterFirst(chain.start, block, lines, headsOf(chain.start, lines));
   const last = hops[hops.length - 1]!;
+  // A long body spans blocks: the next one adds its calls to the hop's (`diff` in preact calls
+  // `assign` 50 lines past the end of the block holding its head).
+  if (last.open && block.path === last.path && block.startLine > last.endLine && block.startLine <= last.endLine + CONTINUATION_GAP && insideBody(lines)) {
+    return enter(last.name, block, lines, -1, last.startLine, last.calls);
+  }
   // A hop entered at a head without calls (an overload signature, or a head that ends its block)
   // is followed into the block that continues it, or entered again at a later head.
   if (!last.calls.length && block.path === last.path) {
-    if (block.startLine === last.endLine + 1) return enter(last.name, block, lines, -1, last.startLine);
     const again = enterFirst(last.name, block, lines, headsOf(last.name, lines));
     const hop = again?.hop;
     // Taken when it has calls, or its body may go on past this block's end (a signature, `...;`, has none).
@@ -102,13 +117,30 @@ export function stepChain(chain: ChainQuestion, memory: string, block: { path: s
     // A chain goes through top-level functions: not a class being constructed (`Foo(...)`), not a
     // method of some object that happens to share the name (`decoder.decode(`).
     const klass = new RegExp(String.raw`\bclass\s+${name}(?![\p{L}\p{N}_$])`, 'u');
-    const heads = headsOf(name, lines).filter((i) => indentOf(lines[i]!) === 0 && !klass.test(lines[i]!));
+    const heads = headsOf(name, lines).filter((i) => indentOf(lines[i]!) === 0 && !klass.test(lines[i]!) && functionHead(lines, i));
     if (!heads.length) continue;
     // The last head: TypeScript's overload signatures come before the implementation.
     if (hops.length === chain.hops) return { facts: [], answer: { name, path: block.path, line: block.startLine + heads[heads.length - 1]! } };
     return enterFirst(name, block, lines, heads);
   }
   return null;
+}
+
+/**
+ * Whether the definition at lines[i] is a function's (its head, up to the end of its statement,
+ * over a few lines): `export const isArray = Array.isArray;` defines a name a body calls, but
+ * no function of that file.
+ */
+function functionHead(lines: readonly string[], i: number): boolean {
+  const head = lines.slice(i, i + HEAD_LINES).join('\n');
+  const statement = head.slice(0, (head.indexOf(';') + 1 || head.length + 1) - 1);
+  return FUNCTION.test(statement);
+}
+
+/** Whether a block opens inside a body: indented, or with the body's closer (`if __name__ ...` at column 0 is past it). */
+function insideBody(lines: readonly string[]): boolean {
+  const first = lines.find((l) => l.trim()) ?? '';
+  return indentOf(first) > 0 || CLOSER.test(first);
 }
 
 /** Lines of `lines` that define `name`. */
@@ -126,11 +158,13 @@ function enterFirst(name: string, block: { path: string; startLine: number }, li
 
 /**
  * The `via` line and the call lines of the definition at lines[at]; at = -1 with `head` (the
- * line the head is on, in an earlier block): the block continues that body.
+ * line the head is on, in an earlier block) and the calls found there: the block continues that body.
  */
-function enter(name: string, block: { path: string; startLine: number }, lines: readonly string[], at: number, head = block.startLine + at): ChainStep {
-  const end = at >= 0 ? bodyEnd(lines, at) : bodyEnd(lines, -1, indentOf(lines[0] ?? '') - 1);
-  const called = new Set<string>();
+function enter(name: string, block: { path: string; startLine: number }, lines: readonly string[], at: number, head = block.startLine + at, before: readonly string[] = []): ChainStep {
+  const indent = at >= 0 ? indentOf(lines[at]!) : indentOf(lines[0] ?? '') - 1;
+  // A continuation that opens with a closer is only the end of the body.
+  const end = at < 0 && CLOSER.test(lines[0] ?? '') ? 0 : bodyEnd(lines, at, indent);
+  const called = new Set<string>(before);
   const facts: string[] = [];
   const python = /\.pyi?$/.test(block.path);
   for (let i = at + 1; i <= end; i++) {
@@ -138,8 +172,10 @@ function enter(name: string, block: { path: string; startLine: number }, lines: 
     for (const c of found) called.add(c);
     if (found.length) facts.push(`${block.path}:${block.startLine + i}: ${lines[i]!.trim()}`);
   }
-  const hop: Hop = { name, path: block.path, startLine: head, endLine: block.startLine + end, calls: [...called] };
-  const via = `via ${name} ${block.path}:${head}-${hop.endLine}`;
+  const closed = CLOSER.test(lines[end] ?? '') && indentOf(lines[end] ?? '') <= Math.max(indent, 0);
+  const open = end === lines.length - 1 && !closed;
+  const hop: Hop = { name, path: block.path, startLine: head, endLine: block.startLine + end, calls: [...called], open };
+  const via = `via ${name} ${block.path}:${head}-${hop.endLine}${open ? '…' : ''}`;
   return { facts: [called.size ? `${via} calls ${hop.calls.map((c) => `\`${c}\``).join(' ')}` : via, ...facts], hop };
 }
 
@@ -151,7 +187,7 @@ function indentOf(line: string): number {
  * Last line of the body whose head is lines[at] (indented `head`; at = -1: the head is in an
  * earlier block): up to the first line indented no deeper than the head (a closing bracket included).
  */
-function bodyEnd(lines: readonly string[], at: number, head = indentOf(lines[at]!)): number {
+function bodyEnd(lines: readonly string[], at: number, head: number): number {
   const indent = indentOf;
   const last = Math.min(lines.length - 1, at + BODY_LINES);
   let inString = false; // inside a triple-quoted string, whose lines may sit at any indent
@@ -161,7 +197,7 @@ function bodyEnd(lines: readonly string[], at: number, head = indentOf(lines[at]
     if ((l.match(TRIPLE) ?? []).length % 2) inString = !inString;
     if (was || !l.trim() || indent(l) > head) continue;
     // A bare closer ends the body; a closer or `>` with more after it (`) -> T:`, `>(a, b) {`) ends a head spread over lines.
-    if (/^\s*[)}\]>][\s;,)]*$/.test(l)) return i;
+    if (CLOSER.test(l)) return i;
     if (/^\s*[)}\]>]/.test(l)) continue;
     return i - 1;
   }
@@ -173,6 +209,7 @@ function bodyEnd(lines: readonly string[], at: number, head = indentOf(lines[at]
  * names there); never `self.f(` or, elsewhere, `obj.method(`, whose definitions are methods.
  */
 function calls(line: string, python: boolean): string[] {
+  if (COMMENT.test(line)) return [];
   const out = [...line.matchAll(PLAIN)].map((m) => m[1]!);
   if (python) for (const m of line.matchAll(MEMBER)) if (!SELF.has(m[1]!)) out.push(m[2]!);
   const builtins = python ? BUILTINS.python : BUILTINS.other;

@@ -197,7 +197,9 @@ class Generator:
             seen: dict[str, tuple[Definition, int]] = {}
             for name, line in d.calls:
                 g = unique_def(idx, name)
-                if g is not None and g.path not in exclude and g is not d and name not in seen:
+                # A call by plain name reaches a function; `Foo()` constructs a class, and a method
+                # of the same name is not what it calls.
+                if g is not None and g.kind == "function" and g.path not in exclude and g is not d and name not in seen:
                     seen[name] = (g, line)
             return list(seen.values())
 

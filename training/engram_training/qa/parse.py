@@ -95,6 +95,18 @@ def parse_python(path: str, text: str) -> FileFacts:
     def seg(node: ast.AST) -> str | None:
         return ast.get_source_segment(text, node)
 
+    # `m.f(...)` calls the function f of another file only when m names an imported module;
+    # on any other object (`out.decode()` on bytes) f is a method no name lookup can resolve.
+    imported = {a.asname or a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
+                for a in n.names}
+
+    def callee(f: ast.expr) -> str | None:
+        if isinstance(f, ast.Name):
+            return f.id
+        if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in imported:
+            return f.attr
+        return None
+
     def visit(body: list[ast.stmt], owner: str | None) -> None:
         for node in body:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -111,8 +123,7 @@ def parse_python(path: str, text: str) -> FileFacts:
                                           arg.lineno, end))
                 for sub in ast.walk(node):
                     if isinstance(sub, ast.Call):
-                        f = sub.func
-                        name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
+                        name = callee(sub.func)
                         if name:
                             d.calls.append((name, sub.lineno))
                 facts.defs.append(d)
@@ -207,13 +218,10 @@ def _calls(body: Node) -> list[tuple[str, int]]:
         n = stack.pop()
         if n.type in ("call_expression", "new_expression"):
             f = n.child_by_field_name("function") or n.child_by_field_name("constructor")
-            if f is not None:
-                if f.type == "identifier":
-                    out.append((_text(f), n.start_point[0] + 1))
-                elif f.type == "member_expression":
-                    prop = f.child_by_field_name("property")
-                    if prop is not None:
-                        out.append((_text(prop), n.start_point[0] + 1))
+            # Only plain calls: `x.f()` is a method of whatever x is (`items.map()` is no call of an
+            # operator named map), which no name lookup can resolve.
+            if f is not None and f.type == "identifier":
+                out.append((_text(f), n.start_point[0] + 1))
         stack.extend(n.named_children)
     out.sort(key=lambda c: c[1])
     return out
