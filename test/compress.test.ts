@@ -178,3 +178,18 @@ test('definesAny tells a definition of a name from a use of it', async () => {
     assert.ok(!definesAny(line, ['RBDT_FILE', 'load', 'RETRIES', 'Store']), line);
   assert.ok(definesAny('const $el = 1', ['$el']) && !definesAny('const a$el = 1', ['$el']));
 });
+
+test('a method head spread over lines defines its name; a call spread the same way does not', async () => {
+  const { definer } = await import('../src/core/compress/identifiers.js');
+  const defines = definer(['pipe', 'resolve']);
+  const head = ['  pipe(', '    ...operations: OperatorFunction<any, any>[]', '  ): Observable<any> {', '    return pipeFromArray(operations)(this);', '  }'];
+  assert.deepEqual(head.flatMap((l, i) => (defines(l, i, head) ? [i] : [])), [0]);
+  assert.ok(!defines(head[0]!), 'a line alone cannot tell');
+  const generic = ['  private async resolve<T>(', '    uri: string,', '  ) {'];
+  assert.ok(generic.some(defines));
+  const call = ['  pipe(', '    source,', '    map((x) => x * 2),', '  );'];
+  assert.ok(!call.some(defines));
+  // The parenthesis must close within a dozen lines.
+  const runaway = ['resolve(', ...Array.from({ length: 14 }, (_, i) => `  a${i},`), ') {'];
+  assert.ok(!runaway.some(defines));
+});

@@ -77,7 +77,7 @@ def features(question: str, memory: str, path: str, text: str, rank: int) -> lis
         return sum(1 for n in ns if mentions_any(text, [n])) / len(ns) if ns else 0.0
 
     def defined(ns: Sequence[str]) -> float:
-        return 1.0 if ns and any(defines_any(line, ns) for line in lines) else 0.0
+        return 1.0 if ns and any(defines_any(line, ns, i, lines) for i, line in enumerate(lines)) else 0.0
 
     return [
         1.0 / (1 + rank),
@@ -386,6 +386,12 @@ _FIXTURE = [
      "lib/sched.py:10: execute_schedule(self.scheduler)\nlib/sched.py:11: self._RETRY_DELAY = 3",
      "lib/execute.py", "def execute_schedule(scheduler, delay=0):\n    scheduler.run(delay)\n", 12),
     ("", "", "docs/notes.txt", "", 63),
+    # A method head spread over lines defines its name; a call spread the same way does not.
+    ("Where is the method `resolveWorkspace` defined?", "", "src/workspace/service.ts",
+     "export class WorkspaceService {\n  async resolveWorkspace(\n    uri: URI,\n    token: CancellationToken,\n"
+     "  ): Promise<Workspace> {\n    return this.load(uri, token);\n  }\n}", 2),
+    ("Where is the method `resolveWorkspace` defined?", "", "src/workspace/client.ts",
+     "export function open(uri) {\n  resolveWorkspace(\n    uri,\n    token,\n  );\n}", 5),
 ]
 
 

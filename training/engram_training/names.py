@@ -72,8 +72,15 @@ DECL = (r"(?:export|default|async|static|public|private|protected|abstract|reado
         r"val|interface|type|enum|struct|fn|func|pub)")
 
 
-def defines_any(line: str, names: Sequence[str]) -> bool:
-    """`line` defines one of `names`: declaration words then the name, an assignment to it, or a method head."""
+METHOD_WORDS = r"(?:async|static|public|private|protected|override|readonly|abstract|get|set)"
+SPREAD_HEAD_LINES = 12  # lines after `name(` that a head's parameters may take
+HEAD_END = re.compile(r"^\s*(?::[^;={}]*)?\{\s*$")
+
+
+def defines_any(line: str, names: Sequence[str], at: int | None = None, lines: Sequence[str] | None = None) -> bool:
+    """`line` defines one of `names`: declaration words then the name, an assignment to it, or a method head.
+    Given the line's index in `lines`, a method head spread over lines counts too (`x(`, its parameters on
+    the lines after it, then `): T {`). Mirrors definer in src/core/compress/identifiers.ts."""
     for n in names:
         e = re.escape(n)
         if re.match(rf"^\s*(?:{DECL}\s+)+{e}(?![\w$])", line):
@@ -82,6 +89,25 @@ def defines_any(line: str, names: Sequence[str]) -> bool:
             return True
         if re.match(rf"^\s*{e}\s*\(.*\)\s*(?::[^{{]*)?\{{\s*$", line):
             return True
+        if (at is not None and lines is not None and re.match(rf"^\s*(?:{METHOD_WORDS}\s+)*{e}\s*(?:<[^()]*>)?\(", line)
+                and _spread_head(lines, at)):
+            return True
+    return False
+
+
+def _spread_head(lines: Sequence[str], at: int) -> bool:
+    """The parenthesis opened on lines[at] closes within a few lines, and a body's brace follows it."""
+    depth, opened = 0, False
+    for i in range(at, min(len(lines), at + 1 + SPREAD_HEAD_LINES)):
+        line = lines[i]
+        for c, ch in enumerate(line):
+            if ch == "(":
+                depth += 1
+                opened = True
+            elif ch == ")":
+                depth -= 1
+            if opened and depth == 0:
+                return i > at and bool(HEAD_END.match(line[c + 1:]))
     return False
 
 

@@ -96,6 +96,13 @@ const IDENT_CHAR = /[\p{L}\p{N}_$]/u;
 /** Declaration words that may precede a defined name, across the supported languages. */
 const DECL = String.raw`(?:export|default|async|static|public|private|protected|abstract|readonly|function\*?|def|class|const|let|var|val|interface|type|enum|struct|fn|func|pub)`;
 
+/** Words that may precede a method's name in its head. */
+const METHOD_WORDS = String.raw`(?:async|static|public|private|protected|override|readonly|abstract|get|set)`;
+/** Lines after `name(` that a head's parameters may take, one a line as formatters put them. */
+export const SPREAD_HEAD_LINES = 12;
+/** What follows a method head's closing parenthesis: an optional return type, then the body's brace. */
+const HEAD_END = /^\s*(?::[^;={}]*)?\{\s*$/;
+
 /**
  * Whether `line` defines one of `names` (not just uses it), by the shape every supported
  * language shares: declaration words then the name (`export const X`, `def x`, `class X`),
@@ -106,15 +113,47 @@ export function definesAny(line: string, names: readonly string[]): boolean {
   return definer(names)(line);
 }
 
-/** definesAny for many lines: the names' patterns compiled once. */
-export function definer(names: readonly string[]): (line: string) => boolean {
+/** A line test that, given the line's index among `lines`, also sees heads spread over lines. */
+export type LineDefiner = (line: string, at?: number, lines?: readonly string[]) => boolean;
+
+/**
+ * definesAny for many lines: the names' patterns compiled once. Given the line's index in
+ * `lines` (as Array.some passes them), a method head spread over lines counts too: `x(` with
+ * its parameters on the lines after it, up to `): T {` (`x(` then `a, b);` is a call).
+ */
+export function definer(names: readonly string[]): LineDefiner {
   const patterns = names.flatMap((n) => {
-    const e = n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const e = escapeRegExp(n);
     return [
       String.raw`^\s*(?:${DECL}\s+)+${e}(?![\p{L}\p{N}_$])`,
       String.raw`^\s*(?:self\.|this\.)?${e}\s*(?::[^=]*)?=(?!=)`,
       String.raw`^\s*${e}\s*\(.*\)\s*(?::[^{]*)?\{\s*$`,
     ].map((p) => new RegExp(p, 'u'));
   });
-  return (line) => patterns.some((p) => p.test(line));
+  const opens = names.map((n) => new RegExp(String.raw`^\s*(?:${METHOD_WORDS}\s+)*${escapeRegExp(n)}\s*(?:<[^()]*>)?\(`, 'u'));
+  return (line, at, lines) =>
+    patterns.some((p) => p.test(line)) || (at !== undefined && lines !== undefined && opens.some((p) => p.test(line)) && spreadHead(lines, at));
+}
+
+/** `text` matched literally inside a regular expression. */
+export function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Whether the parenthesis opened on lines[at] closes within a few lines and a body's brace follows it. */
+function spreadHead(lines: readonly string[], at: number): boolean {
+  let depth = 0;
+  let opened = false;
+  for (let i = at; i < Math.min(lines.length, at + 1 + SPREAD_HEAD_LINES); i++) {
+    const line = lines[i]!;
+    for (let c = 0; c < line.length; c++) {
+      const ch = line[c];
+      if (ch === '(') {
+        depth++;
+        opened = true;
+      } else if (ch === ')') depth--;
+      if (opened && depth === 0) return i > at && HEAD_END.test(line.slice(c + 1));
+    }
+  }
+  return false;
 }

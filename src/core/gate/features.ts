@@ -3,7 +3,7 @@
 // whether its path names them, how many of the question's words it holds, and whether
 // it is documentation. Mirrors `features` in training/engram_training/feature_gate.py
 // word for word; test/fixtures/gate-features.json holds the cases both must agree on.
-import { definer, mentionsAny, namesIn, STOP_WORDS, subWords, WORD } from '../compress/identifiers.js';
+import { definer, mentionsAny, namesIn, STOP_WORDS, subWords, WORD, type LineDefiner } from '../compress/identifiers.js';
 
 /** The features in the order the model reads them (its config.json lists the same). */
 export const GATE_FEATURES = [
@@ -30,8 +30,8 @@ export interface GateQuery {
   names: readonly string[];
   memoryNames: readonly string[];
   words: ReadonlySet<string>;
-  definesName: (line: string) => boolean;
-  definesMemoryName: (line: string) => boolean;
+  definesName: LineDefiner;
+  definesMemoryName: LineDefiner;
 }
 
 export function gateQuery(question: string, memory: string): GateQuery {
@@ -53,8 +53,8 @@ export function gateFeatures(q: GateQuery, path: string, text: string, rank: num
   const lines = text.split('\n');
   const mentioned = (names: readonly string[]): number =>
     names.length ? names.filter((n) => mentionsAny(text, [n])).length / names.length : 0;
-  const defined = (names: readonly string[], defines: (line: string) => boolean): number =>
-    names.length && lines.some(defines) ? 1 : 0;
+  // `some` passes each line's index and the lines: heads spread over lines count.
+  const defined = (names: readonly string[], defines: LineDefiner): number => (names.length && lines.some(defines) ? 1 : 0);
   return [
     1 / (1 + rank),
     q.names.length ? 1 : 0,

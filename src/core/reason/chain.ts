@@ -146,7 +146,7 @@ function insideBody(lines: readonly string[]): boolean {
 /** Lines of `lines` that define `name`. */
 function headsOf(name: string, lines: readonly string[]): number[] {
   const defines = definer([name]);
-  return lines.flatMap((l, i) => (defines(l) ? [i] : []));
+  return lines.flatMap((l, i) => (defines(l, i, lines) ? [i] : []));
 }
 
 /** Enters the first of `name`'s heads whose body calls something (overload signatures have none), else its last. */

@@ -3,7 +3,7 @@
 // the right-hand side up to the end of its expression. The reader's span head picks a
 // neighbouring name as often as the value (held-out constants 0.44, defaults 0.51), so a
 // value read this way from the definition comes first; the reader answers when there is none.
-import { definer, namesIn } from '../compress/identifiers.js';
+import { definer, escapeRegExp, namesIn } from '../compress/identifiers.js';
 
 /** What a value question asks for: a constant's name, or a parameter and its function. */
 export interface ValueQuestion {
@@ -38,12 +38,12 @@ export function valueQuestion(question: string): ValueQuestion | null {
 /** The value the block gives the asked name, read from its definition; null when the block has none. */
 export function valueIn(asked: ValueQuestion, block: { startLine: number; text: string }): ValueFound | null {
   const lines = block.text.split('\n');
-  const e = escape(asked.name);
+  const e = escapeRegExp(asked.name);
   if (asked.fn) {
     const head = definer([asked.fn]);
     const param = new RegExp(String.raw`(?<![\p{L}\p{N}_$.])${e}\s*(?::\s*[^=,()]+)?=(?![=>])\s*`, 'u');
     for (let i = 0; i < lines.length; i++) {
-      if (!head(lines[i]!)) continue;
+      if (!head(lines[i]!, i, lines)) continue;
       for (let j = i; j < Math.min(lines.length, i + SIGNATURE_LINES); j++) {
         const found = rightHand(lines[j]!, param, ',)');
         if (found) return { text: found, line: block.startLine + j };
@@ -87,6 +87,3 @@ function rightHand(line: string, lead: RegExp, stops: string): string | null {
   return value && depth === 0 && !quote ? value : null;
 }
 
-function escape(name: string): string {
-  return name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
