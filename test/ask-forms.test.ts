@@ -159,6 +159,11 @@ test('a body that spans blocks is read on block by block until the call into ano
   const reads = r.steps.filter((e) => e.type === 'read' && e.path === 'src/render/tree.js').map((e) => e.startLine ?? 0);
   assert.ok(reads.length >= 2, `the body's blocks were read in turn (${reads.join(', ')})`);
   assert.deepEqual(reads, [...reads].sort((a, b) => a - b), 'in order');
+  // The hop is written again as each block adds to it: one line in the memory, with every call found.
+  const memory = r.steps.filter((e) => e.type === 'memory').map((e) => e.memory ?? '').pop() ?? '';
+  const vias = memory.split('\n').filter((l) => l.startsWith('via renderTree'));
+  assert.equal(vias.length, 1, memory);
+  assert.match(vias[0]!, /^via renderTree src\/render\/tree\.js:3-\d+ calls `isList` `dropNode`$/);
 });
 
 test('a value is read from its definition: constants, and parameter defaults past overload signatures', async () => {

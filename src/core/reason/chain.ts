@@ -88,6 +88,12 @@ export function isChainLine(line: string): boolean {
   return VIA.test(line);
 }
 
+/** The hop a memory line records (name, file and head line), null for other lines: a hop read on in the next block is written again. */
+export function hopOf(line: string): string | null {
+  const m = VIA.exec(line);
+  return m ? `${m[1]} ${m[2]}:${m[3]}` : null;
+}
+
 /** What this block adds to the chain: the start's body, the next hop, or the answer; null when nothing. */
 export function stepChain(chain: ChainQuestion, memory: string, block: { path: string; startLine: number; text: string }): ChainStep | null {
   const lines = block.text.split('\n');

@@ -4,7 +4,7 @@
 import { definesAny, namesIn } from '../compress/identifiers.js';
 import { answerFit, ExtractiveReader, ModelTokenizer, NAME_PENALTY, questionForm, type ReaderLoadOptions, type ReaderOutput } from '../models/index.js';
 import type { Citation } from '../types.js';
-import { chainQuestion, chainSoFar, isChainLine, stepChain, type ChainQuestion, type ChainStep } from './chain.js';
+import { chainQuestion, chainSoFar, hopOf, isChainLine, stepChain, type ChainQuestion, type ChainStep } from './chain.js';
 import { DESCRIBED_ANSWER, describedDefinition, describedWords } from './describe.js';
 import { valueIn, valueQuestion, type ValueQuestion } from './value.js';
 import { betterLead, type AnswerInput, type AnswerOutput, type BlockView, type Lead, type ReadInput, type ReadOutput, type Reasoner } from './reasoner.js';
@@ -57,7 +57,12 @@ export class ExtractiveReasoner implements Reasoner {
     // operator that calls the same helpers) would steer the gate off the next definition.
     if (!forms.chain) for (const k of out?.keepLines ?? []) add(`${input.block.path}:${k.line}: ${k.text.trim()}`);
     const { lead, source, step } = blockLead(input.question, forms, input.memory, block, out);
-    for (const f of step?.facts ?? []) add(f);
+    for (const f of step?.facts ?? []) {
+      // A hop read on past its block is written again with all its calls: the new line replaces the old.
+      const hop = hopOf(f);
+      if (hop) facts.splice(0, facts.length, ...facts.filter((l) => hopOf(l) !== hop));
+      add(f);
+    }
     // The memory's answer line is what the lead states: a rule's, or the reader's answer span.
     const found = source !== 'reader' ? (lead?.confident ? { ...lead.citation, text: lead.text } : null) : (out?.answer ?? null);
     if (found) add(`${ANSWER}${input.block.path}:${found.startLine}-${found.endLine}: ${found.text}`);
