@@ -82,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
                                                  "(default: the installed one)")
     ev.add_argument("--compressor", default=None, help="the engine's compressor: structural (default) or a compressor "
                                                        "model's name or folder")
+    sf = sub.add_parser("simulate-feedback", help="a simulated user's feedback file from an eval report "
+                                                   "(to measure fine-tuning from feedback before users give any)")
+    sf.add_argument("report", type=Path, help="report.json of `eval` (validation questions: test stays held out)")
+    sf.add_argument("--out", type=Path, required=True, help="the feedback file to write (JSONL)")
     ft = sub.add_parser("finetune-from-feedback", help="the shipped reader fine-tuned on a feedback file, "
                                                         "written beside it as a new version")
     ft.add_argument("feedback", type=Path, help="the engine's feedback file (JSONL)")
@@ -118,6 +122,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"finetune-from-feedback: {e}", file=sys.stderr)
             return 1
         print(json.dumps(res))
+        return 0
+    if a.cmd == "simulate-feedback":
+        from .simulate_feedback import simulate
+        if not a.report.exists():
+            ap.error(f"no eval report at {a.report} (run: python -m engram_training eval --split validation --out DIR)")
+        print(json.dumps(simulate(a.report, a.out)))
         return 0
     if a.cmd == "eval":
         from .evaluate import EvalSettings, run_eval

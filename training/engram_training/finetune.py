@@ -412,7 +412,11 @@ def find_base_run(base: Path, data: Path, base_run: Path | None, log=_say) -> tu
     for run in dict.fromkeys(cands):
         if not (run / "train.json").exists() or not _has_weights(run):
             continue
-        c = config_of(json.loads((run / "train.json").read_text()).get("config", {}))
+        try:
+            c = config_of(json.loads((run / "train.json").read_text()).get("config", {}))
+        except (TypeError, ValueError) as e:  # a run of an older reader, or a train.json cut short
+            log(f"skipped {run}: not a run of this reader ({e})")
+            continue
         if any(getattr(c, k) != cfg.get(k) for k in ("vocab_size", "d_model", "layers", "heads", "ff")):
             continue
         gap = onnx_gap(run, fwd)

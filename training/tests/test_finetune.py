@@ -149,6 +149,11 @@ def test_tiny_finetune_writes_a_new_version_beside_the_base(tmp_path: Path, caps
             blocks=[{**_cite("pkg/m1.py", 3, 6), "relevant": False}]),
         "not json",
     ]) + "\n")
+    # A run of an older reader (other config keys), newest and so tried first, is passed over.
+    stale = tmp_path / "reader-old" / "run"
+    stale.mkdir(parents=True)
+    (stale / "train.json").write_text(json.dumps({"config": {"dim": 64, "layers": 2}}))
+    (stale / "model.pt").write_bytes(b"old")
     argv = ["finetune-from-feedback", str(fb), "--models", str(models), "--data", str(tmp_path), "--steps", "12",
             "--batch-size", "8", "--lr", "2e-3", "--eval-limit", "20", "--device", "cpu"]
     assert main(argv) == 0
