@@ -33,6 +33,9 @@ function continued(memory: string): { path: string; endLine: number } | null {
   return last ? { path: last[1]!, endLine: Number(last[2]) } : null;
 }
 
+/** A gate score this high goes before the continuation of an open range. */
+const SURE = 0.5;
+
 /** Blocks read per question when not told otherwise. */
 export const DEFAULT_MAX_BLOCKS = 8;
 
@@ -125,7 +128,12 @@ export class Gate {
     }
     const ranked = blocks.map((block, i) => ({ block, score: scores[i] ?? 0 })).sort((a, b) => b.score - a.score || a.block.id.localeCompare(b.block.id));
     const next = await this.continuation(memory, state);
-    return next ? [{ block: next, score: 1 }, ...ranked.filter((r) => r.block.id !== next.id)] : ranked;
+    if (!next) return ranked;
+    // The continuation comes first, unless the gate is sure of a block (the definition of a
+    // callee the body already named): the rest of a long body would take the reading budget.
+    const rest = ranked.filter((r) => r.block.id !== next.id);
+    const sure = rest[0] && rest[0].score >= SURE ? [rest.shift()!] : [];
+    return [...sure, { block: next, score: 1 }, ...rest];
   }
 
   /** The unread block continuing the memory's last open range, if there is one. */

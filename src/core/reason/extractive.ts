@@ -1,7 +1,7 @@
 // The extractive reader as a reasoner (the built-in default): it points at exact source
 // spans instead of writing text, so its memory is a list of cited lines and its answer
 // is source text on known lines. It reads raw lines (it was trained on them).
-import { definesAny, namesIn } from '../compress/identifiers.js';
+import { definer, definesAny, mentionsAny, namesIn } from '../compress/identifiers.js';
 import { answerFit, ExtractiveReader, ModelTokenizer, NAME_PENALTY, questionForm, type ReaderLoadOptions, type ReaderOutput } from '../models/index.js';
 import type { Citation } from '../types.js';
 import { chainQuestion, chainSoFar, hopOf, isChainLine, stepChain, type ChainQuestion, type ChainStep } from './chain.js';
@@ -186,22 +186,37 @@ function describedLead(described: ReadonlySet<string>, block: { path: string; st
   return { text: d.name, citation, score: d.score, confident: d.score >= DESCRIBED_ANSWER, fit: 0 };
 }
 
+/** A place question's lead: the block's line that defines a name the question asks about, else null. */
+function placeLead(names: readonly string[], block: { path: string; startLine: number; text: string }): Lead | null {
+  const lines = block.text.split('\n');
+  const defines = definer(names);
+  const at = lines.findIndex(defines);
+  if (at < 0) return null;
+  const name = names.find((n) => mentionsAny(lines[at]!, [n])) ?? names[0]!;
+  const line = block.startLine + at;
+  return { text: name, citation: { path: block.path, startLine: line, endLine: line }, score: 1, confident: true, fit: 0 };
+}
+
 /** The forms of a question the engine answers from the code's structure (null: not that form). */
 interface Forms {
   described: ReadonlySet<string> | null;
   chain: ChainQuestion | null;
   value: ValueQuestion | null;
+  /** The names a "where is X defined" question asks about. */
+  place: readonly string[] | null;
 }
 
 function formsOf(question: string): Forms {
-  return { described: describedWords(question), chain: chainQuestion(question), value: valueQuestion(question) };
+  const names = questionForm(question) === 'place' ? namesIn(question) : [];
+  return { described: describedWords(question), chain: chainQuestion(question), value: valueQuestion(question), place: names.length ? names : null };
 }
 
 /**
  * One block's lead by the question's form: a chain follows its calls (the step's facts are for
  * the memory), a value is read from its definition, a description is matched against the
- * documentation (the reader's span head points at any name: held-out 0.11); otherwise, and
- * where the block assigns no value, the reader's span.
+ * documentation (the reader's span head points at any name: held-out 0.11), a place is the
+ * line defining the name (the reader's span took `options._diff` for `diff`); otherwise, and
+ * where the block assigns no value or defines no name, the reader's span.
  */
 function blockLead(
   question: string,
@@ -209,7 +224,7 @@ function blockLead(
   memory: string,
   block: { path: string; startLine: number; text: string },
   out: ReaderOutput | undefined,
-): { lead: Lead | null; source: 'chain' | 'value' | 'described' | 'reader'; step: ChainStep | null } {
+): { lead: Lead | null; source: 'chain' | 'value' | 'described' | 'place' | 'reader'; step: ChainStep | null } {
   if (forms.chain) {
     const step = stepChain(forms.chain, memory, block);
     return { lead: chainLead(forms.chain, memory, step, block, out), source: 'chain', step };
@@ -217,6 +232,9 @@ function blockLead(
   const valued = forms.value ? valueLead(forms.value, block) : null;
   if (valued) return { lead: valued, source: 'value', step: null };
   if (forms.described) return { lead: describedLead(forms.described, block), source: 'described', step: null };
+  // A definition's place is read from its shape (spread heads included); the reader's span is the fallback.
+  const placed = forms.place ? placeLead(forms.place, block) : null;
+  if (placed) return { lead: placed, source: 'place', step: null };
   return { lead: out ? leadOf(question, block, out) : null, source: 'reader', step: null };
 }
 
