@@ -96,6 +96,30 @@ const FILES: Record<string, string> = {
     '  return node;',
     '}',
   ].join('\n'),
+  // A method head spread over lines, and calls of it spread the same way.
+  'src/workspace/service.ts': [
+    'export class WorkspaceService {',
+    '  constructor(private readonly cache: Cache) {}',
+    '',
+    '  async resolveWorkspace(',
+    '    uri: string,',
+    '    token: CancellationToken,',
+    '  ): Promise<Workspace> {',
+    '    return this.cache.load(uri, token);',
+    '  }',
+    '}',
+  ].join('\n'),
+  'src/workspace/open.ts': [
+    "import { WorkspaceService } from './service';",
+    '',
+    'export async function openFolder(service: WorkspaceService, uri: string) {',
+    '  const ws = await service.resolveWorkspace(',
+    '    uri,',
+    '    CancellationToken.None,',
+    '  );',
+    '  return ws;',
+    '}',
+  ].join('\n'),
   'py/bibparse.py': [
     'def parse_entries(text):',
     '    """Split a bibliography into its entries."""',
@@ -183,6 +207,13 @@ test('a value is read from its definition: constants, and parameter defaults pas
 test('a chain whose next hop is nowhere in the workspace is not answered', async () => {
   const r = await engine.ask('The function `withRetry` calls exactly one function defined in another file. Which function is it?', { mode: 'gated', reasoner: reader, gate });
   assert.notEqual(r.confidence, 'answer', r.answer);
+});
+
+test('a place question is answered at the line that defines the name, its head spread over lines', async () => {
+  const r = await engine.ask('Where is the method `resolveWorkspace` defined?', { mode: 'gated', reasoner: reader, gate });
+  assert.equal(r.confidence, 'answer');
+  assert.equal(r.answer, 'src/workspace/service.ts:4');
+  assert.deepEqual(r.citations, [{ path: 'src/workspace/service.ts', startLine: 4, endLine: 4 }]);
 });
 
 test('a described function is found by its documentation and cited at its head', async () => {
