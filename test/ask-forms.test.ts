@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Engine } from '../src/core/engine.js';
 import { openGate, type GateScorer } from '../src/core/gate/index.js';
 import { ExtractiveReasoner, type Reasoner } from '../src/core/reason/index.js';
+import { stepChain } from '../src/core/reason/chain.js';
 import { readManifest, shippedModelsDir } from '../src/core/models/registry.js';
 import { tempRepo, writeFiles } from './support/repo.js';
 
@@ -188,6 +189,13 @@ test('a body that spans blocks is read on block by block until the call into ano
   const vias = memory.split('\n').filter((l) => l.startsWith('via renderTree'));
   assert.equal(vias.length, 1, memory);
   assert.match(vias[0]!, /^via renderTree src\/render\/tree\.js:3-\d+ calls `isList` `dropNode`$/);
+});
+
+test("what a body calls depends on its language: `not(` is a call in JavaScript, a keyword in Python", () => {
+  const js = stepChain({ start: 'partition', hops: 1 }, '', { path: 'src/p.ts', startLine: 1, text: 'export function partition(p) {\n  return [filter(p), filter(not(p))];\n}' });
+  assert.deepEqual(js?.hop?.calls, ['filter', 'not']);
+  const py = stepChain({ start: 'check', hops: 1 }, '', { path: 'lib/c.py', startLine: 1, text: 'def check(x):\n    return not(x) and (valid(x))' });
+  assert.deepEqual(py?.hop?.calls, ['valid']);
 });
 
 test('a value is read from its definition: constants, and parameter defaults past overload signatures', async () => {

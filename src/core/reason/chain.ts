@@ -48,8 +48,11 @@ const PLAIN = /(?<![\p{L}\p{N}_$.])([\p{L}_$][\p{L}\p{N}_$]*)\s*(?:<[^<>()]*>)?\
 const MEMBER = /(?<![\p{L}\p{N}_$.])([\p{L}_$][\p{L}\p{N}_$]*)\.([\p{L}_$][\p{L}\p{N}_$]*)\s*\(/gu;
 const SELF = new Set(['self', 'cls', 'this', 'super']);
 const TRIPLE = /"""|'''/g;
-// Keywords that take parentheses.
-const NOT_CALLS = new Set('if for foreach while switch catch return typeof function super elif with assert await yield not and or in sizeof new def fn func async match except lambda'.split(' '));
+// Keywords that take parentheses, per language: `not(` is a call in JavaScript (rxjs defines `not`).
+const NOT_CALLS = {
+  python: new Set('if for while return super elif with assert await yield not and or in def async match except lambda'.split(' ')),
+  other: new Set('if for foreach while switch catch return typeof function super with await yield sizeof new fn func async match'.split(' ')),
+};
 // Builtins, per language (Python's `map` is a builtin, rxjs's is an operator defined in the
 // workspace): never defined there, and in the memory they would take the gate's name searches
 // (8 a round) from the callees that are (validation: `hasattr len range max` before `request_context`).
@@ -110,10 +113,12 @@ export function stepChain(chain: ChainQuestion, memory: string, block: { path: s
   if (!last.calls.length && block.path === last.path) {
     const again = enterFirst(last.name, block, lines, headsOf(last.name, lines));
     const hop = again?.hop;
-    // Taken when it has calls, or its body may go on past this block's end (a signature, `...;`, has none).
-    const head = hop ? (lines[hop.startLine - block.startLine] ?? '') : '';
-    const open = hop !== undefined && hop.endLine === block.startLine + lines.length - 1 && hop.startLine !== last.startLine && !/;\s*$/.test(head);
-    return hop && (hop.calls.length || open) ? again : null;
+    // Only a later head (an overload's implementation comes after its signatures), and taken when
+    // it has calls or its body may go on past this block's end (a signature, `...;`, has none).
+    if (!hop || hop.startLine <= last.startLine) return null;
+    const head = lines[hop.startLine - block.startLine] ?? '';
+    const open = hop.endLine === block.startLine + lines.length - 1 && !/;\s*$/.test(head);
+    return hop.calls.length || open ? again : null;
   }
   if (hops.length > chain.hops) return null;
   if (hops.some((h) => h.path === block.path)) return null;
@@ -218,6 +223,6 @@ function calls(line: string, python: boolean): string[] {
   if (COMMENT.test(line)) return [];
   const out = [...line.matchAll(PLAIN)].map((m) => m[1]!);
   if (python) for (const m of line.matchAll(MEMBER)) if (!SELF.has(m[1]!)) out.push(m[2]!);
-  const builtins = python ? BUILTINS.python : BUILTINS.other;
-  return out.filter((n) => !NOT_CALLS.has(n) && !builtins.has(n));
+  const language = python ? 'python' : 'other';
+  return out.filter((n) => !NOT_CALLS[language].has(n) && !BUILTINS[language].has(n));
 }
