@@ -156,6 +156,9 @@ test('namesIn finds the code names a question asks about; mentionsAny matches wh
   assert.deepEqual(namesIn('where is parseHTTPResponse defined, and what does `the config` hold'), ['config', 'parseHTTPResponse']);
   assert.deepEqual(namesIn('how does the retry delay grow?'), []);
   assert.deepEqual(namesIn('`const` and `$el` and v2'), ['$el', 'v2']);
+  // A stop word alone in backticks is a name (rxjs defines `not` and `every`); in a phrase, or a keyword, it is not.
+  assert.deepEqual(namesIn('Where is the function `not` defined? And `every`?'), ['not', 'every']);
+  assert.deepEqual(namesIn('What does `return not x` do, and `function`?'), ['x']);
   assert.ok(mentionsAny('const RBDT_FILE = 7;', ['RBDT_FILE']));
   assert.ok(!mentionsAny('const RBDT_FILE_DEPENDENCIES = 9;', ['RBDT_FILE']));
   assert.ok(!mentionsAny('const X_RBDT_FILE = 9;', ['RBDT_FILE']));

@@ -272,6 +272,21 @@ test('lexical search ranks the exact compound name first, and its definition abo
   await store.close();
 });
 
+test('a name that is a stop word is found where it is defined, searched for alone', async (t) => {
+  const dir = join(tempDir(t), 'store');
+  const store = await MemoryStore.open(dir, { dim: DIM });
+  await store.writeFiles([
+    await fileWrite('util/not.ts', 'export function not(pred) {\n  return (v) => !pred(v);\n}', 4, ['not']),
+    await fileWrite('ops/partition.ts', 'export function partition(pred) {\n  return [filter(pred), filter(not(pred))];\n}', 4, ['partition']),
+    await fileWrite('docs.ts', '// this is not the place\nexport const NOTE = 1;', 4, ['NOTE']),
+  ]);
+  await store.optimize();
+  assert.deepEqual((await store.searchLexical('not', 3)).map((h) => h.path), ['util/not.ts']);
+  // In a sentence a stop word is no search term.
+  assert.deepEqual(await store.searchLexical('is it not so', 3), []);
+  await store.close();
+});
+
 test('lexical search finds identifiers and survives hostile queries', async (t) => {
   const dir = join(tempDir(t), 'store');
   const store = await MemoryStore.open(dir, { dim: DIM });

@@ -392,6 +392,9 @@ _FIXTURE = [
      "  ): Promise<Workspace> {\n    return this.load(uri, token);\n  }\n}", 2),
     ("Where is the method `resolveWorkspace` defined?", "", "src/workspace/client.ts",
      "export function open(uri) {\n  resolveWorkspace(\n    uri,\n    token,\n  );\n}", 5),
+    # A stop word alone in backticks is a name (rxjs's `not`); a keyword never is.
+    ("Where is the function `not` defined? Not `return`.", "via partition src/p.ts:57-63 calls `filter` `not`",
+     "src/internal/util/not.ts", "export function not<T>(pred, thisArg) {\n  return (v, i) => !pred.call(thisArg, v, i);\n}", 0),
 ]
 
 

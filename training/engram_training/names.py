@@ -14,6 +14,12 @@ WORD = re.compile(r"[^\W\d][\w$]*|\$[\w$]*")
 QUOTED = re.compile(r"`([^`\n]{1,200})`")
 CODE_SHAPED = re.compile(r"[_$]|[a-z][A-Z]|[^\W\d_][0-9]")
 IDENT_CHAR = re.compile(r"[\w$]")
+ONE_IDENTIFIER = re.compile(r"^\s*[^\W\d][\w$]*\s*$|^\s*\$[\w$]*\s*$")
+# KEYWORDS of src/core/compress/identifiers.ts: never a name, even alone in backticks
+KEYWORDS = frozenset((
+    "const let var function return new import export default class interface type public private protected static "
+    "readonly async await void def self fn pub mut true false null undefined none nil end begin if else for while"
+).split())
 # STOP_WORDS of src/core/compress/identifiers.ts, word for word
 STOP_WORDS = frozenset((
     "a an the is are was were be been being am do does did done doing have has had "
@@ -29,11 +35,14 @@ STOP_WORDS = frozenset((
 
 
 def names_in(question: str) -> list[str]:
-    """Identifiers in backticks, and words shaped like code (snake_case, camelCase, $x, v2)."""
+    """Identifiers in backticks, and words shaped like code (snake_case, camelCase, $x, v2); a stop
+    word is a name only alone in backticks (`not`), never a keyword."""
     out: dict[str, None] = {}
     for m in QUOTED.finditer(question):
-        for w in WORD.findall(m.group(1)):
-            if w.lower() not in STOP_WORDS:
+        quoted = m.group(1)
+        for w in WORD.findall(quoted):
+            low = w.lower()
+            if low not in STOP_WORDS or (ONE_IDENTIFIER.match(quoted) and low not in KEYWORDS):
                 out[w] = None
     for w in WORD.findall(question):
         if CODE_SHAPED.search(w):

@@ -106,6 +106,8 @@ def test_question_names_outrank_look_alike_lines(tmp_path: Path) -> None:
     q = "What is the value of the constant `LIMIT`?"
     assert names_in(q) == ["LIMIT"] and names_in("how does scaling work?") == []
     assert names_in("`const` and `$el` and v2 and parse_value") == ["$el", "v2", "parse_value"]
+    assert names_in("Where is the function `not` defined? And `every`?") == ["not", "every"]
+    assert names_in("What does `return not x` do, and `function`?") == ["x"]
     assert mentions_any("f(LIMIT_X, LIMIT)", ["LIMIT"]) and not mentions_any("LIMIT_X = 1", ["LIMIT"])
     w = enc.windows(enc.prefix(q, "", "p.py"), ["LIMIT_X = 3", "LIMIT = 42"], 10)[0]
     n = len(w.ids)

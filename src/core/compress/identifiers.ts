@@ -47,15 +47,27 @@ export function stem(word: string): string {
 }
 
 const QUOTED = /`([^`\n]{1,200})`/g;
+const ONE_IDENTIFIER = /^\s*[\p{L}_$][\p{L}\p{N}_$]*\s*$/u;
+/** Keywords: never a name, even alone in backticks. Other stop words alone in backticks are (rxjs's `not`, `every`). */
+const KEYWORDS: ReadonlySet<string> = new Set(
+  'const let var function return new import export default class interface type public private protected static readonly async await void def self fn pub mut true false null undefined none nil end begin if else for while'.split(' '),
+);
 const CODE_SHAPED = /[_$]|\p{Ll}\p{Lu}|\p{L}\p{N}/u;
 
 /**
  * The code names a question asks about: identifiers in backticks, and words shaped like
- * code (`snake_case`, `camelCase`, `$x`, `v2`) anywhere. Plain words are not names.
+ * code (`snake_case`, `camelCase`, `$x`, `v2`) anywhere. Plain words are not names; a
+ * stop word is one only alone in backticks (`not`), never a keyword.
  */
 export function namesIn(question: string): string[] {
   const out = new Set<string>();
-  for (const m of question.matchAll(QUOTED)) for (const w of m[1]!.match(WORD) ?? []) if (!STOP_WORDS.has(w.toLowerCase())) out.add(w);
+  for (const m of question.matchAll(QUOTED)) {
+    const quoted = m[1]!;
+    for (const w of quoted.match(WORD) ?? []) {
+      const low = w.toLowerCase();
+      if (!STOP_WORDS.has(low) || (ONE_IDENTIFIER.test(quoted) && !KEYWORDS.has(low))) out.add(w);
+    }
+  }
   for (const w of question.match(WORD) ?? []) if (CODE_SHAPED.test(w)) out.add(w);
   return [...out];
 }

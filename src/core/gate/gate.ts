@@ -7,18 +7,23 @@
 import type { Compressor } from '../compress/index.js';
 import type { MemoryStore } from '../store/index.js';
 import type { MemoryBlock } from '../types.js';
-import { namesIn } from '../compress/identifiers.js';
+import { namesIn, STOP_WORDS } from '../compress/identifiers.js';
 import { recall, RRF_MAX } from './recall.js';
 import type { GateInput, GateScorer } from './scorer.js';
 
 /** Memory names searched for on their own each round, at most (the earliest: a hop's calls lead). */
 const MEMORY_NAMES = 8;
 
-/** Code names the working memory holds that the question does not. */
-function memoryNames(question: string, memory: string): string[] {
-  if (!memory) return [];
-  const asked = new Set(namesIn(question));
-  return namesIn(memory).filter((n) => !asked.has(n)).slice(0, MEMORY_NAMES);
+/**
+ * Names searched for on their own: the question's names that are stop words (`not`: the
+ * question's own query drops them), then the code names the working memory holds that the
+ * question does not.
+ */
+function searchNames(question: string, memory: string): string[] {
+  const asked = namesIn(question);
+  const lost = asked.filter((n) => STOP_WORDS.has(n.toLowerCase()));
+  if (!memory) return lost;
+  return [...lost, ...namesIn(memory).filter((n) => !asked.includes(n)).slice(0, MEMORY_NAMES)];
 }
 
 /** `PATH:START-END…`: a range the memory says goes on past its block. */
@@ -108,7 +113,7 @@ export class Gate {
     const query = memory ? `${question}\n${memory}` : question;
     // Ask for enough that `candidates` remain once what was read or excluded is set aside.
     const depth = Math.min(this.candidates + state.read.size + state.excluded.size, 1000);
-    const hits = (await recall(this.store, this.compressor, query, depth, memoryNames(question, memory))).filter(
+    const hits = (await recall(this.store, this.compressor, query, depth, searchNames(question, memory))).filter(
       (h) => !state.read.has(h.blockId) && !state.excluded.has(h.blockId),
     ).slice(0, this.candidates);
     const missing = hits.map((h) => h.blockId).filter((id) => !this.blocks.has(id));

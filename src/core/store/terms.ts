@@ -49,13 +49,24 @@ function identifierTerms(texts: readonly string[]): Set<string> {
 export function termsOf(text: string, extra: readonly string[] = [], defined: readonly string[] = []): string {
   const terms = identifierTerms([text, ...extra, ...defined]);
   const again = identifierTerms(defined);
+  // A defined name that is a stop word (rxjs's `not`, `every`) is still the block's name: kept whole.
+  for (const d of defined) {
+    const low = d.toLowerCase();
+    if (STOP_WORDS.has(low) && low.length <= MAX_TERM_LENGTH) {
+      terms.add(low);
+      again.add(low);
+    }
+  }
   return [...[...terms].sort(), ...[...again].sort()].join(' ');
 }
 
 /** Terms of a user query: safe for any input (quotes, operators, non-ASCII, empty). */
 export function queryTerms(query: string): string[] {
   const terms = new Set<string>();
-  for (const ident of query.match(WORD) ?? []) {
+  const idents = query.match(WORD) ?? [];
+  // A query of one name (the gate's searches for a code name) keeps it, stop word or not.
+  if (idents.length === 1 && STOP_WORDS.has(idents[0]!.toLowerCase())) terms.add(idents[0]!.toLowerCase());
+  for (const ident of idents) {
     addTermsOf(ident, terms);
     if (terms.size >= MAX_QUERY_TERMS) break;
   }
