@@ -121,6 +121,15 @@ const FILES: Record<string, string> = {
     '  return ws;',
     '}',
   ].join('\n'),
+  'src/ops/throwIfEmpty.ts': [
+    'export function throwIfEmpty<T>(errorFactory: () => any = defaultErrorFactory): MonoTypeOperatorFunction<T> {',
+    '  return (source) => source;',
+    '}',
+    '',
+    'function defaultErrorFactory() {',
+    "  return new Error('empty');",
+    '}',
+  ].join('\n'),
   'py/bibparse.py': [
     'def parse_entries(text):',
     '    """Split a bibliography into its entries."""',
@@ -208,6 +217,8 @@ test('a value is read from its definition: constants, and parameter defaults pas
   assert.equal(attempts.answer, 'TIMEOUT_MS > 0 ? 3 : 1');
   assert.deepEqual(attempts.citations, [{ path: 'src/net/fetch.ts', startLine: 7, endLine: 7 }]);
   assert.equal((await ask('What is the default value of the parameter `backoff` of the function `fetchWithRetry`?')).answer, '{ base: 100, factor: 2 }');
+  // A parameter whose type is a function type: the default comes after the arrow.
+  assert.equal((await ask('What is the default value of the parameter `errorFactory` of the function `throwIfEmpty`?')).answer, 'defaultErrorFactory');
   const missing = await ask('What is the value of the constant `MAX_SOCKETS`?');
   assert.notEqual(missing.confidence, 'answer', missing.answer);
 });

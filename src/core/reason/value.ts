@@ -41,7 +41,8 @@ export function valueIn(asked: ValueQuestion, block: { startLine: number; text: 
   const e = escapeRegExp(asked.name);
   if (asked.fn) {
     const head = definer([asked.fn]);
-    const param = new RegExp(String.raw`(?<![\p{L}\p{N}_$.])${e}\s*(?::\s*[^=,()]+)?=(?![=>])\s*`, 'u');
+    // The type may hold an arrow: `errorFactory: () => any = defaultErrorFactory`.
+    const param = new RegExp(String.raw`(?<![\p{L}\p{N}_$.])${e}\s*(?::(?:[^=,]|=>)*?)?=(?![=>])\s*`, 'u');
     for (let i = 0; i < lines.length; i++) {
       if (!head(lines[i]!, i, lines)) continue;
       for (let j = i; j < Math.min(lines.length, i + SIGNATURE_LINES); j++) {
