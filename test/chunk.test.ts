@@ -121,6 +121,20 @@ test('a large function is cut into windows that carry its signature', async () =
   }
 });
 
+test("a cut function's head stays with its docstring when the two fit the budget together", async () => {
+  const chunker = await chunkerP;
+  const params = Array.from({ length: 8 }, (_, i) => `         option_${i}=None,`).join('\n');
+  const doc = Array.from({ length: 18 }, (_, i) => `    Line ${i} of what serialize_all does with its options.`).join('\n');
+  const body = Array.from({ length: 60 }, (_, i) => `    out.append(convert(obj, ${i}))`).join('\n');
+  const text = `def serialize_all(obj,\n${params}\n         **kw):\n    """Serialize obj as a stream.\n\n${doc}\n    """\n    out = []\n${body}\n    return out\n`;
+  const budget = 256;
+  const chunks = await chunker.chunk('lib/ser.py', text, { maxTokens: budget });
+  assertCoverage(text, chunks, budget);
+  const head = ownerOf(text, chunks, 'def serialize_all(');
+  assert.equal(head, ownerOf(text, chunks, 'Serialize obj as a stream.'), 'the head and its docstring are one chunk');
+  assert.ok(chunks.length > 2, 'the body still goes on in other chunks');
+});
+
 test('a large class is cut into its members, named Class.member, with the class line as context', async () => {
   const chunker = await chunkerP;
   const methods = Array.from({ length: 12 }, (_, i) => `    def method_${i}(self, x):\n        y = x * ${i} + self.offset\n        return self.scale(y) - ${i}\n`).join('\n');

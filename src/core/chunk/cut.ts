@@ -97,15 +97,20 @@ export class TreeCutter {
 
   private pack(units: Unit[], contexts: Context[], scope: Scope): Piece[] {
     const out: Piece[] = [];
-    const prefixTokens = contexts.reduce((s, c) => s + c.tokens, 0) + (contexts.length ? 4 : 0);
-    const budget = Math.max(8, this.budget - prefixTokens);
+    // A piece carries the signatures that end before it (withPrefix) and has the rest of the
+    // budget; the piece holding a function's own head carries none of its own, so the head
+    // stays with its docstring and first statements.
+    const budgetAt = (start: number): number => {
+      const apply = contexts.filter((c) => c.sigEnd < start);
+      return apply.length ? Math.max(8, this.budget - apply.reduce((s, c) => s + c.tokens, 0) - 4) : this.budget;
+    };
     let cur: Piece | null = null;
     const flush = (): void => {
       if (cur) out.push(this.withPrefix(cur, contexts));
       cur = null;
     };
     for (const u of units) {
-      if (this.L.tokens(u.start, u.end) > budget) {
+      if (this.L.tokens(u.start, u.end) > budgetAt(u.start)) {
         flush();
         out.push(...this.split(u, contexts, scope));
         continue;
@@ -117,7 +122,7 @@ export class TreeCutter {
         prev.end = u.end;
         continue;
       }
-      if (cur !== null && this.L.tokens((cur as Piece).start, u.end) > budget) flush();
+      if (cur !== null && this.L.tokens((cur as Piece).start, u.end) > budgetAt((cur as Piece).start)) flush();
       const syms = this.symbolsOf(u, scope);
       if (cur === null) cur = { start: u.start, end: u.end, symbols: syms, prefix: '' };
       else {
