@@ -135,6 +135,31 @@ test("a cut function's head stays with its docstring when the two fit the budget
   assert.ok(chunks.length > 2, 'the body still goes on in other chunks');
 });
 
+test('a doc comment stays with the statement below it when a function body is cut', async () => {
+  const chunker = await chunkerP;
+  const budget = 96;
+  // Statements before the comment fill a piece to just under the budget, wherever the comment starts.
+  for (let filler = 4; filler <= 12; filler++) {
+    const before = Array.from({ length: filler }, (_, i) => `  const v${i} = input.values[${i}] * ${i};`).join('\n');
+    const text = [
+      'export function windowTime(input: Input) {',
+      before,
+      '  /**',
+      '   * Used to notify all of the windows and the subscriber',
+      '   * in the same way in the error and complete handlers.',
+      '   */',
+      '  const terminate = (cb: (c: Consumer) => void) => {',
+      '    cb(input.subscriber);',
+      '  };',
+      '  return terminate;',
+      '}',
+    ].join('\n');
+    const chunks = await chunker.chunk('w.ts', text, { maxTokens: budget });
+    assertCoverage(text, chunks, budget);
+    assert.equal(ownerOf(text, chunks, 'Used to notify all'), ownerOf(text, chunks, 'const terminate ='), `with ${filler} statements before it`);
+  }
+});
+
 test('a large class is cut into its members, named Class.member, with the class line as context', async () => {
   const chunker = await chunkerP;
   const methods = Array.from({ length: 12 }, (_, i) => `    def method_${i}(self, x):\n        y = x * ${i} + self.offset\n        return self.scale(y) - ${i}\n`).join('\n');

@@ -1,7 +1,7 @@
 // Cutting a parsed file into pieces at definition boundaries.
 //
 // The children of a node become *units*: line ranges that never share a line (nodes that share
-// one are merged), with a doc comment or attribute glued to the definition right below it and
+// one are merged), with a doc comment or attribute glued to the definition or statement right below it and
 // non-blank lines between nodes (braces, stray tokens) as units of their own. Units that fit the
 // budget are packed greedily with their neighbours; a unit over budget is cut into its own
 // children the same way (a class into members, a function into statements), and where no
@@ -70,12 +70,13 @@ export class TreeCutter {
       }
       raw.push({ start: s, end: e, nodes: [n], main: n, def: defInfo(n, scope.inFunction), doc: isDocLike(n) });
     }
-    // Glue doc comments and attributes to the definition they sit right above.
+    // Glue doc comments and attributes to what they sit right above: a definition, or a statement
+    // (`const terminate = (cb) => ...` inside a function is one, and its doc comment says what it does).
     const glued: Unit[] = [];
     for (let i = raw.length - 1; i >= 0; i--) {
       const u = raw[i] as Unit;
       const next = glued[glued.length - 1];
-      if (u.doc && next && next.def && next.start === u.end + 1) {
+      if (u.doc && next && !next.doc && next.start === u.end + 1) {
         next.start = u.start;
         next.nodes.unshift(...u.nodes);
         continue;
