@@ -135,6 +135,17 @@ test("a cut function's head stays with its docstring when the two fit the budget
   assert.ok(chunks.length > 2, 'the body still goes on in other chunks');
 });
 
+test("a cut function's head opens the first piece of a docstring too long to sit beside it", async () => {
+  const chunker = await chunkerP;
+  const params = Array.from({ length: 8 }, (_, i) => `         option_${i}=None,`).join('\n');
+  const doc = Array.from({ length: 60 }, (_, i) => `    Line ${i} of what dump does with its options and the stream.`).join('\n');
+  const text = `def dump(obj, fp,\n${params}\n         **kw):\n    """Serialize obj as a JSON formatted stream to fp.\n\n${doc}\n    """\n    fp.write(encode(obj))\n`;
+  const budget = 256;
+  const chunks = await chunker.chunk('lib/ser.py', text, { maxTokens: budget });
+  assertCoverage(text, chunks, budget);
+  assert.equal(ownerOf(text, chunks, 'def dump('), ownerOf(text, chunks, 'Serialize obj as a JSON'));
+});
+
 test('a doc comment stays with the statement below it when a function body is cut', async () => {
   const chunker = await chunkerP;
   const budget = 96;

@@ -428,7 +428,8 @@ def main(argv: list[str] | None = None) -> int:
     x = sub.add_parser("export", help="ONNX, config, model card, manifest entry")
     x.add_argument("--data", type=Path, default=Path(".data/feature-gate"))
     x.add_argument("--run", type=Path, default=None)
-    x.add_argument("--out", type=Path, default=Path("../models/engram-gate-0.1.0"))
+    x.add_argument("--out", type=Path, default=None, help="default: ../models/engram-gate-VERSION")
+    x.add_argument("--version", default=VERSION)
     x.add_argument("--manifest", type=Path, default=Path("../models/manifest.json"))
     f = sub.add_parser("fixture", help="the parity cases the TypeScript tests check")
     f.add_argument("--out", type=Path, default=Path("../test/fixtures/gate-features.json"))
@@ -441,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
     elif a.cmd == "eval":
         res = evaluate(a.data, run)
     elif a.cmd == "export":
-        res = export(run, a.out, a.manifest)
+        res = export(run, a.out or a.manifest.parent / f"engram-gate-{a.version}", a.manifest, a.version)
     else:
         a.out.write_text(json.dumps(fixture(), indent=1) + "\n")
         res = {"out": str(a.out), "cases": len(_FIXTURE)}

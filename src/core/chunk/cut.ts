@@ -112,6 +112,14 @@ export class TreeCutter {
     };
     for (const u of units) {
       if (this.L.tokens(u.start, u.end) > budgetAt(u.start)) {
+        // A head alone before an over-budget first statement (a long docstring) opens that
+        // statement's first piece, so the name and the start of its documentation are read together.
+        const head = cur as Piece | null;
+        if (head && head.symbols.length === 0 && contexts.some((c) => c.row <= head.start && head.end <= c.sigEnd)) {
+          cur = null;
+          out.push(...this.split({ ...u, start: head.start }, contexts, scope));
+          continue;
+        }
         flush();
         out.push(...this.split(u, contexts, scope));
         continue;
