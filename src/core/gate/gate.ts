@@ -27,15 +27,17 @@ function searchNames(question: string, memory: string): string[] {
 }
 
 /** `PATH:START-END…`: a range the memory says goes on past its block. */
-const CONTINUES = /(\S+):\d+-(\d+)…/g;
+const CONTINUES = /(\S+):\d+-(\d+)…/;
 /** Blank lines a block boundary may skip between a range and its continuation. */
 const CONTINUATION_GAP = 3;
 
-/** The last range of the memory that goes on past its block, if any. */
-function continued(memory: string): { path: string; endLine: number } | null {
-  const all = [...memory.matchAll(CONTINUES)];
-  const last = all[all.length - 1];
-  return last ? { path: last[1]!, endLine: Number(last[2]) } : null;
+/** The last range of the memory that goes on past its block, with the words of its line (the definition's name). */
+function continued(memory: string): { path: string; endLine: number; words: Set<string> } | null {
+  for (const line of memory.split('\n').reverse()) {
+    const m = CONTINUES.exec(line);
+    if (m) return { path: m[1]!, endLine: Number(m[2]), words: new Set(line.split(/[^\p{L}\p{N}_$]+/u)) };
+  }
+  return null;
 }
 
 /** A gate score this high goes before the continuation of an open range. */
@@ -145,7 +147,10 @@ export class Gate {
   private async continuation(memory: string, state: Pick<GateState, 'read' | 'excluded'>): Promise<MemoryBlock | null> {
     const open = continued(memory);
     if (!open) return null;
-    const next = (await this.store.blocksForPath(open.path)).find((b) => b.startLine > open.endLine && b.startLine <= open.endLine + CONTINUATION_GAP);
+    // The continuing block belongs to the same definition: the chunker names its pieces after it.
+    const next = (await this.store.blocksForPath(open.path)).find(
+      (b) => b.startLine > open.endLine && b.startLine <= open.endLine + CONTINUATION_GAP && b.symbols.some((s) => open.words.has(s.slice(s.lastIndexOf('.') + 1))),
+    );
     if (!next || state.read.has(next.id) || state.excluded.has(next.id)) return null;
     this.blocks.set(next.id, next);
     return next;

@@ -60,6 +60,8 @@ const BUILTINS = {
   python: new Set('len range max min abs print hasattr getattr setattr isinstance issubclass str int float bool bytes list dict set tuple type iter next enumerate zip map filter sorted reversed sum any all open repr hash id vars format round divmod callable'.split(' ')),
   other: new Set('Array Object String Number Boolean Symbol BigInt Promise Error TypeError RangeError Map Set WeakMap WeakSet Date RegExp JSON parseInt parseFloat isNaN isFinite setTimeout clearTimeout setInterval clearInterval setImmediate queueMicrotask require structuredClone encodeURIComponent decodeURIComponent'.split(' ')),
 };
+/** A line that starts a definition of its own (a decorator counts: one follows). */
+const DEFINITION_START = /^\s*(?:@|(?:async\s+)?def\s|class\s|(?:export\s+)?(?:default\s+)?(?:async\s+)?function\b)/;
 /** Lines a function head may spread over. */
 const HEAD_LINES = 6;
 const FUNCTION = /\bfunction\b|\bdef\s|\bfn\s|\bfunc\s|=>|\)\s*(?::[^;{=]*)?\{/;
@@ -148,10 +150,13 @@ function functionHead(lines: readonly string[], i: number): boolean {
   return FUNCTION.test(statement);
 }
 
-/** Whether a block opens inside a body: indented, or with the body's closer (`if __name__ ...` at column 0 is past it). */
+/**
+ * Whether a block opens inside a body: indented (`if __name__ ...` at column 0 is past it) and
+ * not with a definition of its own (the next method of a class), or with the body's closer.
+ */
 function insideBody(lines: readonly string[]): boolean {
   const first = lines.find((l) => l.trim()) ?? '';
-  return indentOf(first) > 0 || CLOSER.test(first);
+  return CLOSER.test(first) || (indentOf(first) > 0 && !DEFINITION_START.test(first));
 }
 
 /** Lines of `lines` that define `name`. */
