@@ -8,6 +8,7 @@ import { Engine } from '../src/core/engine.js';
 import { openGate, type GateScorer } from '../src/core/gate/index.js';
 import { ExtractiveReasoner, type Reasoner } from '../src/core/reason/index.js';
 import { stepChain } from '../src/core/reason/chain.js';
+import { valueIn } from '../src/core/reason/value.js';
 import { readManifest, shippedModelsDir } from '../src/core/models/registry.js';
 import { tempRepo, writeFiles } from './support/repo.js';
 
@@ -205,6 +206,26 @@ test("what a body calls depends on its language: `not(` is a call in JavaScript,
   assert.deepEqual(js?.hop?.calls, ['filter', 'not']);
   const py = stepChain({ start: 'check', hops: 1 }, '', { path: 'lib/c.py', startLine: 1, text: 'def check(x):\n    return not(x) and (valid(x))' });
   assert.deepEqual(py?.hop?.calls, ['valid']);
+});
+
+test('a parameter default is read past a type annotation with brackets, commas and arrows', () => {
+  const head = {
+    startLine: 440,
+    text: [
+      '    def _build_request_auth(',
+      '        self,',
+      '        request: Request,',
+      '        auth: typing.Union[AuthTypes, UseClientDefault, None] = USE_CLIENT_DEFAULT,',
+      '        retries: Dict[str, int] = {"a": 1},',
+      '    ) -> Auth:',
+    ].join('\n'),
+  };
+  assert.deepEqual(valueIn({ name: 'auth', fn: '_build_request_auth' }, head), { text: 'USE_CLIENT_DEFAULT', line: 443 });
+  assert.deepEqual(valueIn({ name: 'retries', fn: '_build_request_auth' }, head), { text: '{"a": 1}', line: 444 });
+  assert.equal(valueIn({ name: 'request', fn: '_build_request_auth' }, head), null, 'no default');
+  const ts = { startLine: 1, text: 'export function f(cb: (a: number, b: string) => void = noop, n: Map<string, number> = new Map()) {' };
+  assert.deepEqual(valueIn({ name: 'cb', fn: 'f' }, ts), { text: 'noop', line: 1 });
+  assert.deepEqual(valueIn({ name: 'n', fn: 'f' }, ts), { text: 'new Map()', line: 1 });
 });
 
 test('a value is read from its definition: constants, and parameter defaults past overload signatures', async () => {

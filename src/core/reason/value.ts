@@ -41,12 +41,12 @@ export function valueIn(asked: ValueQuestion, block: { startLine: number; text: 
   const e = escapeRegExp(asked.name);
   if (asked.fn) {
     const head = definer([asked.fn]);
-    // The type may hold an arrow: `errorFactory: () => any = defaultErrorFactory`.
-    const param = new RegExp(String.raw`(?<![\p{L}\p{N}_$.])${e}\s*(?::(?:[^=,]|=>)*?)?=(?![=>])\s*`, 'u');
+    const param = new RegExp(String.raw`(?<![\p{L}\p{N}_$.])${e}\s*(?=[:=])`, 'u');
     for (let i = 0; i < lines.length; i++) {
       if (!head(lines[i]!, i, lines)) continue;
       for (let j = i; j < Math.min(lines.length, i + SIGNATURE_LINES); j++) {
-        const found = rightHand(lines[j]!, param, ',)');
+        const start = defaultStart(lines[j]!, param);
+        const found = start === null ? null : rightHand(lines[j]!, start, ',)');
         if (found) return { text: found, line: block.startLine + j };
       }
     }
@@ -56,17 +56,40 @@ export function valueIn(asked: ValueQuestion, block: { startLine: number; text: 
   const assign = new RegExp(String.raw`(?<![\p{L}\p{N}_$])${e}\s*(?::\s*[^=]+)?=(?![=>])\s*`, 'u');
   for (let i = 0; i < lines.length; i++) {
     if (!defines(lines[i]!)) continue;
-    const found = rightHand(lines[i]!, assign, ';,');
+    const m = assign.exec(lines[i]!);
+    const found = m ? rightHand(lines[i]!, m.index + m[0].length, ';,') : null;
     if (found) return { text: found, line: block.startLine + i };
   }
   return null;
 }
 
-/** The expression after `lead` on the line, up to a stop character outside brackets and strings. */
-function rightHand(line: string, lead: RegExp, stops: string): string | null {
-  const m = lead.exec(line);
+/**
+ * Where the default of the parameter `param` finds begins on a head line: past its name and its
+ * type annotation, whose brackets, arrows and commas inside brackets are skipped
+ * (`auth: Union[A, B, None] = USE_CLIENT_DEFAULT`, `f: () => any = noop`); null without one.
+ */
+function defaultStart(line: string, param: RegExp): number | null {
+  const m = param.exec(line);
   if (!m) return null;
-  const rest = line.slice(m.index + m[0].length);
+  let k = m.index + m[0].length;
+  if (line[k] === ':') {
+    let depth = 0;
+    for (k++; k < line.length; k++) {
+      const c = line[k]!;
+      if (c === '=' && line[k + 1] === '>') k++;
+      else if (OPEN.includes(c) || c === '<') depth++;
+      else if (CLOSE.includes(c) || c === '>') {
+        if (depth === 0) return null;
+        depth--;
+      } else if (depth === 0 && (c === ',' || c === '=')) break;
+    }
+  }
+  return line[k] === '=' && line[k + 1] !== '=' ? k + 1 : null;
+}
+
+/** The expression from `start` on the line, up to a stop character outside brackets and strings. */
+function rightHand(line: string, start: number, stops: string): string | null {
+  const rest = line.slice(start);
   let depth = 0;
   let quote = '';
   let end = rest.length;
