@@ -208,6 +208,20 @@ test("what a body calls depends on its language: `not(` is a call in JavaScript,
   assert.deepEqual(py?.hop?.calls, ['valid']);
 });
 
+test("a body continued in the next block is measured from its head's indentation", () => {
+  const chain = { start: 'handle', hops: 1 };
+  // The continuation starts deep inside the body and ends with a loop's closer: the body goes on.
+  const inner = stepChain(chain, 'via handle src/a.js:1-5…', { path: 'src/a.js', startLine: 7, text: '\t\tif (x) {\n\t\t\tfirst(x);\n\t\t}\n\t}' });
+  assert.deepEqual([inner?.hop?.calls, inner?.hop?.open], [['first'], true]);
+  assert.match(inner!.facts[0]!, /^via handle src\/a\.js:1-10… calls `first`$/);
+  // The function's own closer ends it.
+  const end = stepChain(chain, 'via handle src/a.js:1-10… calls `first`', { path: 'src/a.js', startLine: 11, text: '\tlast(y);\n}\nfunction next() {\n\tother();\n}' });
+  assert.deepEqual([end?.hop?.calls, end?.hop?.open, end?.hop?.endLine], [['first', 'last'], false, 12]);
+  // A method's head is indented: the next method at the same depth is no continuation.
+  const method = stepChain(chain, 'via handle app/m.py:10-20…4', { path: 'app/m.py', startLine: 22, text: '    def other(self):\n        helper()' });
+  assert.equal(method?.hop?.name === 'handle' ? method.hop.calls.includes('helper') : false, false);
+});
+
 test('a parameter default is read past a type annotation with brackets, commas and arrows', () => {
   const head = {
     startLine: 440,

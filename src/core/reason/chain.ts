@@ -25,6 +25,8 @@ export interface Hop {
   calls: string[];
   /** Its body runs on past the end of the block it was read in (the next block continues it). */
   open: boolean;
+  /** Its head's indentation: where the body ends in a block that continues it. */
+  indent: number;
 }
 
 export interface ChainStep {
@@ -38,8 +40,9 @@ export interface ChainStep {
 
 const ASKS = /`([^`]+)`[^.?;]*\bcalls?\b[^.?;]*\b(?:another|other|different) file/i;
 const THIRD = /\b(?:third|3rd) file\b/i;
-// `…` after the range: the body goes on in the next block (the gate reads that one next).
-const VIA = /^via (\S+) (.+?):(\d+)-(\d+)(…)?(?: calls (.*))?$/;
+// `…` after the range: the body goes on in the next block (the gate reads that one next); the
+// head's indentation follows it when the head is indented (`…4`: a method).
+const VIA = /^via (\S+) (.+?):(\d+)-(\d+)(?:(…)(\d*))?(?: calls (.*))?$/;
 /** Blank lines a block boundary may skip between a body and its continuation. */
 const CONTINUATION_GAP = 3;
 const CLOSER = /^\s*[)}\]>][\s;,)]*$/;
@@ -60,8 +63,6 @@ const BUILTINS = {
   python: new Set('len range max min abs print hasattr getattr setattr isinstance issubclass str int float bool bytes list dict set tuple type iter next enumerate zip map filter sorted reversed sum any all open repr hash id vars format round divmod callable'.split(' ')),
   other: new Set('Array Object String Number Boolean Symbol BigInt Promise Error TypeError RangeError Map Set WeakMap WeakSet Date RegExp JSON parseInt parseFloat isNaN isFinite setTimeout clearTimeout setInterval clearInterval setImmediate queueMicrotask require structuredClone encodeURIComponent decodeURIComponent'.split(' ')),
 };
-/** A line that starts a definition of its own (a decorator counts: one follows). */
-const DEFINITION_START = /^\s*(?:@|(?:async\s+)?def\s|class\s|(?:export\s+)?(?:default\s+)?(?:async\s+)?function\b)/;
 /** Lines a function head may spread over. */
 const HEAD_LINES = 6;
 const FUNCTION = /\bfunction\b|\bdef\s|\bfn\s|\bfunc\s|=>|\)\s*(?::[^;{=]*)?\{/;
@@ -83,7 +84,10 @@ export function chainSoFar(memory: string): Hop[] {
   for (const line of memory.split('\n')) {
     const m = VIA.exec(line);
     if (m && out[out.length - 1]?.name === m[1]) out.pop();
-    if (m) out.push({ name: m[1]!, path: m[2]!, startLine: Number(m[3]), endLine: Number(m[4]), open: m[5] !== undefined, calls: [...(m[6] ?? '').matchAll(/`([^`]+)`/g)].map((c) => c[1]!) });
+    if (m) {
+      const calls = [...(m[7] ?? '').matchAll(/`([^`]+)`/g)].map((c) => c[1]!);
+      out.push({ name: m[1]!, path: m[2]!, startLine: Number(m[3]), endLine: Number(m[4]), open: m[5] !== undefined, indent: Number(m[6] || 0), calls });
+    }
   }
   return out;
 }
@@ -107,8 +111,8 @@ export function stepChain(chain: ChainQuestion, memory: string, block: { path: s
   const last = hops[hops.length - 1]!;
   // A long body spans blocks: the next one adds its calls to the hop's (`diff` in preact calls
   // `assign` 50 lines past the end of the block holding its head).
-  if (last.open && block.path === last.path && block.startLine > last.endLine && block.startLine <= last.endLine + CONTINUATION_GAP && insideBody(lines)) {
-    return enter(last.name, block, lines, -1, last.startLine, last.calls);
+  if (last.open && block.path === last.path && block.startLine > last.endLine && block.startLine <= last.endLine + CONTINUATION_GAP && insideBody(lines, last.indent)) {
+    return enter(last.name, block, lines, -1, last.startLine, last.calls, last.indent);
   }
   // A hop entered at a head without calls (an overload signature, or a head that ends its block)
   // is followed into the block that continues it, or entered again at a later head.
@@ -151,12 +155,12 @@ function functionHead(lines: readonly string[], i: number): boolean {
 }
 
 /**
- * Whether a block opens inside a body: indented (`if __name__ ...` at column 0 is past it) and
- * not with a definition of its own (the next method of a class), or with the body's closer.
+ * Whether a block opens inside the body of a head indented `indent`: deeper than the head (the
+ * next method, or `if __name__ ...` at column 0, is past it), or with the body's closer.
  */
-function insideBody(lines: readonly string[]): boolean {
+function insideBody(lines: readonly string[], indent: number): boolean {
   const first = lines.find((l) => l.trim()) ?? '';
-  return CLOSER.test(first) || (indentOf(first) > 0 && !DEFINITION_START.test(first));
+  return indentOf(first) > indent || (CLOSER.test(first) && indentOf(first) === indent);
 }
 
 /** Lines of `lines` that define `name`. */
@@ -174,12 +178,12 @@ function enterFirst(name: string, block: { path: string; startLine: number }, li
 
 /**
  * The `via` line and the call lines of the definition at lines[at]; at = -1 with `head` (the
- * line the head is on, in an earlier block) and the calls found there: the block continues that body.
+ * line the head is on, in an earlier block), the calls found there and the head's indentation:
+ * the block continues that body.
  */
-function enter(name: string, block: { path: string; startLine: number }, lines: readonly string[], at: number, head = block.startLine + at, before: readonly string[] = []): ChainStep {
-  const indent = at >= 0 ? indentOf(lines[at]!) : indentOf(lines[0] ?? '') - 1;
-  // A continuation that opens with a closer is only the end of the body.
-  const end = at < 0 && CLOSER.test(lines[0] ?? '') ? 0 : bodyEnd(lines, at, indent);
+function enter(name: string, block: { path: string; startLine: number }, lines: readonly string[], at: number, head = block.startLine + at, before: readonly string[] = [], headIndent = 0): ChainStep {
+  const indent = at >= 0 ? indentOf(lines[at]!) : headIndent;
+  const end = bodyEnd(lines, at, indent);
   const called = new Set<string>(before);
   const facts: string[] = [];
   const python = /\.pyi?$/.test(block.path);
@@ -188,10 +192,10 @@ function enter(name: string, block: { path: string; startLine: number }, lines: 
     for (const c of found) called.add(c);
     if (found.length) facts.push(`${block.path}:${block.startLine + i}: ${lines[i]!.trim()}`);
   }
-  const closed = CLOSER.test(lines[end] ?? '') && indentOf(lines[end] ?? '') <= Math.max(indent, 0);
+  const closed = CLOSER.test(lines[end] ?? '') && indentOf(lines[end] ?? '') <= indent;
   const open = end === lines.length - 1 && !closed;
-  const hop: Hop = { name, path: block.path, startLine: head, endLine: block.startLine + end, calls: [...called], open };
-  const via = `via ${name} ${block.path}:${head}-${hop.endLine}${open ? '…' : ''}`;
+  const hop: Hop = { name, path: block.path, startLine: head, endLine: block.startLine + end, calls: [...called], open, indent };
+  const via = `via ${name} ${block.path}:${head}-${hop.endLine}${open ? `…${indent || ''}` : ''}`;
   return { facts: [called.size ? `${via} calls ${hop.calls.map((c) => `\`${c}\``).join(' ')}` : via, ...facts], hop };
 }
 
