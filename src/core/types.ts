@@ -154,6 +154,12 @@ export class CancelledError extends Error {
 export type AskMode = 'gated' | 'memagent' | 'full' | 'rag';
 export const ASK_MODES: readonly AskMode[] = ['gated', 'memagent', 'full', 'rag'];
 
+/**
+ * A working-memory range written `PATH:START-END…` goes on past its block (a long body): the
+ * block that continues it starts within this many lines after END (blank lines between blocks).
+ */
+export const CONTINUATION_GAP = 3;
+
 export interface Citation {
   path: string;
   startLine: number;

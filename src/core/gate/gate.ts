@@ -6,7 +6,7 @@
 // block that continues it, which then comes first.
 import type { Compressor } from '../compress/index.js';
 import type { MemoryStore } from '../store/index.js';
-import type { MemoryBlock } from '../types.js';
+import { CONTINUATION_GAP, type MemoryBlock } from '../types.js';
 import { namesIn, STOP_WORDS } from '../compress/identifiers.js';
 import { recall, RRF_MAX } from './recall.js';
 import type { GateInput, GateScorer } from './scorer.js';
@@ -28,8 +28,6 @@ function searchNames(question: string, memory: string): string[] {
 
 /** `PATH:START-END…`: a range the memory says goes on past its block. */
 const CONTINUES = /(\S+):\d+-(\d+)…/;
-/** Blank lines a block boundary may skip between a range and its continuation. */
-const CONTINUATION_GAP = 3;
 
 /** The last range of the memory that goes on past its block, with the words of its line (the definition's name). */
 function continued(memory: string): { path: string; endLine: number; words: Set<string> } | null {

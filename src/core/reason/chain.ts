@@ -7,6 +7,7 @@
 // hop's body and what it calls, in backticks so the gate reads them as names), so the
 // reasoner itself stays stateless. The reader's span head scored 0.30 on them.
 import { definer } from '../compress/identifiers.js';
+import { CONTINUATION_GAP } from '../types.js';
 
 export interface ChainQuestion {
   /** The function the chain starts from. */
@@ -43,8 +44,6 @@ const THIRD = /\b(?:third|3rd) file\b/i;
 // `…` after the range: the body goes on in the next block (the gate reads that one next); the
 // head's indentation follows it when the head is indented (`…4`: a method).
 const VIA = /^via (\S+) (.+?):(\d+)-(\d+)(?:(…)(\d*))?(?: calls (.*))?$/;
-/** Blank lines a block boundary may skip between a body and its continuation. */
-const CONTINUATION_GAP = 3;
 const CLOSER = /^\s*[)}\]>][\s;,)]*$/;
 // `f(` (not `x.f(`), and `m.f(` with a plain name `m`: calls() takes the second in Python only.
 const PLAIN = /(?<![\p{L}\p{N}_$.])([\p{L}_$][\p{L}\p{N}_$]*)\s*(?:<[^<>()]*>)?\s*\(/gu;
