@@ -1,7 +1,7 @@
 """Build the QA sets from a fetched corpus (and feedback files).
 
     python -m engram_training.qa build --corpus .data/corpus --out .data/qa   (run in training/) \
-        [--feedback FILE.jsonl ...] [--per-kind 3] [--seed 0]
+        [--feedback FILE.jsonl ...] [--per-kind 8] [--seed 0]
 
 Writes, per split, `contexts.jsonl` and `qa.jsonl`; for validation and test also
 `by-repo/<repo>.jsonl` (questions over the whole repository, ready for
@@ -33,7 +33,7 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
 
 
 def build_qa(corpus: Path, out: Path, splits: tuple[str, ...] = ("train", "validation", "test"),
-             per_kind: int = 3, seed: int = 0, max_contexts: int = 24, feedback: list[Path] | None = None,
+             per_kind: int = 8, seed: int = 0, max_contexts: int = 24, feedback: list[Path] | None = None,
              train_range: tuple[int, int] = (4096, 32768), eval_sizes: dict[str, int] | None = None,
              log=None) -> dict:
     say = log or (lambda m: print(m, file=sys.stderr, flush=True))
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--corpus", type=Path, default=Path(".data/corpus"))
     b.add_argument("--out", type=Path, default=Path(".data/qa"))
     b.add_argument("--splits", nargs="+", default=["train", "validation", "test"])
-    b.add_argument("--per-kind", type=int, default=3, help="questions per kind per context")
+    b.add_argument("--per-kind", type=int, default=8, help="questions per kind per context")
     b.add_argument("--max-contexts", type=int, default=24, help="training contexts per repository")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--feedback", type=Path, nargs="*", default=[], help="feedback JSONL files")
