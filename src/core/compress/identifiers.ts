@@ -134,15 +134,15 @@ export type LineDefiner = (line: string, at?: number, lines?: readonly string[])
  * its parameters on the lines after it, up to `): T {` (`x(` then `a, b);` is a call).
  */
 export function definer(names: readonly string[]): LineDefiner {
-  const patterns = names.flatMap((n) => {
-    const e = escapeRegExp(n);
-    return [
+  const escaped = names.map(escapeRegExp);
+  const patterns = escaped.flatMap((e) =>
+    [
       String.raw`^\s*(?:${DECL}\s+)+${e}(?![\p{L}\p{N}_$])`,
       String.raw`^\s*(?:self\.|this\.)?${e}\s*(?::[^=]*)?=(?!=)`,
       String.raw`^\s*${e}\s*\(.*\)\s*(?::[^{]*)?\{\s*$`,
-    ].map((p) => new RegExp(p, 'u'));
-  });
-  const opens = names.map((n) => new RegExp(String.raw`^\s*(?:${METHOD_WORDS}\s+)*${escapeRegExp(n)}\s*(?:<[^()]*>)?\(`, 'u'));
+    ].map((p) => new RegExp(p, 'u')),
+  );
+  const opens = escaped.map((e) => new RegExp(String.raw`^\s*(?:${METHOD_WORDS}\s+)*${e}\s*(?:<[^()]*>)?\(`, 'u'));
   return (line, at, lines) =>
     patterns.some((p) => p.test(line)) || (at !== undefined && lines !== undefined && opens.some((p) => p.test(line)) && spreadHead(lines, at));
 }

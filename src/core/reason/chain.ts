@@ -6,7 +6,7 @@
 // The memory carries the chain so far as `via NAME PATH:START-END calls \`a\` \`b\`` lines (the
 // hop's body and what it calls, in backticks so the gate reads them as names), so the
 // reasoner itself stays stateless. The reader's span head scored 0.30 on them.
-import { definer } from '../compress/identifiers.js';
+import { definer, escapeRegExp } from '../compress/identifiers.js';
 import { CONTINUATION_GAP } from '../types.js';
 
 export interface ChainQuestion {
@@ -111,7 +111,7 @@ export function stepChain(chain: ChainQuestion, memory: string, block: { path: s
   // A long body spans blocks: the next one adds its calls to the hop's (`diff` in preact calls
   // `assign` 50 lines past the end of the block holding its head).
   if (last.open && block.path === last.path && block.startLine > last.endLine && block.startLine <= last.endLine + CONTINUATION_GAP && insideBody(lines, last.indent)) {
-    return enter(last.name, block, lines, -1, last.startLine, last.calls, last.indent);
+    return enter(last.name, block, lines, -1, last);
   }
   // A hop entered at a head without calls (an overload signature, or a head that ends its block)
   // is followed into the block that continues it, or entered again at a later head.
@@ -132,7 +132,7 @@ export function stepChain(chain: ChainQuestion, memory: string, block: { path: s
   for (const name of wanted) {
     // A chain goes through top-level functions: not a class being constructed (`Foo(...)`), not a
     // method of some object that happens to share the name (`decoder.decode(`).
-    const klass = new RegExp(String.raw`\bclass\s+${name}(?![\p{L}\p{N}_$])`, 'u');
+    const klass = new RegExp(String.raw`\bclass\s+${escapeRegExp(name)}(?![\p{L}\p{N}_$])`, 'u');
     const heads = headsOf(name, lines).filter((i) => indentOf(lines[i]!) === 0 && !klass.test(lines[i]!) && functionHead(lines, i));
     if (!heads.length) continue;
     // The last head: TypeScript's overload signatures come before the implementation.
@@ -149,8 +149,8 @@ export function stepChain(chain: ChainQuestion, memory: string, block: { path: s
  */
 function functionHead(lines: readonly string[], i: number): boolean {
   const head = lines.slice(i, i + HEAD_LINES).join('\n');
-  const statement = head.slice(0, (head.indexOf(';') + 1 || head.length + 1) - 1);
-  return FUNCTION.test(statement);
+  const end = head.indexOf(';');
+  return FUNCTION.test(end < 0 ? head : head.slice(0, end));
 }
 
 /**
@@ -176,14 +176,14 @@ function enterFirst(name: string, block: { path: string; startLine: number }, li
 }
 
 /**
- * The `via` line and the call lines of the definition at lines[at]; at = -1 with `head` (the
- * line the head is on, in an earlier block), the calls found there and the head's indentation:
- * the block continues that body.
+ * The `via` line and the call lines of the definition at lines[at]; at = -1 with `from` (the hop
+ * entered in an earlier block: its head line, indentation and calls): the block continues that body.
  */
-function enter(name: string, block: { path: string; startLine: number }, lines: readonly string[], at: number, head = block.startLine + at, before: readonly string[] = [], headIndent = 0): ChainStep {
-  const indent = at >= 0 ? indentOf(lines[at]!) : headIndent;
+function enter(name: string, block: { path: string; startLine: number }, lines: readonly string[], at: number, from?: Hop): ChainStep {
+  const head = from ? from.startLine : block.startLine + at;
+  const indent = from ? from.indent : indentOf(lines[at]!);
   const end = bodyEnd(lines, at, indent);
-  const called = new Set<string>(before);
+  const called = new Set<string>(from?.calls);
   const facts: string[] = [];
   const python = /\.pyi?$/.test(block.path);
   for (let i = at + 1; i <= end; i++) {

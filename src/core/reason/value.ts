@@ -3,7 +3,7 @@
 // the right-hand side up to the end of its expression. The reader's span head picks a
 // neighbouring name as often as the value (held-out constants 0.44, defaults 0.51), so a
 // value read this way from the definition comes first; the reader answers when there is none.
-import { definer, escapeRegExp, namesIn } from '../compress/identifiers.js';
+import { definer, escapeRegExp, namesIn, SPREAD_HEAD_LINES } from '../compress/identifiers.js';
 
 /** What a value question asks for: a constant's name, or a parameter and its function. */
 export interface ValueQuestion {
@@ -20,8 +20,6 @@ export interface ValueFound {
 const PARAMETER = /\bparameter\s+`([^`]+)`/i;
 const FUNCTION = /\b(?:function|method|constructor|class)\s+`([^`]+)`/i;
 const VALUE_OF = /\bvalue of\b/i;
-/** Lines after a function's head that its parameter list may still span. */
-const SIGNATURE_LINES = 12;
 const OPEN = '([{';
 const CLOSE = ')]}';
 
@@ -44,7 +42,7 @@ export function valueIn(asked: ValueQuestion, block: { startLine: number; text: 
     const param = new RegExp(String.raw`(?<![\p{L}\p{N}_$.])${e}\s*(?=[:=])`, 'u');
     for (let i = 0; i < lines.length; i++) {
       if (!head(lines[i]!, i, lines)) continue;
-      for (let j = i; j < Math.min(lines.length, i + SIGNATURE_LINES); j++) {
+      for (let j = i; j < Math.min(lines.length, i + 1 + SPREAD_HEAD_LINES); j++) {
         const start = defaultStart(lines[j]!, param);
         const found = start === null ? null : rightHand(lines[j]!, start, ',)');
         if (found) return { text: found, line: block.startLine + j };
@@ -64,7 +62,7 @@ export function valueIn(asked: ValueQuestion, block: { startLine: number; text: 
 }
 
 /**
- * Where the default of the parameter `param` finds begins on a head line: past its name and its
+ * Where the default of the parameter that `param` finds begins on a head line: past its name and its
  * type annotation, whose brackets, arrows and commas inside brackets are skipped
  * (`auth: Union[A, B, None] = USE_CLIENT_DEFAULT`, `f: () => any = noop`); null without one.
  */

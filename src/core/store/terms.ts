@@ -52,7 +52,7 @@ export function termsOf(text: string, extra: readonly string[] = [], defined: re
   // A defined name that is a stop word (rxjs's `not`, `every`) is still the block's name: kept whole.
   for (const d of defined) {
     const low = d.toLowerCase();
-    if (STOP_WORDS.has(low) && low.length <= MAX_TERM_LENGTH) {
+    if (STOP_WORDS.has(low)) {
       terms.add(low);
       again.add(low);
     }
