@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { engram, sampleFiles, tempRepo } from './support/repo.js';
 
@@ -35,6 +36,34 @@ test('index, status, search and inspect a real folder through the CLI', () => {
     assert.equal(byLine.stale, false);
     const byId = JSON.parse(engram(['inspect', '--json', ...common, byLine.id]).stdout);
     assert.equal(byId.id, byLine.id);
+  } finally {
+    cleanup();
+  }
+});
+
+test('every command prints its own options for --help and help COMMAND, without touching a store', () => {
+  const { dir, cleanup } = tempRepo({ 'a.ts': 'export const a = 1;\n' });
+  try {
+    const store = join(dir, '..', `${dir.split('/').pop()}-help-store`);
+    const cases: Array<[string[], RegExp]> = [
+      [['eval', '--help'], /--qa FILE\.jsonl[\s\S]*--limit N[\s\S]*--mode gated\|memagent\|full\|rag/],
+      [['help', 'ask'], /usage: engram ask[\s\S]*--memory-tokens N/],
+      [['search', '-h', '--repo', dir, '--store', store], /usage: engram search[\s\S]*--k N/],
+      [['models', '--help'], /engram models pull REPO_ID/],
+      [['index', '--help'], /--quiet[\s\S]*options \(every command\)/],
+    ];
+    for (const [args, usage] of cases) {
+      const r = engram(args);
+      assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stdout, usage);
+    }
+    assert.ok(!existsSync(store), 'help opens no store');
+    const after = engram(['ask', '--repo', dir, '--store', store, '--', '--help']);
+    assert.ok(!after.stdout.includes('usage:'), 'after -- a --help is the question, not a request for help');
+    assert.match(after.stderr, /no indexed files/);
+    const unknown = engram(['help', 'frobnicate']);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /unknown command 'frobnicate'/);
   } finally {
     cleanup();
   }

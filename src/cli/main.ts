@@ -12,6 +12,7 @@ import { searchCommand } from './commands/search.js';
 import { serveCommand } from './commands/serve.js';
 import { statusCommand } from './commands/status.js';
 import { watchCommand } from './commands/watch.js';
+import { helpOf, USAGE, wantsHelp } from './help.js';
 
 const COMMANDS: Record<string, Command> = {
   index: indexCommand,
@@ -26,37 +27,19 @@ const COMMANDS: Record<string, Command> = {
   eval: evalCommand,
 };
 
-const USAGE = `usage: engram <command> [options]
-
-commands:
-  index                 build or refresh the store (progress on stderr)
-  watch                 index, then keep the store current as files change
-  status                files, blocks, tokens, skipped files, store size
-  search "QUERY"        blocks by vector and lexical recall (--k N)
-  inspect ID|PATH:LINE  a block, raw beside compressed
-  ask "QUESTION"        answer with cited lines (--mode gated|memagent|full|rag; 'engram ask' alone lists options)
-  eval --qa FILE.jsonl  accuracy, citations, gate recall@k, latency and memory over a QA file
-  serve --stdio         JSON-RPC server for the editor
-  models list|pull      installed models and the provider each runs on; download REPO_ID
-  export-feedback OUT   feedback as TRL datasets: OUT/kto.jsonl, dpo.jsonl, gate.jsonl
-
-options (every command):
-  --repo DIR            workspace folder (default: current folder)
-  --store DIR           store folder (default: $ENGRAM_STORE_DIR or ~/.cache/engram/<hash>)
-  --json                machine-readable output on stdout
-  --exclude GLOB        extra exclude (gitignore syntax; repeatable)
-  --max-file-bytes N    skip larger files (default 1000000)
-  --include-secrets     index .env files, keys and credentials too (off by default)
-  --follow-symlinks     allow symlinks that leave the workspace
-  --compressor NAME|DIR structural (default) or a compressor model ($ENGRAM_COMPRESSOR)
-  --verbose             stack traces on errors
-`;
-
 export async function main(argv: string[], io: CliIO): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+  if (name === undefined || name === '--help' || name === '-h' || (name === 'help' && rest[0] === undefined)) {
     io.stdout.write(USAGE);
     return name === undefined ? 1 : 0;
+  }
+  if (name === 'help' && rest[0] !== undefined && !COMMANDS[rest[0]]) {
+    io.stderr.write(`engram: unknown command '${rest[0]}'\n\n${USAGE}`);
+    return 1;
+  }
+  if (name === 'help' || (COMMANDS[name] && wantsHelp(rest))) {
+    io.stdout.write(helpOf(name === 'help' ? rest[0]! : name));
+    return 0;
   }
   if (name === '--version') {
     io.stdout.write(`${process.env.ENGRAM_VERSION ?? '0.1.0'}\n`);

@@ -9,6 +9,7 @@ import type { Engine } from '../../core/engine.js';
 import { AskRequest, RpcErrorCode, TraceNotification, WarningNotification, type AskParams } from '../../core/protocol.js';
 import { ResponseError, type CancellationToken, type MessageConnection } from 'vscode-jsonrpc/node';
 import { writeJson, type CliIO, type Command } from '../io.js';
+import { usageOf } from '../help.js';
 import { withEngine } from '../open-engine.js';
 import { parseCommand } from '../options.js';
 
@@ -30,17 +31,6 @@ export const ASK_OPTIONS = {
   'time-budget': { type: 'string' },
   'rag-k': { type: 'string' },
 } as const;
-
-export const ASK_USAGE = `  --mode gated|memagent|full|rag   how to read (default gated)
-  --backend onnx|openai   reasoner backend (default: from --model/--server, ENGRAM_REASONER[_URL], or the shipped reasoner)
-  --model NAME|DIR        ONNX decoder folder or installed model name
-  --server URL            OpenAI-compatible server (e.g. http://127.0.0.1:11434/v1) with --server-model NAME
-  --context-tokens N      the server model's window (default 8192)
-  --gate NAME|DIR|none    gate model (default: the installed gate; none: recall ranking)
-  --threshold P --min-blocks N --max-blocks N --block-budget TOKENS   gate selection
-  --memory-tokens N       working-memory bound (default 1024)
-  --max-tokens N --time-budget SECONDS   stop reading and answer from memory
-  --rag-k N               blocks for --mode rag (default 8)`;
 
 export interface AskValues {
   mode?: string | undefined;
@@ -152,7 +142,7 @@ export async function askSetup(values: AskValues, io: CliIO, engine: Engine): Pr
 export const askCommand: Command = async (argv, io) => {
   const { values, positionals } = parseCommand(argv, ASK_OPTIONS);
   const question = positionals.join(' ');
-  if (question.trim() === '') throw new UserError(`usage: engram ask [--json] [--mode gated|memagent|full|rag] "QUESTION"\n${ASK_USAGE}`);
+  if (question.trim() === '') throw new UserError(usageOf('ask'));
   // Before any model loads: ONNX Runtime's first session overflows the stack when the
   // process's command line holds a question far over the limit (100 KB).
   checkQuestion(question);

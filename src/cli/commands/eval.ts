@@ -4,13 +4,14 @@ import { resolve } from 'node:path';
 import { readQaFile } from '../../core/ask/index.js';
 import { UserError } from '../../core/types.js';
 import { writeJson, type Command } from '../io.js';
+import { usageOf } from '../help.js';
 import { withEngine } from '../open-engine.js';
 import { parseCommand } from '../options.js';
-import { ASK_OPTIONS, ASK_USAGE, askSetup } from './ask.js';
+import { ASK_OPTIONS, askSetup } from './ask.js';
 
 export const evalCommand: Command = async (argv, io) => {
   const { values } = parseCommand(argv, { ...ASK_OPTIONS, qa: { type: 'string' }, k: { type: 'string', default: '8' }, limit: { type: 'string' } });
-  if (!values.qa) throw new UserError(`usage: engram eval --qa FILE.jsonl [--json] [--mode ...] [--k N] [--limit N]\n${ASK_USAGE}`);
+  if (!values.qa) throw new UserError(usageOf('eval'));
   const k = Number(values.k);
   if (!Number.isInteger(k) || k < 1 || k > 1000) throw new UserError(`--k must be an integer from 1 to 1000, got ${values.k}`);
   const limit = values.limit === undefined ? undefined : Number(values.limit);

@@ -1,5 +1,6 @@
 import { UserError } from '../../core/types.js';
 import { writeJson, type Command } from '../io.js';
+import { usageOf } from '../help.js';
 import { withEngine } from '../open-engine.js';
 import { parseCommand } from '../options.js';
 
@@ -7,7 +8,7 @@ import { parseCommand } from '../options.js';
 export const inspectCommand: Command = async (argv, io) => {
   const { values, positionals } = parseCommand(argv, {});
   const [target] = positionals;
-  if (target === undefined || positionals.length > 1) throw new UserError('usage: engram inspect [--json] BLOCK_ID|PATH:LINE');
+  if (target === undefined || positionals.length > 1) throw new UserError(usageOf('inspect'));
   return withEngine(values, io, async (engine) => {
     const block = await engine.inspect(target);
     if (values.json) {

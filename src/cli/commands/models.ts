@@ -6,14 +6,10 @@ import { modelsCacheDir, hubEndpoint } from '../../core/models/paths.js';
 import { detectCuda } from '../../core/models/providers.js';
 import { listModels } from '../../core/models/registry.js';
 import { CancelledError, UserError } from '../../core/types.js';
+import { usageOf } from '../help.js';
 import { writeJson, type CliIO, type Command } from '../io.js';
 
-const USAGE = `usage: engram models list [--json]
-       engram models pull REPO_ID [--revision R] [--include GLOB]... [--json]
-
-Models are cached in $ENGRAM_MODELS_DIR (default $XDG_CACHE_HOME/engram/models);
-downloads come from $HF_ENDPOINT (default https://huggingface.co), with $HF_TOKEN for gated repos.
-`;
+const USAGE = `${usageOf('models')}\n`;
 
 export const modelsCommand: Command = async (argv, io) => {
   try {

@@ -1,5 +1,6 @@
 import { UserError } from '../../core/types.js';
 import { writeJson, type Command } from '../io.js';
+import { usageOf } from '../help.js';
 import { withEngine } from '../open-engine.js';
 import { parseCommand } from '../options.js';
 
@@ -7,7 +8,7 @@ import { parseCommand } from '../options.js';
 export const searchCommand: Command = async (argv, io) => {
   const { values, positionals } = parseCommand(argv, { k: { type: 'string', default: '10' } });
   const query = positionals.join(' ');
-  if (query.trim() === '') throw new UserError('usage: engram search [--json] [--k N] "QUERY"');
+  if (query.trim() === '') throw new UserError(usageOf('search'));
   return withEngine(values, io, async (engine) => {
     const results = await engine.search(query, Number(values.k));
     if (values.json) writeJson(io, { results });

@@ -19,12 +19,13 @@ import { CancelledError, UserError } from '../../core/types.js';
 import type { WorkspaceWatcher } from '../../core/sync/watcher.js';
 import { resolve as resolvePath } from 'node:path';
 import type { Command } from '../io.js';
+import { usageOf } from '../help.js';
 import { engineOptions, parseCommand } from '../options.js';
 import { ASK_OPTIONS, registerAskHandler } from './ask.js';
 
 export const serveCommand: Command = async (argv, io) => {
   const { values } = parseCommand(argv, { ...ASK_OPTIONS, stdio: { type: 'boolean', default: false }, feedback: { type: 'string' } });
-  if (!values.stdio) throw new UserError('usage: engram serve --stdio [--repo DIR] [--store DIR]');
+  if (!values.stdio) throw new UserError(usageOf('serve'));
 
   const connection = createMessageConnection(new StreamMessageReader(process.stdin), new StreamMessageWriter(process.stdout));
   const options = engineOptions(values, io);
