@@ -121,6 +121,20 @@ def test_call_chains_follow_plain_and_module_calls_only() -> None:
     assert chains == {"dump_report": "serialize_all"}
 
 
+def test_a_chain_whose_start_may_call_a_second_function_is_not_asked() -> None:
+    files = {
+        "ops/audit_time.js": "function auditTime(d) {\n  return auditAll(() => timer(d));\n}\n",
+        "ops/audit_all.js": "export function auditAll(f) {\n  return f;\n}\n",
+        "obs/timer.js": "export function timer(d) {\n  return d;\n}\n",
+        "obs/timer_legacy.js": "export function timer(d, s) {\n  return s;\n}\n",
+        "ops/sample_time.js": "function sampleTime(d) {\n  return auditAll(d);\n}\n",
+    }
+    chains = {q["question"].split("`")[1]: q["answer"] for q in _questions(files) if q["kind"] == "call_chain"}
+    # `auditTime` calls `auditAll` and one of two `timer`s: "exactly one function of another file"
+    # cannot be verified, so it is not asked; `sampleTime` calls only `auditAll`.
+    assert chains == {"sampleTime": "auditAll"}
+
+
 def test_ambiguous_names_give_no_questions() -> None:
     qs = _questions()
     asked = " ".join(q["question"] for q in qs)

@@ -193,21 +193,29 @@ class Generator:
 
     def _chain(self, idx: ContextIndex, f_def: Definition):
         """A 2- or 3-hop call chain across files starting at f_def, or None."""
-        def cross_callees(d: Definition, exclude: set[str]) -> list[tuple[Definition, int]]:
+        def cross_callees(d: Definition, exclude: set[str]) -> list[tuple[Definition, int]] | None:
+            """The functions of other files that `d` calls, or None when a call could reach one
+            whose definition is not unique (the question's "exactly one" would be unverifiable)."""
             seen: dict[str, tuple[Definition, int]] = {}
             for name, line in d.calls:
-                g = unique_def(idx, name)
                 # A call by plain name reaches a function; `Foo()` constructs a class, and a method
                 # of the same name is not what it calls.
-                if g is not None and g.kind == "function" and g.path not in exclude and g is not d and name not in seen:
-                    seen[name] = (g, line)
+                outside = [x for x in idx.defs.get(name, []) if x.kind == "function" and x.path not in exclude and x is not d]
+                if not outside:
+                    continue
+                g = unique_def(idx, name)
+                if g is None or g is not outside[0]:
+                    return None
+                seen.setdefault(name, (g, line))
             return list(seen.values())
 
         first = cross_callees(f_def, {f_def.path})
-        if len(first) != 1:
+        if first is None or len(first) != 1:
             return None
         g, line_fg = first[0]
         second = cross_callees(g, {f_def.path, g.path})
+        if second is None:
+            return None
         if len(second) == 1:
             h, line_gh = second[0]
             q = (f"{_cap(_what(f_def))} calls exactly one function defined in another file; "
