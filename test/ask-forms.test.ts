@@ -9,6 +9,7 @@ import { openGate, type GateScorer } from '../src/core/gate/index.js';
 import { ExtractiveReasoner, type Reasoner } from '../src/core/reason/index.js';
 import { stepChain } from '../src/core/reason/chain.js';
 import { valueIn } from '../src/core/reason/value.js';
+import { describedDefinition, describedWords } from '../src/core/reason/describe.js';
 import { readManifest, shippedModelsDir } from '../src/core/models/registry.js';
 import { tempRepo, writeFiles } from './support/repo.js';
 
@@ -270,6 +271,33 @@ test('a place question is answered at the line that defines the name, its head s
   assert.deepEqual(r.citations, [{ path: 'src/workspace/service.ts', startLine: 4, endLine: 4 }]);
 });
 
+test('of two definitions that say all of a description, the one whose documentation says nothing else is meant', () => {
+  const block = {
+    startLine: 10,
+    text: [
+      'def expand_named_state_definition(source, loc, tokens):',
+      '    """',
+      '    Parse action to convert statemachine with named transitions to corresponding Python',
+      '    classes and methods',
+      '    """',
+      '    return tokens',
+      '',
+      'def expand_state_definition(source, loc, tokens):',
+      '    """',
+      '    Parse action to convert statemachine to corresponding Python classes and methods',
+      '    """',
+      '    return tokens',
+    ].join('\n'),
+  };
+  const words = describedWords('Which function does the following: "Parse action to convert statemachine to corresponding Python classes and methods"? Give its name.');
+  assert.ok(words);
+  const d = describedDefinition(words, block);
+  assert.equal(d?.name, 'expand_state_definition');
+  assert.equal(d?.line, 17);
+  assert.equal(d?.score, 1);
+  assert.equal(d?.precision, 1);
+});
+
 test('a described function is found by its documentation and cited at its head', async () => {
   const r = await engine.ask('Which function does the following: "Queues a task to run after a delay in milliseconds."? Give its name.', { mode: 'gated', reasoner: reader, gate });
   assert.equal(r.answer, 'schedule');
@@ -280,4 +308,8 @@ test('a described function is found by its documentation and cited at its head',
   // Code inside the quoted description is part of it.
   const quoted = await engine.ask('Which function does the following: "Retries a failing `call` with exponential backoff until it succeeds."? Give its name.', { mode: 'gated', reasoner: reader, gate });
   assert.equal(quoted.answer, 'withRetry');
+  // A description that quotes words itself is whole from its first quote to its last.
+  const inner = await engine.ask('Which function does the following: "Retries a "failing" call with exponential backoff until it `succeeds`."? Give its name.', { mode: 'gated', reasoner: reader, gate });
+  assert.equal(inner.answer, 'withRetry');
+  assert.equal(inner.confidence, 'answer');
 });

@@ -287,6 +287,21 @@ test('a name that is a stop word is found where it is defined, searched for alon
   await store.close();
 });
 
+test('a name with digits is found whole, not by its letters alone', async (t) => {
+  const dir = join(tempDir(t), 'store');
+  const store = await MemoryStore.open(dir, { dim: DIM });
+  await store.writeFiles([
+    await fileWrite('tests/a.py', 'def main():\n    test01 = "(a b)"\n    test02 = "(c)"\n    test51 = "(2:XX abc)"', 4, ['main']),
+    await fileWrite('tests/b.py', 'def test_parse():\n    test = parse("x")\n    assert test', 4, ['test_parse']),
+    await fileWrite('tests/c.py', 'def test_dump():\n    test = dump(1)\n    assert test', 4, ['test_dump']),
+    await fileWrite('hash.ts', 'export function digest(s) {\n  return sha256(s) + sha1(s);\n}', 4, ['digest']),
+  ]);
+  await store.optimize();
+  assert.equal((await store.searchLexical('What is the value of the constant `test51`?', 3))[0]?.path, 'tests/a.py');
+  assert.equal((await store.searchLexical('sha256', 3))[0]?.path, 'hash.ts');
+  await store.close();
+});
+
 test('lexical search finds identifiers and survives hostile queries', async (t) => {
   const dir = join(tempDir(t), 'store');
   const store = await MemoryStore.open(dir, { dim: DIM });

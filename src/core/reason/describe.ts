@@ -10,11 +10,15 @@ export interface Described {
   name: string;
   /** 1-based line of the definition's head. */
   line: number;
+  /** Share of the description its documentation, name and (at half weight) body say. */
   score: number;
+  /** Share of its documentation's words that the description says: 1 when it says nothing more. */
+  precision: number;
 }
 
 const ASKS = /\bwhich\s+(?:\w+\s+)?(?:function|method|class|constructor|procedure|routine)\b/i;
-const QUOTED = /"([^"]{8,})"|“([^”]{8,})”/;
+// Greedy: from the first quote to the last, since a description may quote words itself (`the same "shape"`).
+const QUOTED = /"(.{8,})"|“(.{8,})”/;
 const IDENT = String.raw`[\p{L}_$][\p{L}\p{N}_$]*`;
 const HEADS = [
   // function f / def f / class C / fn f / func f, after modifiers
@@ -32,6 +36,8 @@ const NOT_NAMES = new Set(['if', 'for', 'while', 'switch', 'catch', 'function', 
 const COMMENT = /^\s*(?:\/\*\*?|\*\/?|\/\/|#(?!!)|--|;;)/;
 const DECORATOR = /^\s*@/;
 const DOCSTRING = /^\s*[rRuUbB]?("""|''')/;
+/** Lines a Python head may spread over, a parameter a line (httpx's `build_request` takes 15). */
+const HEAD_LINES = 40;
 /** Body lines read when a definition has little documentation. */
 const BODY_LINES = 30;
 /** Over this share of the description said, the definition is the answer. */
@@ -56,12 +62,18 @@ export function describedDefinition(words: ReadonlySet<string>, block: { startLi
   lines.forEach((line, i) => {
     const name = headName(line);
     if (!name) return;
-    const said = wordsOf([...docAbove(lines, i), ...docstringBelow(lines, i), ...subWords(name)]);
+    const doc = wordsOf([...docAbove(lines, i), ...docstringBelow(lines, i)]);
+    const said = new Set([...doc, ...wordsOf([name])]);
     const body = wordsOf(lines.slice(i + 1, i + 1 + BODY_LINES));
     let score = 0;
     for (const w of words) score += said.has(w) ? 1 : body.has(w) ? 0.5 : 0;
     score /= words.size;
-    if (!best || score > best.score) best = { name, line: block.startLine + i, score };
+    let inDoc = 0;
+    for (const w of doc) if (words.has(w)) inDoc++;
+    const precision = doc.size ? inDoc / doc.size : 0;
+    // Two definitions may both say all of it (`expand_state_definition` and
+    // `expand_named_state_definition`): the one whose documentation says less else is meant.
+    if (!best || score > best.score || (score === best.score && precision > best.precision)) best = { name, line: block.startLine + i, score, precision };
   });
   return best;
 }
@@ -86,7 +98,7 @@ function docAbove(lines: readonly string[], i: number): string[] {
 /** A Python docstring right below the head at line i (after its continuation lines). */
 function docstringBelow(lines: readonly string[], i: number): string[] {
   let j = i;
-  while (j < lines.length && j < i + 10 && !/:\s*(#.*)?$/.test(lines[j]!)) j++;
+  while (j < lines.length && j < i + HEAD_LINES && !/:\s*(#.*)?$/.test(lines[j]!)) j++;
   const first = lines[j + 1];
   const open = first === undefined ? null : DOCSTRING.exec(first);
   if (!open) return [];

@@ -1,6 +1,6 @@
 // Lexical search terms. The raw chunk text is not stored (it is on disk, and the
 // store must stay small), so each block carries `terms`: the distinct words of its
-// identifiers (camel/snake parts) and each compound identifier joined into one word,
+// identifiers (camel/snake parts) and each compound identifier or name with digits joined into one word,
 // lowercased, without stop words, sorted (sorted word lists compress better); the
 // words of the names the block defines follow once more, so a block that defines a
 // name outranks the blocks that merely use it. The full-text index tokenises this
@@ -9,6 +9,8 @@ import { STOP_WORDS, WORD, subWords } from '../compress/identifiers.js';
 
 const MAX_TERM_LENGTH = 40; // the FTS index ignores longer tokens anyway
 const MAX_QUERY_TERMS = 64;
+const DIGIT = /\p{N}/u;
+const NOT_ALNUM = /[^\p{L}\p{N}]/gu;
 
 /**
  * Lowercased words of an identifier, and for a compound its parts joined
@@ -19,10 +21,10 @@ const MAX_QUERY_TERMS = 64;
 function addTermsOf(ident: string, into: Set<string>): void {
   const parts = subWords(ident);
   for (const p of parts) if (p.length >= 2 && p.length <= MAX_TERM_LENGTH && !STOP_WORDS.has(p)) into.add(p);
-  if (parts.length >= 2) {
-    const joined = parts.join('');
-    if (joined.length <= MAX_TERM_LENGTH) into.add(joined);
-  }
+  // Parts are letters only, so a name with digits (`test51`, `sha256`, `http2`) also stands
+  // whole: otherwise `test51` would be found by `test`, as every test is.
+  const joined = DIGIT.test(ident) ? ident.toLowerCase().replace(NOT_ALNUM, '') : parts.length >= 2 ? parts.join('') : '';
+  if (joined.length >= 2 && joined.length <= MAX_TERM_LENGTH) into.add(joined);
 }
 
 function identifierTerms(texts: readonly string[]): Set<string> {
