@@ -10,6 +10,7 @@ import { ExtractiveReasoner, type Reasoner } from '../src/core/reason/index.js';
 import { stepChain } from '../src/core/reason/chain.js';
 import { valueIn } from '../src/core/reason/value.js';
 import { describedDefinition, describedWords } from '../src/core/reason/describe.js';
+import { asksForWords, WORDS_NOTE } from '../src/core/reason/prose.js';
 import { readManifest, shippedModelsDir } from '../src/core/models/registry.js';
 import { tempRepo, writeFiles } from './support/repo.js';
 
@@ -312,4 +313,22 @@ test('a described function is found by its documentation and cited at its head',
   const inner = await engine.ask('Which function does the following: "Retries a "failing" call with exponential backoff until it `succeeds`."? Give its name.', { mode: 'gated', reasoner: reader, gate });
   assert.equal(inner.answer, 'withRetry');
   assert.equal(inner.confidence, 'answer');
+});
+
+test('which questions ask for an explanation in words', () => {
+  for (const q of ['How does `withRetry` handle failures?', 'Why is the cache cleared twice?', 'Explain the scheduler.', 'Can you describe how jobs start?', 'What does the semi-spacing rule check?', 'What does `runNow` do?', 'What is the purpose of `prepareJob`?']) {
+    assert.ok(asksForWords(q), q);
+  }
+  for (const q of ['How many attempts does `withRetry` make?', 'Where is `schedule` defined?', 'What is the value of the constant `TIMEOUT_MS`?', 'What does `runNow` return?', 'Which function queues a task?']) {
+    assert.ok(!asksForWords(q), q);
+  }
+});
+
+test('an explanation is not guessed: the built-in reasoner gives the code it found, as evidence, and says why', async () => {
+  const r = await engine.ask('How does `withRetry` handle failures?', { mode: 'gated', reasoner: reader, gate });
+  assert.equal(r.confidence, 'evidence');
+  assert.ok(r.answer.startsWith(WORDS_NOTE), r.answer);
+  assert.ok(r.citations.length >= 1);
+  assert.equal(r.citations[0]?.path, 'src/util/retry.ts', JSON.stringify(r.citations));
+  assert.match(r.answer, /src\/util\/retry\.ts:1-4: Retries a failing call/);
 });

@@ -6,6 +6,7 @@ import { answerFit, ExtractiveReader, ModelTokenizer, NAME_PENALTY, questionForm
 import type { Citation } from '../types.js';
 import { chainQuestion, chainSoFar, hopOf, isChainLine, stepChain, type ChainQuestion, type ChainStep } from './chain.js';
 import { DESCRIBED_ANSWER, describedDefinition, describedWords } from './describe.js';
+import { asksForWords, WORDS_NOTE } from './prose.js';
 import { valueIn, valueQuestion, type ValueQuestion } from './value.js';
 import { betterLead, type AnswerInput, type AnswerOutput, type BlockView, type Lead, type ReadInput, type ReadOutput, type Reasoner } from './reasoner.js';
 
@@ -53,6 +54,8 @@ export class ExtractiveReasoner implements Reasoner {
       if (!facts.includes(line)) facts.push(line);
     };
     const forms = formsOf(input.question);
+    // For an explanation the evidence is the blocks themselves, in the gate's order.
+    if (asksForWords(input.question) && !isStructured(forms)) add(blockFact(block));
     // A chain's memory is its hops and their calls: the reader's kept lines (every line of an
     // operator that calls the same helpers) would steer the gate off the next definition.
     if (!forms.chain) for (const k of out?.keepLines ?? []) add(`${input.block.path}:${k.line}: ${k.text.trim()}`);
@@ -110,9 +113,10 @@ export class ExtractiveReasoner implements Reasoner {
         });
       }
     }
+    const tokens = { blocksUsed: used, blockTokens, promptTokens: blockTokens, outputTokens: 0 };
+    if (asksForWords(input.question) && !isStructured(formsOf(input.question))) return wordsAnswer(lead, input.memory, tokens);
     // A memory written elsewhere (no leads came with it): its latest answer line.
     const found = lead?.confident ? lead : lead ? null : memoryAnswer(input.memory);
-    const tokens = { blocksUsed: used, blockTokens, promptTokens: blockTokens, outputTokens: 0 };
     const answer = found as { text: string; citation: Citation } | null;
     if (answer) {
       // The reader points at the definition; a "where" question is answered with that place.
@@ -141,6 +145,39 @@ export class ExtractiveReasoner implements Reasoner {
     return this.count(text) > this.memoryTokens ? this.tok.truncate(text, this.memoryTokens) : text;
   }
 }
+
+/** Places the built-in reasoner cites for a question that wants words: its best span, then the lines it kept. */
+const WORDS_CITATIONS = 4;
+
+/**
+ * The answer to a question that asks for an explanation: never the reader's span as if it were
+ * one, but the evidence it found (its best span and the lines it kept), said to be evidence.
+ */
+function wordsAnswer(lead: Lead | null, memory: string, tokens: Omit<AnswerOutput, 'answer' | 'citations' | 'confidence'>): AnswerOutput {
+  const cited: Array<{ citation: Citation; text: string }> = [];
+  const cite = (citation: Citation, text: string): void => {
+    const inside = cited.some((c) => c.citation.path === citation.path && c.citation.startLine <= citation.startLine && citation.endLine <= c.citation.endLine);
+    if (!inside && cited.length < WORDS_CITATIONS) cited.push({ citation, text });
+  };
+  for (const line of memory.split('\n')) {
+    const m = FACT.exec(line);
+    if (!m || m[1]) continue;
+    const start = Number(m[3]);
+    cite({ path: m[2] ?? '', startLine: start, endLine: m[4] ? Number(m[4]) : start }, m[5] ?? '');
+  }
+  if (lead) cite(lead.citation, lead.text);
+  if (!cited.length) return { answer: 'not found', citations: [], confidence: 'none', ...tokens };
+  const evidence = cited.map((c) => `${spanLabel(c.citation)}: ${oneLine(c.text)}`).join('; ');
+  return { answer: `${WORDS_NOTE}${evidence}`, citations: cited.map((c) => c.citation), confidence: 'evidence', ...tokens };
+}
+
+/** A block as one memory fact: its range and its first line that says something (a file's overview, a definition's head). */
+function blockFact(block: { path: string; startLine: number; text: string }): string {
+  const lines = block.text.split('\n');
+  const first = lines.map((l) => l.replace(COMMENT_MARK, '').trim()).find((l) => /\p{L}/u.test(l)) ?? '';
+  return `${block.path}:${block.startLine}-${block.startLine + lines.length - 1}: ${oneLine(first)}`;
+}
+const COMMENT_MARK = /^\s*(?:\/\*+|\*+\/?|\/\/+|#+|[rRuUbB]?(?:\"\"\"|'''))/;
 
 /** An answer line of the working memory, the latest first. */
 function memoryAnswer(memory: string): { text: string; citation: Citation; score: number } | null {
@@ -204,6 +241,11 @@ interface Forms {
   value: ValueQuestion | null;
   /** The names a "where is X defined" question asks about. */
   place: readonly string[] | null;
+}
+
+/** The question has a form the rules answer from the code's structure. */
+function isStructured(forms: Forms): boolean {
+  return Boolean(forms.described ?? forms.chain ?? forms.value ?? forms.place);
 }
 
 function formsOf(question: string): Forms {
