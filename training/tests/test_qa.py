@@ -135,6 +135,22 @@ def test_a_chain_whose_start_may_call_a_second_function_is_not_asked() -> None:
     assert chains == {"sampleTime": "auditAll"}
 
 
+def test_decorators_and_defaults_are_no_calls_of_the_function() -> None:
+    files = {
+        "pkg/core.py": (
+            "from .util import replaced_by_pep8, make_default, flatten\n\n\n"
+            "@replaced_by_pep8(print)\ndef delimitedList(): ...\n\n\n"
+            "def parse_all(x=make_default()):\n    return flatten(x)\n"
+        ),
+        "pkg/util.py": (
+            "def replaced_by_pep8(fn):\n    return fn\n\n\ndef make_default():\n    return []\n\n\n"
+            "def flatten(x):\n    return x\n"
+        ),
+    }
+    chains = {q["question"].split("`")[1]: q["answer"] for q in _questions(files) if q["kind"] == "call_chain"}
+    assert chains == {"parse_all": "flatten"}
+
+
 def test_ambiguous_names_give_no_questions() -> None:
     qs = _questions()
     asked = " ".join(q["question"] for q in qs)

@@ -121,7 +121,9 @@ def parse_python(path: str, text: str) -> FileFacts:
                     end = (default.end_lineno if default is not None else arg.end_lineno) or arg.lineno
                     d.params.append(Param(arg.arg, text_default if _short_literal(text_default) else None,
                                           arg.lineno, end))
-                for sub in ast.walk(node):
+                # The body's calls: decorators and parameter defaults run when the function is
+                # defined, not when it is called (`@replaced_by_pep8(...)` is no call of the synonym).
+                for sub in (n for stmt in node.body for n in ast.walk(stmt)):
                     if isinstance(sub, ast.Call):
                         name = callee(sub.func)
                         if name:
