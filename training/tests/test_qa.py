@@ -151,6 +151,25 @@ def test_decorators_and_defaults_are_no_calls_of_the_function() -> None:
     assert chains == {"parse_all": "flatten"}
 
 
+def test_a_function_defined_in_two_branches_is_not_unique() -> None:
+    files = {
+        "compat.py": (
+            "import sys\n\nif sys.version_info[0] == 3:\n    def create_unbound(func, cls):\n        return func\n"
+            "else:\n    def create_unbound(func, cls):\n        return cls\n\n\n"
+            "try:\n    from json import loads\nexcept ImportError:\n    def load_text(s):\n        return s\n"
+        ),
+        "test_compat.py": (
+            "import compat\n\n\ndef test_create_unbound():\n    return compat.create_unbound(len, int)\n\n\n"
+            "def test_load_text():\n    return compat.load_text('x')\n"
+        ),
+    }
+    qs = _questions(files)
+    chains = {q["question"].split("`")[1]: q["answer"] for q in qs if q["kind"] == "call_chain"}
+    # `create_unbound` has a definition in each branch; `load_text` (in an except handler) has one.
+    assert chains == {"test_load_text": "load_text"}
+    assert not [q for q in qs if q["kind"] == "definition" and "`create_unbound`" in q["question"]]
+
+
 def test_ambiguous_names_give_no_questions() -> None:
     qs = _questions()
     asked = " ".join(q["question"] for q in qs)

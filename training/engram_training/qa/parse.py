@@ -142,7 +142,12 @@ def parse_python(path: str, text: str) -> FileFacts:
                     if _short_literal(src) and node.lineno == node.end_lineno:
                         facts.constants.append(Constant(targets[0].id, _unquote(src or ""), path, node.lineno))
             elif isinstance(node, (ast.If, ast.Try, ast.With)):
+                # Every branch: six defines `create_unbound_method` under `if PY3:` and again under `else:`.
                 visit(getattr(node, "body", []), owner)
+                visit(getattr(node, "orelse", []), owner)
+                for handler in getattr(node, "handlers", []):
+                    visit(handler.body, owner)
+                visit(getattr(node, "finalbody", []), owner)
 
     visit(tree.body, None)
     return facts
