@@ -239,6 +239,9 @@ test('a parameter default is read past a type annotation with brackets, commas a
   assert.deepEqual(valueIn({ name: 'auth', fn: '_build_request_auth' }, head), { text: 'USE_CLIENT_DEFAULT', line: 443 });
   assert.deepEqual(valueIn({ name: 'retries', fn: '_build_request_auth' }, head), { text: '{"a": 1}', line: 444 });
   assert.equal(valueIn({ name: 'request', fn: '_build_request_auth' }, head), null, 'no default');
+  // A parameter list of a parameter a line, longer than any spread head: the default is read where the list closes.
+  const long = ['def _make_iterencode(markers, _default,', ...Array.from({ length: 18 }, (_, i) => `        p${i}=make(${i}),`), '        isinstance=isinstance,', '        ):', '    def _iterencode(o, isinstance=None):', '        return o'];
+  assert.deepEqual(valueIn({ name: 'isinstance', fn: '_make_iterencode' }, { startLine: 421, text: long.join('\n') }), { text: 'isinstance', line: 440 });
   const ts = { startLine: 1, text: 'export function f(cb: (a: number, b: string) => void = noop, n: Map<string, number> = new Map()) {' };
   assert.deepEqual(valueIn({ name: 'cb', fn: 'f' }, ts), { text: 'noop', line: 1 });
   assert.deepEqual(valueIn({ name: 'n', fn: 'f' }, ts), { text: 'new Map()', line: 1 });

@@ -302,6 +302,25 @@ test('a name with digits is found whole, not by its letters alone', async (t) =>
   await store.close();
 });
 
+test('a name search puts the blocks that define the name before the many that import it', async (t) => {
+  const dir = join(tempDir(t), 'store');
+  const store = await MemoryStore.open(dir, { dim: DIM });
+  const body = Array.from({ length: 40 }, (_, i) => `  const step${i} = convert(input, ${i}, options.mode${i});`).join('\n');
+  const users = await Promise.all(
+    Array.from({ length: 24 }, (_, i) => fileWrite(`ops/op${i}.ts`, `import { innerFrom } from '../observable/innerFrom';`, 4, [])),
+  );
+  await store.writeFiles([
+    ...users,
+    await fileWrite('observable/innerFrom.ts', `export function innerFrom(input) {\n${body}\n  return fromInput(input);\n}`, 4, ['innerFrom']),
+  ]);
+  await store.optimize();
+  const byName = await store.searchName('innerFrom', 16);
+  assert.equal(byName[0]?.path, 'observable/innerFrom.ts');
+  // BM25 alone ranks the short import lines first, which is why names are searched this way.
+  assert.notEqual((await store.searchLexical('innerFrom', 16))[0]?.path, 'observable/innerFrom.ts');
+  await store.close();
+});
+
 test('lexical search finds identifiers and survives hostile queries', async (t) => {
   const dir = join(tempDir(t), 'store');
   const store = await MemoryStore.open(dir, { dim: DIM });

@@ -43,7 +43,7 @@ export async function recall(store: MemoryStore, compressor: Compressor, query: 
   const [vector, lexical, ...named] = await Promise.all([
     compressor.embedQuery(query).then((v) => store.searchVector(v, depth)),
     store.searchLexical(query, depth),
-    ...names.map((n) => store.searchLexical(n, NAME_DEPTH)),
+    ...names.map((n) => store.searchName(n, NAME_DEPTH)),
   ]);
   const fused = new Map<string, SearchHit>();
   for (const [list, weight] of [

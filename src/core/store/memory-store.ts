@@ -414,19 +414,37 @@ export class MemoryStore {
    * than k and rank here (optimize() after every index run keeps those rows few).
    */
   async searchLexical(query: string, k: number): Promise<SearchHit[]> {
-    this.live();
-    const terms = queryTerms(query);
-    if (terms.length === 0 || k <= 0) return [];
-    const rows = (await this.t.blocks
-      .query()
-      .fullTextSearch(new lancedb.MatchQuery(terms.join(' '), 'terms', { operator: lancedb.Operator.Or }))
-      .limit(Math.max(k * LEXICAL_OVERFETCH, 200))
-      .select(['id', 'path', 'startLine', 'endLine', '_score'])
-      .toArray()) as Row[];
-    return rows
+    return (await this.lexicalRows(query, k, []))
       .map((r) => hitOf(r, num(r, '_score')))
       .sort((a, b) => b.score - a.score || a.blockId.localeCompare(b.blockId))
       .slice(0, k);
+  }
+
+  /**
+   * A code name's blocks: those that define it first, then those that use it, each by BM25.
+   * BM25 alone ranks a short import line above the long block defining the name (rxjs's
+   * `innerFrom`, imported by a hundred files, came after sixteen of them).
+   */
+  async searchName(name: string, k: number): Promise<SearchHit[]> {
+    const defines = (r: Row): boolean => str(r, 'symbols').split('\n').some((s) => s === name || s.endsWith(`.${name}`));
+    return (await this.lexicalRows(name, k, ['symbols']))
+      .map((r) => ({ hit: hitOf(r, num(r, '_score')), defines: defines(r) }))
+      .sort((a, b) => Number(b.defines) - Number(a.defines) || b.hit.score - a.hit.score || a.hit.blockId.localeCompare(b.hit.blockId))
+      .slice(0, k)
+      .map((x) => x.hit);
+  }
+
+  /** Rows matching any of the query's terms, with their BM25 `_score` (over-fetched: see searchLexical). */
+  private async lexicalRows(query: string, k: number, columns: readonly string[]): Promise<Row[]> {
+    this.live();
+    const terms = queryTerms(query);
+    if (terms.length === 0 || k <= 0) return [];
+    return (await this.t.blocks
+      .query()
+      .fullTextSearch(new lancedb.MatchQuery(terms.join(' '), 'terms', { operator: lancedb.Operator.Or }))
+      .limit(Math.max(k * LEXICAL_OVERFETCH, 200))
+      .select(['id', 'path', 'startLine', 'endLine', '_score', ...columns])
+      .toArray()) as Row[];
   }
 
   async blocksNeedingModel(model: string, limit: number): Promise<MemoryBlock[]> {
