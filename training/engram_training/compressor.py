@@ -21,6 +21,12 @@ tokens, whitespace, newlines and closing braces are never kept):
   4. it is the name or a string/number literal of a constant-like assignment (`NAME = literal`,
      `const x = literal`, `#define NAME value`), or the name of any other top-level assignment.
 Comment text (`#`, `//`, `/* */` lines and trailing comments) is kept only through rule 1.
+
+`data --labels lines` (LABEL_RULES) uses whole-line labels a chunk can predict from its own text instead: every
+word token of an evidence line (rule 1), of a signature's continuation lines and of the first worded line of the
+doc comment after a signature or before a definition (`signature_lines`), and every word token of the code part
+of a definition line or signature and of a constant-like assignment whose value starts with a literal; no name-level rules (rule 3 depends on other
+chunks, and tokens kept inside a word break the word in the text form).
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ import random
 import re
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +59,7 @@ DIM = 64
 KS = (4, 8, 16)
 KEEP_RATE = 0.25  # the paper's compression ratio 4
 IGNORE = -1
+LABEL_RULES = ("names", "lines")  # "names": rules 1-4 (0.1.0); "lines": whole-line labels (module docstring)
 
 # ---------------------------------------------------------------- model
 
@@ -67,6 +74,10 @@ class CompressorConfig:
     max_len: int = MAX_LEN
     dim: int = DIM
     dropout: float = 0.1
+    # Line pooling (0 = off, as 0.1.0): after each layer every token adds a projection of the mean state of its
+    # source line (the tokens up to and including the next newline token, whose id this is), so a token sees
+    # at once whether its line is a definition, a constant, a comment.
+    newline_id: int = 0
 
 
 class CompressorModel(nn.Module):
@@ -82,6 +93,7 @@ class CompressorModel(nn.Module):
         self.ln = nn.LayerNorm(c.d_model)
         self.keep = nn.Linear(c.d_model, 1)
         self.emb = nn.Linear(c.d_model, c.dim)
+        self.line = nn.ModuleList(nn.Linear(c.d_model, c.d_model) for _ in range(c.layers)) if c.newline_id else None
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):
         t = input_ids.shape[1]
@@ -89,8 +101,16 @@ class CompressorModel(nn.Module):
         x = self.drop(self.tok(input_ids) + self.pos(pos))
         m = attention_mask.to(x.dtype)
         bias = ((1.0 - m) * -1e4)[:, None, None, :]
-        for layer in self.layers:
+        same = None
+        if self.line is not None:
+            nl = (input_ids == self.config.newline_id).to(x.dtype)
+            line = torch.cumsum(nl, 1) - nl  # a newline token ends its line
+            same = (line[:, :, None] == line[:, None, :]).to(x.dtype) * m[:, None, :]
+            same = same / same.sum(-1, keepdim=True).clamp(min=1.0)
+        for i, layer in enumerate(self.layers):
             x = layer(x, bias)
+            if self.line is not None and same is not None:
+                x = x + self.line[i](same @ x)
         x = self.ln(x)
         keep = self.keep(x).squeeze(-1)
         mean = (x * m.unsqueeze(-1)).sum(1) / m.sum(1, keepdim=True).clamp(min=1.0)
@@ -181,12 +201,51 @@ def defined_names(line: str) -> set[str]:
     return {n for n in out if len(n) > 2}
 
 
-def line_char_mask(line: str, evidence: bool, shared: set[str]) -> bytearray:
+_DOC = re.compile(r"^\s*(?:\"\"\"|'''|/\*|//|#(?!define|include|if|endif|else|pragma)|\*)")
+_WORDY = re.compile(r"[A-Za-z]{3}")
+
+
+def signature_lines(lines: list[str]) -> set[int]:
+    """Indices of lines the `lines` rule keeps whole beside definition lines: a signature's continuation lines
+    (until its brackets close, at most 8) and the first worded line of the doc comment right after the
+    signature (a docstring) or right before the definition (JSDoc, `#`/`//` blocks)."""
+    out: set[int] = set()
+    n = len(lines)
+    for k, line in enumerate(lines):
+        if not definition_names(line):
+            continue
+        depth, j = line.count("(") - line.count(")"), k
+        while depth > 0 and j + 1 < n and j - k < 8:
+            j += 1
+            out.add(j)
+            depth += lines[j].count("(") - lines[j].count(")")
+        i = j + 1
+        while i < n and _DOC.match(lines[i]) and not _WORDY.search(lines[i]):
+            i += 1
+        if i < n and i > j and _DOC.match(lines[i - 1] if i - 1 > j else lines[i]) and _WORDY.search(lines[i]):
+            out.add(i)
+        i = k - 1
+        while i >= 0 and _DOC.match(lines[i]):
+            i -= 1
+        i += 1
+        while i < k and not _WORDY.search(lines[i]):
+            i += 1
+        if i < k:
+            out.add(i)
+    return out
+
+
+def line_char_mask(line: str, evidence: bool, shared: set[str], rule: str = "names") -> bytearray:
     """Per byte of the line: 1 where a rule keeps it (the token rule then needs a letter or digit)."""
     raw = line.encode()
     mask = bytearray(len(raw))
     if evidence:
         return bytearray(b"\x01" * len(raw))
+    if rule == "lines":
+        if definition_names(line) or len(constant_spans(line)) > 1:  # a definition, or a literal-valued constant
+            code = len(line[:_comment_from(line)].encode())
+            mask[:code] = b"\x01" * code
+        return mask
 
     def mark(a: int, b: int) -> None:
         bs, be = len(line[:a].encode()), len(line[:b].encode())
@@ -202,13 +261,14 @@ def line_char_mask(line: str, evidence: bool, shared: set[str]) -> bytearray:
     return mask
 
 
-def label_window(w: Window, ev_lines: set[int], ans_lines: dict[int, list[tuple[int, int]]], shared: set[str]):
+def label_window(w: Window, ev_lines: set[int], ans_lines: dict[int, list[tuple[int, int]]], shared: set[str],
+                 rule: str = "names"):
     """Per token of the window: keep label (1/0, IGNORE outside lines), evidence-line flag, answer flag."""
     n = len(w.ids)
     keep = np.full(n, IGNORE, dtype=np.int8)
     ev = np.zeros(n, dtype=np.int8)
     ans = np.zeros(n, dtype=np.int8)
-    masks = [line_char_mask(text, w.start_line + k in ev_lines, shared) for k, text in enumerate(w.lines)]
+    masks = [line_char_mask(text, w.start_line + k in ev_lines, shared, rule) for k, text in enumerate(w.lines)]
     raws = [text.encode() for text in w.lines]
     for t in range(n):
         k = w.line_of[t]
@@ -234,7 +294,7 @@ def _byte_spans(line: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]
 
 
 def build_split(corpus: Path, qa: Path, split: str, enc: ReaderEncoder, max_contexts: int | None = None,
-                say=None) -> dict:
+                say=None, rule: str = "names") -> dict:
     """Chunks of the split's context files (each (repo, path) once), labelled, with their windows;
     questions with their evidence chunks; each context's chunk list."""
     say = say or (lambda m: print(m, file=sys.stderr, flush=True))
@@ -281,10 +341,12 @@ def build_split(corpus: Path, qa: Path, split: str, enc: ReaderEncoder, max_cont
             names = {n for n in set(_IDENT.findall(b.text)) & defined if 2 <= df[n] <= cap}
             lines = b.text.split("\n")
             evs = ev_lines.get(b.path, set())
+            if rule == "lines":
+                evs = evs | {b.start + k for k in signature_lines(lines)}
             ans = {ln: s for (p, ln), s in ans_at.items() if p == b.path}
             wins = []
             for w in chunk_windows(enc, lines, b.start):
-                k, e, a = label_window(w, evs, ans, names)
+                k, e, a = label_window(w, evs, ans, names, rule)
                 wins.append({"ids": np.array(w.ids, dtype=np.int16), "keep": k, "ev": e, "ans": a,
                              "start": w.start_line, "n_lines": len(w.lines)})
             key_of[(repo, b.path, b.start)] = len(chunks)
@@ -313,18 +375,18 @@ def build_split(corpus: Path, qa: Path, split: str, enc: ReaderEncoder, max_cont
 
 
 def build_data(corpus: Path, qa: Path, out: Path, tokenizer: Path = DEFAULT_TOKENIZER,
-               max_contexts: int | None = None) -> dict:
+               max_contexts: int | None = None, rule: str = "names") -> dict:
     enc = ReaderEncoder(tokenizer)
     out.mkdir(parents=True, exist_ok=True)
     stats = {}
     for split in ("train", "validation", "test"):
-        d = build_split(corpus, qa, split, enc, max_contexts)
+        d = build_split(corpus, qa, split, enc, max_contexts, rule=rule)
         with open(out / f"{split}.pkl", "wb") as fh:
             pickle.dump(d, fh, protocol=pickle.HIGHEST_PROTOCOL)
         ks = np.concatenate([w["keep"] for c in d["chunks"] for w in c["windows"]] or [np.zeros(0, np.int8)])
         stats[split] = {"chunks": len(d["chunks"]), "windows": sum(len(c["windows"]) for c in d["chunks"]),
                         "tokens": int((ks >= 0).sum()), "keep_label_rate": round(float((ks == 1).sum() / max(1, (ks >= 0).sum())), 4),
-                        "questions": len(d["questions"]), "contexts": len(d["contexts"])}
+                        "questions": len(d["questions"]), "contexts": len(d["contexts"]), "label_rule": rule}
     (out / "stats.json").write_text(json.dumps(stats, indent=1) + "\n")
     return stats
 
@@ -352,7 +414,7 @@ def _forward_batch(model: CompressorModel, seqs: list[np.ndarray], dev: torch.de
 
 
 def loss_fn(model: CompressorModel, q_ids: list[np.ndarray], w: list[dict], chunk_of: list[int], extra: list[dict],
-            dev: torch.device, tau: float = 0.05):
+            dev: torch.device, tau: float = 0.05, keep_weight: float = 1.0):
     wins = w + extra
     keep, emb = _forward_batch(model, [x["ids"] for x in wins], dev)
     labels = torch.from_numpy(_pad([x["keep"] for x in wins], IGNORE, np.int64)).to(dev)
@@ -364,12 +426,15 @@ def loss_fn(model: CompressorModel, q_ids: list[np.ndarray], w: list[dict], chun
     sim = sim.masked_fill(same & ~torch.eye(len(w), dtype=torch.bool, device=dev), -1e4)
     tgt = torch.arange(len(w), device=dev)
     l_nce = (F.cross_entropy(sim, tgt) + F.cross_entropy(sim.T, tgt)) / 2
-    return l_keep + l_nce, (l_keep.item(), l_nce.item())
+    return keep_weight * l_keep + l_nce, (l_keep.item(), l_nce.item())
 
 
 def train(data: Path, run: Path, config: CompressorConfig | None = None, budget_s: float = 900, epochs: float = 3.0,
-          batch_size: int = 48, lr: float = 2e-3, seed: int = 0, device: str = "auto", log=None) -> dict:
-    """Trains until `epochs` (over the train questions) or `budget_s`; resumes from run/ckpt.pt."""
+          batch_size: int = 48, lr: float = 2e-3, seed: int = 0, device: str = "auto", log=None,
+          keep_windows: int | None = None, keep_weight: float = 1.0, init: Path | None = None) -> dict:
+    """Trains until `epochs` (over the train questions) or `budget_s`; resumes from run/ckpt.pt. Each step's keep
+    loss sees the questions' evidence windows plus `keep_windows` random ones (default batch_size // 2), weighted
+    `keep_weight`; `init`: a run whose weights a fresh run starts from (its config too)."""
     say = log or (lambda m: print(m, file=sys.stderr, flush=True))
     torch.manual_seed(seed)
     dev = pick_device(device)
@@ -385,7 +450,21 @@ def train(data: Path, run: Path, config: CompressorConfig | None = None, budget_
     state = torch.load(ckpt, map_location=dev, weights_only=False) if ckpt.exists() else None
     if state:
         c = CompressorConfig(**state["config"])
+    elif init is not None:  # the init run's shape; line pooling as asked (new, starting at zero: same outputs)
+        c = replace(CompressorConfig(**json.loads((init / "train.json").read_text())["config"]),
+                    newline_id=config.newline_id if config else 0)
     model = CompressorModel(c).to(dev)
+    if not state and init is not None:
+        missing, unexpected = model.load_state_dict(torch.load(init / "model.pt", map_location=dev, weights_only=True),
+                                                    strict=False)
+        if unexpected or any(not k.startswith("line.") for k in missing):
+            raise ValueError(f"{init}: weights do not fit: missing {missing}, unexpected {unexpected}")
+        if model.line is not None and missing:  # new line pooling starts at zero: the init run's outputs
+            for lin in model.line:
+                nn.init.zeros_(lin.weight)
+                nn.init.zeros_(lin.bias)
+        say(f"initialised from {init}")
+    n_extra = batch_size // 2 if keep_windows is None else keep_windows
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     if state:
         model.load_state_dict(state["model"])
@@ -403,11 +482,12 @@ def train(data: Path, run: Path, config: CompressorConfig | None = None, budget_
             break
         picked = rng.sample(qs, min(batch_size, len(qs)))
         w = [chunks[q["window"][0]]["windows"][q["window"][1]] for q in picked]
-        extra = rng.sample(all_w, min(batch_size // 2, len(all_w)))
+        extra = rng.sample(all_w, min(n_extra, len(all_w)))
         frac = max(step / total, elapsed / budget_s)
         for g in opt.param_groups:
             g["lr"] = lr * min(1.0, (step + 1) / 100) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, frac))))
-        loss, parts = loss_fn(model, [q["ids"] for q in picked], w, [q["window"][0] for q in picked], extra, dev)
+        loss, parts = loss_fn(model, [q["ids"] for q in picked], w, [q["window"][0] for q in picked], extra, dev,
+                              keep_weight=keep_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -424,7 +504,8 @@ def train(data: Path, run: Path, config: CompressorConfig | None = None, budget_
     save_ckpt(ckpt, model, opt, step, seconds, c)
     torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, run / "model.pt")
     info = {"config": asdict(c), "steps": step, "seconds": round(seconds, 1), "batch_size": batch_size, "lr": lr,
-            "seed": seed, "train_questions": len(qs), "train_windows": len(all_w),
+            "seed": seed, "train_questions": len(qs), "train_windows": len(all_w), "keep_windows": n_extra,
+            "keep_weight": keep_weight, "init": str(init) if init is not None else None,
             "epochs_seen": round(step * batch_size / max(1, len(qs)), 2),
             "device_name": torch.cuda.get_device_name(0) if dev.type == "cuda" else "cpu",
             "final_loss": dict(zip(("keep", "infonce"), map(float, np.mean(hist[-50:], axis=0)))) if hist else None}
@@ -532,7 +613,8 @@ def recall_figures(d: dict, q_emb: np.ndarray, chunk_emb: np.ndarray) -> dict:
             | {"questions": len(d["questions"])} for name, r in res.items()}
 
 
-def evaluate(data: Path, run: Path | None = None, forward=None, threshold: float | None = None) -> dict:
+def evaluate(data: Path, run: Path | None = None, forward=None, threshold: float | None = None,
+             keep_rate: float = KEEP_RATE) -> dict:
     """keep_threshold chosen on validation (about KEEP_RATE of the tokens kept), figures on test;
     a given `threshold` is used as it is (a run whose keep rate RL chose: reader_rl --joint-compressor)."""
     fwd = forward or torch_forward(load_model(run))  # type: ignore[arg-type]
@@ -540,10 +622,10 @@ def evaluate(data: Path, run: Path | None = None, forward=None, threshold: float
     pv = predict_split(val, fwd)
     valid = np.concatenate([w["keep"] for c in val["chunks"] for w in c["windows"]]) >= 0
     logits = np.concatenate(pv["keeps"])[valid]
-    th = threshold if threshold is not None else float(np.quantile(logits, 1 - KEEP_RATE)) if len(logits) else 0.0
+    th = threshold if threshold is not None else float(np.quantile(logits, 1 - keep_rate)) if len(logits) else 0.0
     test = load_split(data, "test")
     pt = predict_split(test, fwd)
-    out = {"keep_threshold": round(th, 4), "validation": keep_figures(val, pv["keeps"], th),
+    out = {"keep_threshold": round(th, 4), "keep_rate": keep_rate, "validation": keep_figures(val, pv["keeps"], th),
            "test": {**keep_figures(test, pt["keeps"], th), "recall": recall_figures(test, pt["q_emb"], pt["chunk_emb"])}}
     if run is not None:
         (run / "eval.json").write_text(json.dumps(out, indent=1) + "\n")
@@ -602,7 +684,9 @@ def compressor_config(model: CompressorModel, threshold: float, tokenizer_json: 
             "outputs": OUTPUTS}
 
 
-def publish(data: Path, run: Path, out: Path, tokenizer_dir: Path, manifest: Path, version: str = "0.1.0") -> dict:
+def publish(data: Path, run: Path, out: Path, tokenizer_dir: Path, manifest: Path | None, version: str = "0.1.0",
+            keep_rate: float = KEEP_RATE) -> dict:
+    """ONNX, config, tokenizer, card into `out`; a manifest entry unless `manifest` is None (a trial export)."""
     model = load_model(run)
     info = json.loads((run / "train.json").read_text())
     out.mkdir(parents=True, exist_ok=True)
@@ -610,8 +694,8 @@ def publish(data: Path, run: Path, out: Path, tokenizer_dir: Path, manifest: Pat
     copy_tokenizer(tokenizer_dir, out)
     # Figures of the shipped fp32 file through onnxruntime; int8 for comparison.
     fixed = info.get("keep_threshold")  # set by RL (reader_rl --joint-compressor): its policy's keep rule
-    ev = evaluate(data, None, onnx_forward(out / "onnx" / "model.onnx"), fixed)
-    ev8 = evaluate(data, None, onnx_forward(out / "onnx" / "model_quantized.onnx"), fixed)
+    ev = evaluate(data, None, onnx_forward(out / "onnx" / "model.onnx"), fixed, keep_rate)
+    ev8 = evaluate(data, None, onnx_forward(out / "onnx" / "model_quantized.onnx"), fixed, keep_rate)
     (run / "eval_onnx.json").write_text(json.dumps({"fp32": ev, "int8": ev8}, indent=1) + "\n")
     (out / "config.json").write_text(json.dumps(compressor_config(model, ev["keep_threshold"], tokenizer_dir / "tokenizer.json"), indent=1) + "\n")
     n_params = sum(p.numel() for p in model.parameters())
@@ -622,7 +706,8 @@ def publish(data: Path, run: Path, out: Path, tokenizer_dir: Path, manifest: Pat
              "eval": {"test": {k: t[k] for k in ("compression_ratio", "evidence_tokens_kept", "answer_tokens_kept")},
                       "recall": t["recall"], "keep_threshold": ev["keep_threshold"], "onnxParity": parity,
                       "parameters": n_params}}
-    update_manifest(manifest, entry, manifest.parent)
+    if manifest is not None:
+        update_manifest(manifest, entry, manifest.parent)
     return {"out": str(out), "parity": parity, "parameters": n_params, "eval": ev}
 
 
@@ -648,7 +733,7 @@ Trained from scratch by `training/` (`python -m engram_training.compressor`).
 - Input: a chunk is `<block>` then each source line tokenized alone (<= 64 tokens) and the newline
   token, in windows of whole lines; a question is `<question>` then its tokens. A chunk's vector is the
   normalised mean of its windows' vectors. Keep a token when `keep_logits >= {ev['keep_threshold']}` (config.json
-  `keep_threshold`, a logit, chosen on validation so that about 25% of tokens are kept).
+  `keep_threshold`, a logit, chosen on validation so that about {ev.get('keep_rate', KEEP_RATE):.0%} of tokens are kept).
 - Files: `onnx/model.onnx` (fp32), `onnx/model_quantized.onnx` (int8 dynamic quantization).
   ONNX vs PyTorch max |delta|: fp32 keep_logits {parity['fp32']['keep_logits']:.1e}, embedding {parity['fp32']['embedding']:.1e};
   int8 keep_logits {parity['int8']['keep_logits']:.1e}, embedding {parity['int8']['embedding']:.1e}.
@@ -662,15 +747,17 @@ evidence lines; identifiers and literals of definition lines and signatures (nam
 defaults; keywords excepted); names defined in the repository that several chunks mention (at most
 a fifth of them); names and literals of constant-like assignments, and the names of other
 top-level assignments. Comment text counts only on evidence lines.
+Label rule: `{stats.get('train', {}).get('label_rule', 'names')}` (module docstring).
 Label keep rate: train {stats.get('train', {}).get('keep_label_rate', '?')}, test {stats.get('test', {}).get('keep_label_rate', '?')}.
 Recall vector: InfoNCE (temperature 0.05, in-batch negatives, both directions) between each train
 question and the window of its evidence chunk holding the evidence's first line.
 Train: {info['train_questions']} questions, {info['train_windows']} chunk windows.
 
 ## Training budget
-{info['steps']} steps (batch {info['batch_size']} questions + {info['batch_size'] // 2} random windows for the keep loss),
+{info['steps']} steps (batch {info['batch_size']} questions + {info.get('keep_windows', info['batch_size'] // 2)} random windows for the keep loss),
 {info['epochs_seen']} epochs over the questions, {info['seconds']:.0f} s on {info['device_name']} (2 shared cores),
-AdamW lr {info['lr']}, cosine schedule, seed {info['seed']}. Loss: BCE on keep + InfoNCE.
+AdamW lr {info['lr']}, cosine schedule, seed {info['seed']}{f", from {info['init']}" if info.get('init') else ""}.
+Loss: {info.get('keep_weight', 1.0)} x BCE on keep + InfoNCE.{" Line pooling after each layer (CompressorConfig.newline_id)." if c.newline_id else ""}
 Final losses: {', '.join(f"{k} {val:.3f}" for k, val in (info.get('final_loss') or {}).items())}.
 {_rl_note(info)}
 ## Evaluation (held-out test repositories: esprima, rxjs, io-ts, tomli, pyparsing, six), fp32 ONNX
@@ -711,6 +798,7 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--out", type=Path, default=Path(".data/compressor"))
     d.add_argument("--tokenizer", type=Path, default=DEFAULT_TOKENIZER)
     d.add_argument("--max-contexts", type=int, default=None)
+    d.add_argument("--labels", choices=LABEL_RULES, default="names", help="keep-label rules (module docstring)")
     t = sub.add_parser("train", help="train (resumes from RUN/ckpt.pt)")
     t.add_argument("--data", type=Path, default=Path(".data/compressor"))
     t.add_argument("--out", type=Path, default=Path(".data/compressor/run"))
@@ -722,6 +810,10 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--layers", type=int, default=2)
     t.add_argument("--device", default="auto")
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--keep-windows", type=int, default=None, help="random windows a step for the keep loss (batch/2)")
+    t.add_argument("--keep-weight", type=float, default=1.0, help="weight of the keep loss against InfoNCE")
+    t.add_argument("--init", type=Path, default=None, help="start a fresh run from this run's weights")
+    t.add_argument("--line-pool", action="store_true", help="add line pooling after each layer (CompressorConfig)")
     e = sub.add_parser("eval", help="threshold on validation, figures on test")
     e.add_argument("--data", type=Path, default=Path(".data/compressor"))
     e.add_argument("--run", type=Path, default=Path(".data/compressor/run"))
@@ -732,16 +824,21 @@ def main(argv: list[str] | None = None) -> int:
     x.add_argument("--tokenizer-dir", type=Path, default=DEFAULT_TOKENIZER.parent)
     x.add_argument("--manifest", type=Path, default=Path("../models/manifest.json"))
     x.add_argument("--version", default="0.1.0")
+    x.add_argument("--keep-rate", type=float, default=KEEP_RATE, help="share of validation tokens kept (sets keep_threshold)")
+    x.add_argument("--no-manifest", action="store_true", help="a trial export: leave the manifest alone")
     a = ap.parse_args(argv)
     if a.cmd == "data":
-        res = build_data(a.corpus, a.qa, a.out, a.tokenizer, a.max_contexts)
+        res = build_data(a.corpus, a.qa, a.out, a.tokenizer, a.max_contexts, a.labels)
     elif a.cmd == "train":
-        cfg = CompressorConfig(d_model=a.d_model, layers=a.layers, ff=4 * a.d_model)
-        res = train(a.data, a.out, cfg, a.budget_s, a.epochs, a.batch_size, a.lr, a.seed, a.device)
+        cfg = CompressorConfig(d_model=a.d_model, layers=a.layers, ff=4 * a.d_model,
+                               newline_id=ReaderEncoder(DEFAULT_TOKENIZER).nl if a.line_pool else 0)
+        res = train(a.data, a.out, cfg, a.budget_s, a.epochs, a.batch_size, a.lr, a.seed, a.device,
+                    keep_windows=a.keep_windows, keep_weight=a.keep_weight, init=a.init)
     elif a.cmd == "eval":
         res = evaluate(a.data, a.run)
     else:
-        res = publish(a.data, a.run, a.out, a.tokenizer_dir, a.manifest, a.version)
+        res = publish(a.data, a.run, a.out, a.tokenizer_dir, None if a.no_manifest else a.manifest, a.version,
+                      a.keep_rate)
         res = {k: v for k, v in res.items() if k != "eval"} | {"test": res["eval"]["test"]}
     print(json.dumps(res, indent=1))
     return 0

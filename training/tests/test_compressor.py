@@ -10,7 +10,8 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from engram_training.compressor import (CompressorConfig, build_data, chunk_windows, evaluate, label_window, load_model,
+from engram_training.compressor import (
+    CompressorConfig, build_data, chunk_windows, evaluate, label_window, load_model, signature_lines,
                                         publish, question_ids, text_form, train)
 from engram_training.publish import sha256_file
 from engram_training.qa.__main__ import build_qa
@@ -58,6 +59,10 @@ def test_labels_keep_definitions_evidence_and_constants_and_drop_filler() -> Non
     # text form: `N| ` and the kept tokens, a single space where tokens were dropped
     assert text_form(w, keep.astype(np.float32), 0.5).split("\n") == [
         "10| MAX_RETRIES 5", "12| fetch_page url timeout 30", "13| data download url"]
+    # whole-line rule: every word token of a definition or literal-valued constant line, names elsewhere not
+    keep3, _, _ = label_window(w, set(), {}, {"download", "data"}, "lines")
+    text3 = {ln: "".join(p) for ln, p in _kept(w, keep3).items()}
+    assert text3 == {10: "MAX_RETRIES5", 12: "deffetch_pageurltimeout30"}
     q = question_ids(enc, "Where is `fetch_page` defined?")
     assert q[0] == enc.sp["<question>"] and len(q) > 3
     # a long chunk becomes windows of whole lines of at most 256 tokens
@@ -65,6 +70,28 @@ def test_labels_keep_definitions_evidence_and_constants_and_drop_filler() -> Non
     ws = chunk_windows(enc, many, 1)
     assert len(ws) > 1 and all(len(x.ids) <= 256 and x.ids[0] == enc.sp["<block>"] for x in ws)
     assert [l for x in ws for l in x.lines] == many
+
+
+def test_signature_lines_are_a_heads_continuation_and_its_first_doc_line() -> None:
+    lines = [
+        "/**",
+        " * Retries a failing call.",
+        " */",
+        "export function withRetry(",
+        "  call: () => Promise<void>,",
+        "  attempts = 3,",
+        ") {",
+        "  return call();",
+        "}",
+        "def load(path,",
+        "         encoding='utf-8'):",
+        '    """',
+        "    Read a file as text.",
+        '    """',
+        "    return open(path).read()",
+    ]
+    # The JSDoc's worded line, the TS head's continuation, the Python head's continuation and its docstring's line.
+    assert signature_lines(lines) == {1, 4, 5, 6, 10, 12}
 
 
 def test_tiny_train_and_export_follow_the_contract(tmp_path: Path) -> None:
