@@ -55,7 +55,7 @@ export class ExtractiveReasoner implements Reasoner {
     };
     const forms = formsOf(input.question);
     // For an explanation the evidence is the blocks themselves, in the gate's order.
-    if (asksForWords(input.question) && !isStructured(forms)) add(blockFact(block));
+    if (forms.words) add(blockFact(block));
     // A chain's memory is its hops and their calls: the reader's kept lines (every line of an
     // operator that calls the same helpers) would steer the gate off the next definition.
     if (!forms.chain) for (const k of out?.keepLines ?? []) add(`${input.block.path}:${k.line}: ${k.text.trim()}`);
@@ -114,7 +114,7 @@ export class ExtractiveReasoner implements Reasoner {
       }
     }
     const tokens = { blocksUsed: used, blockTokens, promptTokens: blockTokens, outputTokens: 0 };
-    if (asksForWords(input.question) && !isStructured(formsOf(input.question))) return wordsAnswer(lead, input.memory, tokens);
+    if (formsOf(input.question).words) return wordsAnswer(lead, input.memory, tokens);
     // A memory written elsewhere (no leads came with it): its latest answer line.
     const found = lead?.confident ? lead : lead ? null : memoryAnswer(input.memory);
     const answer = found as { text: string; citation: Citation } | null;
@@ -146,12 +146,13 @@ export class ExtractiveReasoner implements Reasoner {
   }
 }
 
-/** Places the built-in reasoner cites for a question that wants words: its best span, then the lines it kept. */
+/** Places the built-in reasoner cites for a question that wants words. */
 const WORDS_CITATIONS = 4;
 
 /**
  * The answer to a question that asks for an explanation: never the reader's span as if it were
- * one, but the evidence it found (its best span and the lines it kept), said to be evidence.
+ * one, but the evidence it found (the blocks read and the lines kept, in reading order, then its
+ * best span), said to be evidence.
  */
 function wordsAnswer(lead: Lead | null, memory: string, tokens: Omit<AnswerOutput, 'answer' | 'citations' | 'confidence'>): AnswerOutput {
   const cited: Array<{ citation: Citation; text: string }> = [];
@@ -177,7 +178,7 @@ function blockFact(block: { path: string; startLine: number; text: string }): st
   const first = lines.map((l) => l.replace(COMMENT_MARK, '').trim()).find((l) => /\p{L}/u.test(l)) ?? '';
   return `${block.path}:${block.startLine}-${block.startLine + lines.length - 1}: ${oneLine(first)}`;
 }
-const COMMENT_MARK = /^\s*(?:\/\*+|\*+\/?|\/\/+|#+|[rRuUbB]?(?:\"\"\"|'''))/;
+const COMMENT_MARK = /^\s*(?:\/\*+|\*+\/?|\/\/+|#+|[rRuUbB]?(?:"""|'''))/;
 
 /** An answer line of the working memory, the latest first. */
 function memoryAnswer(memory: string): { text: string; citation: Citation; score: number } | null {
@@ -241,16 +242,15 @@ interface Forms {
   value: ValueQuestion | null;
   /** The names a "where is X defined" question asks about. */
   place: readonly string[] | null;
-}
-
-/** The question has a form the rules answer from the code's structure. */
-function isStructured(forms: Forms): boolean {
-  return Boolean(forms.described ?? forms.chain ?? forms.value ?? forms.place);
+  /** It asks for an explanation, in none of the forms above: the built-in reader gives evidence only. */
+  words: boolean;
 }
 
 function formsOf(question: string): Forms {
   const names = questionForm(question) === 'place' ? namesIn(question) : [];
-  return { described: describedWords(question), chain: chainQuestion(question), value: valueQuestion(question), place: names.length ? names : null };
+  const forms = { described: describedWords(question), chain: chainQuestion(question), value: valueQuestion(question), place: names.length ? names : null };
+  const structured = Boolean(forms.described ?? forms.chain ?? forms.value ?? forms.place);
+  return { ...forms, words: !structured && asksForWords(question) };
 }
 
 /**
