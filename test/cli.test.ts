@@ -14,6 +14,10 @@ test('index, status, search and inspect a real folder through the CLI', () => {
     const report = JSON.parse(idx.stdout);
     assert.equal(report.filesIndexed, 3, 'the store inside the repo and the excluded README are not indexed');
 
+    const again = engram(['index', ...common, '--exclude', 'README.md']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /up to date: no file changed/, 'a second run says nothing changed, not "indexed 0/0 files"');
+
     const status = JSON.parse(engram(['status', '--json', ...common]).stdout);
     assert.equal(status.files, 3, 'files counts indexed files; the .env is under skipped');
     assert.equal(status.skipped.secret, 1);

@@ -16,6 +16,8 @@ export function progressPrinter(stream: NodeJS.WritableStream & { isTTY?: boolea
 }
 
 export function formatProgress(p: Progress): string {
+  // An index run that found nothing changed: say so rather than "indexed 0/0 files".
+  if (p.phase === 'done' && p.filesTotal === 0) return 'up to date: no file changed';
   const verb = p.phase === 'recompress' ? 'recompressing' : p.phase === 'done' ? 'indexed' : 'indexing';
   const eta = p.etaSec === null ? '' : ` · ETA ${formatDuration(p.etaSec)}`;
   return `${verb} ${p.filesDone.toLocaleString('en-US')}/${p.filesTotal.toLocaleString('en-US')} files · ${compact(p.tokensDone)}/${compact(p.tokensTotal)} tokens · ${compact(p.tokensPerSec)} tok/s${eta}`;
