@@ -210,6 +210,15 @@ test("what a body calls depends on its language: `not(` is a call in JavaScript,
   assert.deepEqual(py?.hop?.calls, ['valid']);
 });
 
+test('a function defined under a module-level branch is a callee; a method of the same name is not', () => {
+  const chain = { start: 'test_reraise', hops: 1 };
+  const memory = 'via test_reraise test_six.py:565-606 calls `reraise`';
+  const branch = stepChain(chain, memory, { path: 'six.py', startLine: 710, text: 'if PY3:\n    exec_ = getattr(moves.builtins, "exec")\n\n    def reraise(tp, value, tb=None):\n        raise value\n\nelse:\n    pass' });
+  assert.deepEqual(branch?.answer, { name: 'reraise', path: 'six.py', line: 713 });
+  const method = stepChain(chain, memory, { path: 'six.py', startLine: 710, text: 'class Six:\n    def reraise(self, tp):\n        raise tp' });
+  assert.equal(method?.answer, undefined);
+});
+
 test("a body continued in the next block is measured from its head's indentation", () => {
   const chain = { start: 'handle', hops: 1 };
   // The continuation starts deep inside the body and ends with a loop's closer: the body goes on.

@@ -133,7 +133,7 @@ export function stepChain(chain: ChainQuestion, memory: string, block: { path: s
     // A chain goes through top-level functions: not a class being constructed (`Foo(...)`), not a
     // method of some object that happens to share the name (`decoder.decode(`).
     const klass = new RegExp(String.raw`\bclass\s+${escapeRegExp(name)}(?![\p{L}\p{N}_$])`, 'u');
-    const heads = headsOf(name, lines).filter((i) => indentOf(lines[i]!) === 0 && !klass.test(lines[i]!) && functionHead(lines, i));
+    const heads = headsOf(name, lines).filter((i) => (indentOf(lines[i]!) === 0 || inModuleBranch(lines, i)) && !klass.test(lines[i]!) && functionHead(lines, i));
     if (!heads.length) continue;
     // The last head: TypeScript's overload signatures come before the implementation.
     if (hops.length === chain.hops) return { facts: [], answer: { name, path: block.path, line: block.startLine + heads[heads.length - 1]! } };
@@ -151,6 +151,24 @@ function functionHead(lines: readonly string[], i: number): boolean {
   const head = lines.slice(i, i + HEAD_LINES).join('\n');
   const end = head.indexOf(';');
   return FUNCTION.test(end < 0 ? head : head.slice(0, end));
+}
+
+/** A statement that opens a module-level branch: `if PY3:`, `else:`, `try:`, `except ImportError:`. */
+const MODULE_BRANCH = /^(?:if|elif|else|try|except|finally)\b[^#]*:\s*(?:#.*)?$/;
+
+/**
+ * Whether the indented definition at lines[i] is a function of the module all the same: the line
+ * it is nested under, seen in the block, opens a branch at column 0 (six defines `reraise` under
+ * `if PY3:`). A method's class, or a head whose parent the block does not show, does not count.
+ */
+function inModuleBranch(lines: readonly string[], i: number): boolean {
+  const indent = indentOf(lines[i]!);
+  for (let j = i - 1; j >= 0; j--) {
+    const line = lines[j]!;
+    if (!line.trim() || COMMENT.test(line) || indentOf(line) >= indent) continue;
+    return indentOf(line) === 0 && MODULE_BRANCH.test(line);
+  }
+  return false;
 }
 
 /**
