@@ -210,6 +210,24 @@ test("what a body calls depends on its language: `not(` is a call in JavaScript,
   assert.deepEqual(py?.hop?.calls, ['valid']);
 });
 
+test("a Python body's calls are not its docstring's examples, nor names it binds itself", () => {
+  const text = [
+    'def one_of(strs: Union[Iterable[str], str], caseless=False):',
+    '    """',
+    '    Example::',
+    '        var = Word(alphas)',
+    '    """',
+    '    isequal = lambda a, b: a.upper() == b.upper()',
+    '    symbols = strs.split()',
+    '    if isequal(symbols[0], "x"):',
+    '        return _escape_chars(symbols)',
+    '    warnings.warn("deprecated")',
+    '    return util.make(symbols)',
+  ].join('\n');
+  const step = stepChain({ start: 'one_of', hops: 1 }, '', { path: 'pyparsing/helpers.py', startLine: 1, text });
+  assert.deepEqual(step?.hop?.calls, ['_escape_chars', 'warn', 'make']);
+});
+
 test('a function defined under a module-level branch is a callee; a method of the same name is not', () => {
   const chain = { start: 'test_reraise', hops: 1 };
   const memory = 'via test_reraise test_six.py:565-606 calls `reraise`';

@@ -6,7 +6,7 @@
 // The memory carries the chain so far as `via NAME PATH:START-END calls \`a\` \`b\`` lines (the
 // hop's body and what it calls, in backticks so the gate reads them as names), so the
 // reasoner itself stays stateless. The reader's span head scored 0.30 on them.
-import { definer, escapeRegExp } from '../compress/identifiers.js';
+import { definer, escapeRegExp, SPREAD_HEAD_LINES } from '../compress/identifiers.js';
 import { CONTINUATION_GAP } from '../types.js';
 
 export interface ChainQuestion {
@@ -59,7 +59,10 @@ const NOT_CALLS = {
 // workspace): never defined there, and in the memory they would take the gate's name searches
 // (8 a round) from the callees that are (validation: `hasattr len range max` before `request_context`).
 const BUILTINS = {
-  python: new Set('len range max min abs print hasattr getattr setattr isinstance issubclass str int float bool bytes list dict set tuple type iter next enumerate zip map filter sorted reversed sum any all open repr hash id vars format round divmod callable'.split(' ')),
+  python: new Set(
+    ('len range max min abs print hasattr getattr setattr isinstance issubclass str int float bool bytes list dict set tuple type iter next enumerate zip map filter sorted reversed sum any all open repr hash id vars format round divmod callable object ' +
+      'Exception TypeError ValueError KeyError IndexError AttributeError RuntimeError NotImplementedError StopIteration OSError ImportError AssertionError').split(' '),
+  ),
   other: new Set('Array Object String Number Boolean Symbol BigInt Promise Error TypeError RangeError Map Set WeakMap WeakSet Date RegExp JSON parseInt parseFloat isNaN isFinite setTimeout clearTimeout setInterval clearInterval setImmediate queueMicrotask require structuredClone encodeURIComponent decodeURIComponent'.split(' ')),
 };
 /** Lines a function head may spread over. */
@@ -204,8 +207,14 @@ function enter(name: string, block: { path: string; startLine: number }, lines: 
   const called = new Set<string>(from?.calls);
   const facts: string[] = [];
   const python = /\.pyi?$/.test(block.path);
+  const local = python ? boundNames(lines, at, end) : new Set<string>();
+  let inString = false;
   for (let i = at + 1; i <= end; i++) {
-    const found = calls(lines[i]!, python).filter((c) => c !== name);
+    const was = inString;
+    if (python && (lines[i]!.match(TRIPLE) ?? []).length % 2) inString = !inString;
+    // A docstring's examples (`Word(alphas)`) are no calls of the body.
+    if (was || inString) continue;
+    const found = calls(lines[i]!, python, local).filter((c) => c !== name);
     for (const c of found) called.add(c);
     if (found.length) facts.push(`${block.path}:${block.startLine + i}: ${lines[i]!.trim()}`);
   }
@@ -245,10 +254,45 @@ function bodyEnd(lines: readonly string[], at: number, head: number): number {
  * The functions `line` calls: `f(`, and in Python `module.f(` too (modules are imported as
  * names there); never `self.f(` or, elsewhere, `obj.method(`, whose definitions are methods.
  */
-function calls(line: string, python: boolean): string[] {
+function calls(line: string, python: boolean, local: ReadonlySet<string> = new Set()): string[] {
   if (COMMENT.test(line)) return [];
-  const out = [...line.matchAll(PLAIN)].map((m) => m[1]!);
-  if (python) for (const m of line.matchAll(MEMBER)) if (!SELF.has(m[1]!)) out.push(m[2]!);
+  const out = [...line.matchAll(PLAIN)].map((m) => m[1]!).filter((n) => !local.has(n));
+  if (python) for (const m of line.matchAll(MEMBER)) if (!SELF.has(m[1]!) && !local.has(m[1]!)) out.push(m[2]!);
   const language = python ? 'python' : 'other';
   return out.filter((n) => !NOT_CALLS[language].has(n) && !BUILTINS[language].has(n));
+}
+
+// `name =`, `name: T =`, `for name in`, `as name`, `lambda a, b:`: names a Python body binds itself.
+const BINDS = [/^\s*([\p{L}_][\p{L}\p{N}_]*)\s*(?::[^=]+)?=(?!=)/u, /\bfor\s+([\p{L}_][\p{L}\p{N}_]*)\s+in\b/u, /\bas\s+([\p{L}_][\p{L}\p{N}_]*)/u];
+const LAMBDA = /\blambda\s+([^:]*):/u;
+const PARAMS = /\(([^)]*)\)?/u;
+
+/**
+ * Names a Python hop binds itself, its parameters included: a call of one (`isequal(a, b)` for a
+ * local lambda) or a method of one (`strs.split()`, `symbols.insert()`) is no function of another
+ * file, and in the memory such names would take the gate's name searches (8 a round) from those
+ * that are (pyparsing's `one_of` names 13 before `_escape_regex_range_chars`).
+ */
+function boundNames(lines: readonly string[], at: number, end: number): Set<string> {
+  const out = new Set<string>();
+  const add = (list: string): void => {
+    let flat = list;
+    // Type arguments hold no parameter names (`x: Dict[str, mod.T]`).
+    for (let prev = ''; prev !== flat; ) [prev, flat] = [flat, flat.replace(/\[[^[\]]*\]/g, '')];
+    for (const p of flat.split(',')) {
+      const n = /^\s*\**([\p{L}_][\p{L}\p{N}_]*)/u.exec(p)?.[1];
+      if (n) out.add(n);
+    }
+  };
+  if (at >= 0) add(PARAMS.exec(lines.slice(at, at + SPREAD_HEAD_LINES).join(' '))?.[1] ?? '');
+  for (let i = at + 1; i <= end; i++) {
+    const l = lines[i]!;
+    for (const re of BINDS) {
+      const n = re.exec(l)?.[1];
+      if (n) out.add(n);
+    }
+    const lambda = LAMBDA.exec(l)?.[1];
+    if (lambda) add(lambda);
+  }
+  return out;
 }
