@@ -112,6 +112,26 @@ const DECL = String.raw`(?:export|default|async|static|public|private|protected|
 const METHOD_WORDS = String.raw`(?:async|static|public|private|protected|override|readonly|abstract|get|set)`;
 /** Lines after `name(` that a head's parameters may take, one a line as formatters put them. */
 export const SPREAD_HEAD_LINES = 12;
+/** Lines a parameter list may take, a parameter a line (simplejson's `_make_iterencode` takes 25). */
+const PARAMETER_LINES = 60;
+
+/**
+ * The line where the parameter list of the head on lines[at] closes (a default's own calls
+ * counted); null when none opens within SPREAD_HEAD_LINES or it does not close within PARAMETER_LINES.
+ */
+export function parametersClose(lines: readonly string[], at: number): number | null {
+  const last = Math.min(lines.length - 1, at + PARAMETER_LINES);
+  let depth = 0;
+  for (let j = at; j <= last; j++) {
+    for (const ch of lines[j]!) {
+      if (ch === '(') depth++;
+      else if (ch === ')' && depth > 0 && --depth === 0) return j;
+    }
+    if (depth === 0 && j >= at + SPREAD_HEAD_LINES) return null;
+  }
+  return null;
+}
+
 /** What follows a method head's closing parenthesis: an optional return type, then the body's brace. */
 const HEAD_END = /^\s*(?::[^;={}]*)?\{\s*$/;
 

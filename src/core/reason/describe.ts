@@ -3,7 +3,7 @@
 // so for them the answer is a definition's name, chosen by how much of the description
 // its documentation (comment above it, docstring below it), its name and, at half
 // weight, its body say. The citation is the definition's line, read from the block.
-import { namesIn, STOP_WORDS, stem, subWords, WORD } from '../compress/identifiers.js';
+import { namesIn, parametersClose, SPREAD_HEAD_LINES, STOP_WORDS, stem, subWords, WORD } from '../compress/identifiers.js';
 
 /** A definition a described question may mean, and how much of the description it says (0..1). */
 export interface Described {
@@ -36,8 +36,6 @@ const NOT_NAMES = new Set(['if', 'for', 'while', 'switch', 'catch', 'function', 
 const COMMENT = /^\s*(?:\/\*\*?|\*\/?|\/\/|#(?!!)|--|;;)/;
 const DECORATOR = /^\s*@/;
 const DOCSTRING = /^\s*[rRuUbB]?("""|''')/;
-/** Lines a Python head may spread over, a parameter a line (httpx's `build_request` takes 15). */
-const HEAD_LINES = 40;
 /** Body lines read when a definition has little documentation. */
 const BODY_LINES = 30;
 /** Over this share of the description said, the definition is the answer. */
@@ -95,10 +93,11 @@ function docAbove(lines: readonly string[], i: number): string[] {
   return out;
 }
 
-/** A Python docstring right below the head at line i (after its continuation lines). */
+/** A Python docstring right below the head at line i (after its continuation lines: httpx's `build_request` takes 15). */
 function docstringBelow(lines: readonly string[], i: number): string[] {
-  let j = i;
-  while (j < lines.length && j < i + HEAD_LINES && !/:\s*(#.*)?$/.test(lines[j]!)) j++;
+  const from = parametersClose(lines, i) ?? i;
+  let j = from;
+  while (j < lines.length && j < from + SPREAD_HEAD_LINES && !/:\s*(#.*)?$/.test(lines[j]!)) j++;
   const first = lines[j + 1];
   const open = first === undefined ? null : DOCSTRING.exec(first);
   if (!open) return [];

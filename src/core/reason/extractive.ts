@@ -161,10 +161,8 @@ function wordsAnswer(lead: Lead | null, memory: string, tokens: Omit<AnswerOutpu
     if (!inside && cited.length < WORDS_CITATIONS) cited.push({ citation, text });
   };
   for (const line of memory.split('\n')) {
-    const m = FACT.exec(line);
-    if (!m || m[1]) continue;
-    const start = Number(m[3]);
-    cite({ path: m[2] ?? '', startLine: start, endLine: m[4] ? Number(m[4]) : start }, m[5] ?? '');
+    const f = factOf(line);
+    if (f && !f.answer) cite(f.citation, f.text);
   }
   if (lead) cite(lead.citation, lead.text);
   if (!cited.length) return { answer: 'not found', citations: [], confidence: 'none', ...tokens };
@@ -183,13 +181,18 @@ const COMMENT_MARK = /^\s*(?:\/\*+|\*+\/?|\/\/+|#+|[rRuUbB]?(?:"""|'''))/;
 /** An answer line of the working memory, the latest first. */
 function memoryAnswer(memory: string): { text: string; citation: Citation; score: number } | null {
   for (const line of memory.split('\n').reverse()) {
-    const m = FACT.exec(line);
-    if (m?.[1]) {
-      const start = Number(m[3]);
-      return { text: m[5] ?? '', citation: { path: m[2] ?? '', startLine: start, endLine: m[4] ? Number(m[4]) : start }, score: 1 };
-    }
+    const f = factOf(line);
+    if (f?.answer) return { text: f.text, citation: f.citation, score: 1 };
   }
   return null;
+}
+
+/** A memory line as a fact: an answer line or not, the lines it cites, what it says. */
+function factOf(line: string): { answer: boolean; citation: Citation; text: string } | null {
+  const m = FACT.exec(line);
+  if (!m) return null;
+  const start = Number(m[3]);
+  return { answer: Boolean(m[1]), citation: { path: m[2] ?? '', startLine: start, endLine: m[4] ? Number(m[4]) : start }, text: m[5] ?? '' };
 }
 
 /**

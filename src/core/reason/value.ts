@@ -3,7 +3,7 @@
 // the right-hand side up to the end of its expression. The reader's span head picks a
 // neighbouring name as often as the value (held-out constants 0.44, defaults 0.51), so a
 // value read this way from the definition comes first; the reader answers when there is none.
-import { definer, escapeRegExp, namesIn, SPREAD_HEAD_LINES } from '../compress/identifiers.js';
+import { definer, escapeRegExp, namesIn, parametersClose, SPREAD_HEAD_LINES } from '../compress/identifiers.js';
 
 /** What a value question asks for: a constant's name, or a parameter and its function. */
 export interface ValueQuestion {
@@ -33,27 +33,6 @@ export function valueQuestion(question: string): ValueQuestion | null {
   return names.length === 1 ? { name: names[0]! } : null;
 }
 
-/** Lines a parameter list may take, a parameter a line (simplejson's `_make_iterencode` takes 25). */
-const PARAMETER_LINES = 60;
-
-/**
- * The last line to search for the defaults of the head on line `head`: SPREAD_HEAD_LINES on,
- * or further when its parameter list closes later (a default's own calls counted).
- */
-function parametersEnd(lines: readonly string[], head: number): number {
-  const window = Math.min(lines.length - 1, head + SPREAD_HEAD_LINES);
-  const last = Math.min(lines.length - 1, head + PARAMETER_LINES);
-  let depth = 0;
-  for (let j = head; j <= last; j++) {
-    for (const ch of lines[j]!) {
-      if (ch === '(') depth++;
-      else if (ch === ')' && depth > 0 && --depth === 0) return Math.max(j, window);
-    }
-    if (depth === 0 && j >= window) return window;
-  }
-  return last;
-}
-
 /** The value the block gives the asked name, read from its definition; null when the block has none. */
 export function valueIn(asked: ValueQuestion, block: { startLine: number; text: string }): ValueFound | null {
   const lines = block.text.split('\n');
@@ -63,7 +42,9 @@ export function valueIn(asked: ValueQuestion, block: { startLine: number; text: 
     const param = new RegExp(String.raw`(?<![\p{L}\p{N}_$.])${e}\s*(?=[:=])`, 'u');
     for (let i = 0; i < lines.length; i++) {
       if (!head(lines[i]!, i, lines)) continue;
-      for (let j = i; j <= parametersEnd(lines, i); j++) {
+      // SPREAD_HEAD_LINES on, or to where a longer parameter list closes.
+      const end = Math.max(Math.min(lines.length - 1, i + SPREAD_HEAD_LINES), parametersClose(lines, i) ?? 0);
+      for (let j = i; j <= end; j++) {
         const start = defaultStart(lines[j]!, param);
         const found = start === null ? null : rightHand(lines[j]!, start, ',)');
         if (found) return { text: found, line: block.startLine + j };
