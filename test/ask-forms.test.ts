@@ -3,16 +3,14 @@
 // re-gating, and described functions found by their documentation.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { Engine } from '../src/core/engine.js';
-import { openGate, type GateScorer } from '../src/core/gate/index.js';
-import { ExtractiveReasoner, type Reasoner } from '../src/core/reason/index.js';
+import type { Engine } from '../src/core/engine.js';
+import type { GateScorer } from '../src/core/gate/index.js';
+import type { Reasoner } from '../src/core/reason/index.js';
 import { stepChain } from '../src/core/reason/chain.js';
 import { valueIn } from '../src/core/reason/value.js';
 import { describedDefinition, describedWords } from '../src/core/reason/describe.js';
 import { asksForWords, WORDS_NOTE } from '../src/core/reason/prose.js';
-import { readManifest, shippedModelsDir } from '../src/core/models/registry.js';
-import { tempRepo, writeFiles } from './support/repo.js';
+import { shippedEngine, type ShippedEngine } from './support/shipped.js';
 
 const FILES: Record<string, string> = {
   'src/jobs/start.ts': [
@@ -140,28 +138,17 @@ const FILES: Record<string, string> = {
   ].join('\n'),
 };
 
-let tmp: { dir: string; cleanup: () => void };
+let shipped: ShippedEngine;
 let engine: Engine;
 let reader: Reasoner;
 let gate: GateScorer | null;
 
 before(async () => {
-  tmp = tempRepo();
-  writeFiles(join(tmp.dir, 'repo'), FILES);
-  engine = await Engine.open({ repo: join(tmp.dir, 'repo'), store: join(tmp.dir, 'store') });
-  await engine.index();
-  const entry = readManifest(shippedModelsDir()).find((m) => m.name === 'engram-reader')!;
-  reader = await ExtractiveReasoner.load(join(shippedModelsDir(), entry.path), { provider: 'cpu', threads: 1 });
-  gate = await openGate(undefined);
-  assert.ok(gate, 'the shipped gate');
+  shipped = await shippedEngine(FILES);
+  ({ engine, reader, gate } = shipped);
 });
 
-after(async () => {
-  await reader.close();
-  await gate?.close();
-  await engine.close();
-  tmp.cleanup();
-});
+after(() => shipped.close());
 
 test('a call chain is followed through the memory: the callee defined in another file, then its callee', async () => {
   const one = await engine.ask('The function `startJob` calls exactly one function defined in another file. Which function is it?', { mode: 'gated', reasoner: reader, gate });

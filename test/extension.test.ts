@@ -216,6 +216,19 @@ test('sidebar state: questions, streamed trace, results, late messages, history,
   assert.equal(shown.current?.feedback.verdict, 'up');
   assert.equal(shown.current?.steps.length, 1, 'replayed steps are not doubled');
   assert.equal(shown.draft, 'next');
+
+  // A finished question keeps its answer, citations and how the engine read the question.
+  let done = reduce(initialState(), { type: 'askStarted', askId: 'a5', question: 'who calls open_connection' });
+  const citation = { path: 'db/pool.py', startLine: 29, endLine: 29 };
+  const stats = { blocksTotal: 4, blocksRead: 2, tokensRead: 90, ms: 12, peakRssMb: 200, citationsDropped: 0 };
+  done = reduce(done, {
+    type: 'askDone',
+    askId: 'a5',
+    result: { answer: 'Uses of `open_connection`: db/pool.py:29', citations: [citation], steps: [], stats, confidence: 'answer', interpreted: 'Where is `open_connection` called?' },
+  });
+  assert.equal(done.current?.status, 'done');
+  assert.deepEqual(done.current?.citations, [citation]);
+  assert.equal(done.current?.interpreted, 'Where is `open_connection` called?');
 });
 
 test('the engine client talks to engram serve, restarts it after a crash, and gives up on a crash loop', async () => {

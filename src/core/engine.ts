@@ -6,7 +6,7 @@ import { Chunker } from './chunk/index.js';
 import { anchoredLines, keptWords, ModelCompressor, openCompressor, type Compressor } from './compress/index.js';
 import { recall } from './gate/recall.js';
 import { Gate } from './gate/gate.js';
-import { ask, checkQuestion, evaluate, SourceLines, type AskOptions, type EvalReport, type QaItem, type QuestionReport, type WordsKept } from './ask/index.js';
+import { ask, checkQuestion, evaluate, interpretQuestion, SourceLines, type AskOptions, type EvalReport, type QaItem, type QuestionReport, type WordsKept } from './ask/index.js';
 import { Scanner } from './scan/index.js';
 import { defaultStoreDir, MemoryStore, META_COMPRESSOR, type StoreStats } from './store/index.js';
 import { Indexer, type IndexReport, type IndexRunOptions } from './sync/indexer.js';
@@ -118,7 +118,7 @@ export class Engine {
   async gateRank(question: string, k: number, options: Pick<AskOptions, 'gate' | 'gateOptions' | 'signal'> = {}): Promise<Citation[]> {
     const source = new SourceLines(this.repo);
     const gate = new Gate(this.store, this.compressor, options.gate ?? null, async (b) => (await source.lines(b.path, b.startLine, b.endLine))?.join('\n') ?? b.compressed, options.gateOptions);
-    const ranked = await gate.rank(checkQuestion(question), '', { read: new Set(), excluded: new Set() }, options.signal);
+    const ranked = await gate.rank(interpretQuestion(checkQuestion(question)).question, '', { read: new Set(), excluded: new Set() }, options.signal);
     return ranked.slice(0, k).map(({ block: b }) => ({ path: b.path, startLine: b.startLine, endLine: b.endLine }));
   }
 

@@ -193,4 +193,6 @@ export interface AskResult {
   steps: TraceEvent[];
   stats: AskStats;
   confidence: AnswerConfidence;
+  /** The question as the engine read it, when it reworded the user's (`Where is \`x\` defined?` for "find x"). */
+  interpreted?: string;
 }

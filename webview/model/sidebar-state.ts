@@ -13,6 +13,8 @@ export interface AskView {
   stats?: AskResult['stats'];
   /** Set when the answer is done: 'evidence' is shown as a low-confidence answer. */
   confidence?: AskResult['confidence'];
+  /** The question as the engine read it, when it reworded it. */
+  interpreted?: string;
   error?: string;
   feedback: { verdict?: 'up' | 'down'; marked: Record<string, boolean>; saved?: boolean; message?: string };
 }
@@ -91,6 +93,7 @@ export function reduce(state: SidebarState, msg: HostToSidebar): SidebarState {
           steps: msg.result.steps.length ? msg.result.steps : cur.steps,
           stats: msg.result.stats,
           ...(msg.result.confidence ? { confidence: msg.result.confidence } : {}),
+          ...(msg.result.interpreted ? { interpreted: msg.result.interpreted } : {}),
         },
       };
     case 'askFailed':

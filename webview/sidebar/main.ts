@@ -151,6 +151,8 @@ function renderAsk(cur: AskView): HTMLElement[] {
     confidenceBadge(cur),
   );
   out.push(header, h('p', { class: 'question' }, icon('comment'), ' ', cur.question));
+  // Say how the question was read, so a wrong reading is visible (and rephrased) at once.
+  if (cur.interpreted) out.push(h('p', { class: 'interpreted muted', title: 'The question in the form the engine answers' }, 'Read as: ', cur.interpreted));
   const answer = h('div', { class: 'answer', id: 'answer', 'data-status': cur.status });
   if (cur.answer) {
     for (const part of linkCitations(cur.answer, cur.citations)) answer.append(part.kind === 'text' ? part.text : citeLink(part.citation, part.text));

@@ -161,6 +161,7 @@ export const askCommand: Command = async (argv, io) => {
     io.stdout.write(`${result.answer || '(no answer)'}\n`);
     if (result.citations.length) io.stdout.write(`\n${result.citations.map((c) => `  ${c.path}:${c.startLine}-${c.endLine}`).join('\n')}\n`);
     const s = result.stats;
+    if (result.interpreted) io.stderr.write(`engram: read the question as: ${result.interpreted}\n`);
     io.stderr.write(
       `engram: ${options.mode} read ${s.blocksRead}/${s.blocksTotal} blocks (${s.tokensRead} tokens) in ${(s.ms / 1000).toFixed(1)} s, peak ${s.peakRssMb} MB` +
         `${s.citationsDropped ? `; ${s.citationsDropped} citation(s) outside the lines read were dropped` : ''}${s.stopped ? `; ${s.stopped}` : ''}` +

@@ -10,6 +10,7 @@ import { betterLead, type BlockView, type Lead, type Reasoner } from '../reason/
 import type { MemoryStore } from '../store/index.js';
 import { CancelledError, UserError, type AnswerConfidence, type AskMode, type AskResult, type MemoryBlock, type TraceEvent } from '../types.js';
 import { verifyCitations, type Span } from './citations.js';
+import { interpretQuestion, type Interpreted } from './interpret.js';
 import { SourceLines } from './source.js';
 
 export interface AskOptions {
@@ -74,7 +75,9 @@ export async function checkWorkspace(store: MemoryStore): Promise<number> {
 }
 
 export async function ask(ctx: AskContext, question: string, opts: AskOptions): Promise<AskResult> {
-  return new AskRun(ctx, checkQuestion(question), opts).run();
+  const asked = interpretQuestion(checkQuestion(question));
+  const result = await new AskRun(ctx, asked.question, opts, asked.form).run();
+  return asked.form && asked.question !== question.trim() ? { ...result, interpreted: asked.question } : result;
 }
 
 class AskRun {
@@ -101,6 +104,7 @@ class AskRun {
     private readonly ctx: AskContext,
     private readonly question: string,
     private readonly opts: AskOptions,
+    private readonly form: Interpreted['form'] = null,
   ) {
     this.source = new SourceLines(ctx.repo);
     this.mode = opts.mode ?? 'gated';
@@ -167,7 +171,7 @@ class AskRun {
     while (this.blocksRead < gate.maxBlocks && !this.overBudget()) {
       const started = performance.now();
       const decisions = await this.budgeted((signal) =>
-        gate.select(this.question, this.memory, { read, excluded, blocksRead: this.blocksRead, tokensRead: this.tokensRead }, signal),
+        gate.select(this.question, this.gateMemory(), { read, excluded, blocksRead: this.blocksRead, tokensRead: this.tokensRead }, signal),
       );
       if (!decisions) return;
       const ms = performance.now() - started;
@@ -180,6 +184,14 @@ class AskRun {
       read.add(next.block.id);
       if (await this.readBlock(next.block, next.score)) return;
     }
+  }
+
+  /**
+   * The memory the gate reads with the question. A uses question's memory is the uses found so
+   * far, lines full of other names that would lead recall away from the one name asked about.
+   */
+  private gateMemory(): string {
+    return this.form === 'uses' ? '' : this.memory;
   }
 
   private async memagent(): Promise<void> {

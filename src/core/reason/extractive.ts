@@ -7,6 +7,7 @@ import type { Citation } from '../types.js';
 import { chainQuestion, chainSoFar, hopOf, isChainLine, stepChain, type ChainQuestion, type ChainStep } from './chain.js';
 import { DESCRIBED_ANSWER, describedDefinition, describedWords } from './describe.js';
 import { asksForWords, WORDS_NOTE } from './prose.js';
+import { usesAsAsked, usesIn, usesQuestion, type UsesQuestion } from './uses.js';
 import { valueIn, valueQuestion, type ValueQuestion } from './value.js';
 import { betterLead, type AnswerInput, type AnswerOutput, type BlockView, type Lead, type ReadInput, type ReadOutput, type Reasoner } from './reasoner.js';
 
@@ -56,9 +57,11 @@ export class ExtractiveReasoner implements Reasoner {
     const forms = formsOf(input.question);
     // For an explanation the evidence is the blocks themselves, in the gate's order.
     if (forms.words) add(blockFact(block));
+    // A uses question's memory is the uses found, each a fact.
+    for (const u of forms.uses ? usesIn(forms.uses, block) : []) add(`${block.path}:${u.line}: ${u.text}`);
     // A chain's memory is its hops and their calls: the reader's kept lines (every line of an
     // operator that calls the same helpers) would steer the gate off the next definition.
-    if (!forms.chain) for (const k of out?.keepLines ?? []) add(`${input.block.path}:${k.line}: ${k.text.trim()}`);
+    if (!forms.chain && !forms.uses) for (const k of out?.keepLines ?? []) add(`${input.block.path}:${k.line}: ${k.text.trim()}`);
     const { lead, source, step } = blockLead(input.question, forms, input.memory, block, out);
     for (const f of step?.facts ?? []) {
       // A hop read on past its block is written again with all its calls: the new line replaces the old.
@@ -114,7 +117,9 @@ export class ExtractiveReasoner implements Reasoner {
       }
     }
     const tokens = { blocksUsed: used, blockTokens, promptTokens: blockTokens, outputTokens: 0 };
-    if (formsOf(input.question).words) return wordsAnswer(lead, input.memory, tokens);
+    const forms = formsOf(input.question);
+    if (forms.uses) return usesAnswer(forms.uses, input.memory, input.blocks.map(plain), tokens);
+    if (forms.words) return wordsAnswer(lead, input.memory, tokens);
     // A memory written elsewhere (no leads came with it): its latest answer line.
     const found = lead?.confident ? lead : lead ? null : memoryAnswer(input.memory);
     const answer = found as { text: string; citation: Citation } | null;
@@ -168,6 +173,36 @@ function wordsAnswer(lead: Lead | null, memory: string, tokens: Omit<AnswerOutpu
   if (!cited.length) return { answer: 'not found', citations: [], confidence: 'none', ...tokens };
   const evidence = cited.map((c) => `${spanLabel(c.citation)}: ${oneLine(c.text)}`).join('; ');
   return { answer: `${WORDS_NOTE}${evidence}`, citations: cited.map((c) => c.citation), confidence: 'evidence', ...tokens };
+}
+
+/** Places cited for a uses question, at most. */
+const USES_CITED = 8;
+
+/**
+ * The answer to a uses question: the lines that use the name in the blocks read (the memory's
+ * facts, and blocks given at once), as many as fit, with how many were found. Only the blocks
+ * read are searched, and the answer says so.
+ */
+function usesAnswer(asked: UsesQuestion, memory: string, blocks: ReadonlyArray<{ path: string; startLine: number; text: string }>, tokens: Omit<AnswerOutput, 'answer' | 'citations' | 'confidence'>): AnswerOutput {
+  const found: Array<{ citation: Citation; text: string }> = [];
+  const seen = new Set<string>();
+  const note = (citation: Citation, text: string): void => {
+    const key = `${citation.path}:${citation.startLine}`;
+    if (!seen.has(key)) found.push({ citation, text });
+    seen.add(key);
+  };
+  for (const line of memory.split('\n')) {
+    const f = factOf(line);
+    if (f && !f.answer) note(f.citation, f.text);
+  }
+  for (const b of blocks) for (const u of usesIn(asked, b)) note({ path: b.path, startLine: u.line, endLine: u.line }, u.text);
+  if (!found.length) return { answer: `not found: no line of the code read uses \`${asked.name}\``, citations: [], confidence: 'none', ...tokens };
+  // Uses of the kind asked for (raises for "where is it raised") first, in reading order.
+  found.sort((a, b) => Number(usesAsAsked(asked, b.text)) - Number(usesAsAsked(asked, a.text)));
+  const shown = found.slice(0, USES_CITED);
+  const more = found.length > shown.length ? ` (${found.length - shown.length} more in the code read)` : '';
+  const places = shown.map((f) => `${spanLabel(f.citation)}: ${oneLine(f.text)}`).join('; ');
+  return { answer: `Uses of \`${asked.name}\` in the code read: ${places}${more}`, citations: shown.map((f) => f.citation), confidence: 'answer', ...tokens };
 }
 
 /** A block as one memory fact: its range and its first line that says something (a file's overview, a definition's head). */
@@ -245,14 +280,17 @@ interface Forms {
   value: ValueQuestion | null;
   /** The names a "where is X defined" question asks about. */
   place: readonly string[] | null;
+  /** The name a "where is X used" question asks about. */
+  uses: UsesQuestion | null;
   /** It asks for an explanation, in none of the forms above: the built-in reader gives evidence only. */
   words: boolean;
 }
 
 function formsOf(question: string): Forms {
-  const names = questionForm(question) === 'place' ? namesIn(question) : [];
-  const forms = { described: describedWords(question), chain: chainQuestion(question), value: valueQuestion(question), place: names.length ? names : null };
-  const structured = Boolean(forms.described ?? forms.chain ?? forms.value ?? forms.place);
+  const uses = usesQuestion(question);
+  const names = !uses && questionForm(question) === 'place' ? namesIn(question) : [];
+  const forms = { described: describedWords(question), chain: chainQuestion(question), value: valueQuestion(question), place: names.length ? names : null, uses };
+  const structured = Boolean(forms.described ?? forms.chain ?? forms.value ?? forms.place ?? forms.uses);
   return { ...forms, words: !structured && asksForWords(question) };
 }
 
@@ -269,7 +307,9 @@ function blockLead(
   memory: string,
   block: { path: string; startLine: number; text: string },
   out: ReaderOutput | undefined,
-): { lead: Lead | null; source: 'chain' | 'value' | 'described' | 'place' | 'reader'; step: ChainStep | null } {
+): { lead: Lead | null; source: 'chain' | 'value' | 'described' | 'place' | 'uses' | 'reader'; step: ChainStep | null } {
+  // Uses are facts of the memory, read to the end of the gate's picks: no block's lead ends it.
+  if (forms.uses) return { lead: null, source: 'uses', step: null };
   if (forms.chain) {
     const step = stepChain(forms.chain, memory, block);
     return { lead: chainLead(forms.chain, memory, step, block, out), source: 'chain', step };

@@ -8,6 +8,9 @@ import { definer, escapeRegExp, namesIn, parametersClose, SPREAD_HEAD_LINES } fr
 /** What a value question asks for: a constant's name, or a parameter and its function. */
 export interface ValueQuestion {
   name: string;
+  /** The name is a parameter and its default is asked for: in `fn`'s head, or without `fn`, any function's. */
+  parameter?: boolean;
+  /** The function whose parameter it is (a parameter, then, whatever `parameter` says). */
   fn?: string;
 }
 
@@ -21,6 +24,15 @@ const PARAMETER = /\bparameter\s+`([^`]+)`/i;
 const FUNCTION = /\b(?:function|method|constructor|class)\s+`([^`]+)`/i;
 const VALUE_OF = /\bvalue of\b/i;
 const OPEN = '([{';
+const CLASS_HEAD = /^\s*(?:(?:export|default|abstract|declare)\s+)*class\s/;
+const CONSTRUCTOR = /^\s*(?:(?:public|private|protected)\s+)?(?:constructor\s*\(|def\s+__init__\s*\()/;
+// Heads of any function, for a parameter asked without its function: Python, JavaScript and
+// TypeScript functions, arrow functions and class methods, Rust and Go.
+const FUNCTION_HEAD = [
+  /^\s*(?:(?:export|default|async|static|public|private|protected|override|pub)\s+)*(?:def\s|function\b|fn\s|func\s|constructor\s*\()/u,
+  /^\s*(?:export\s+)?(?:const|let|var)\s+[\p{L}_$][\p{L}\p{N}_$]*\s*(?::[^=]*)?=\s*(?:async\s+)?\(/u,
+  /^\s*(?:(?:static|async|public|private|protected|get|set|override)\s+)*[\p{L}_$][\p{L}\p{N}_$]*\s*\([^)]*\)\s*(?::[^{]*)?\{\s*$/u,
+];
 const CLOSE = ')]}';
 
 /** What a value question asks for; null for other questions. */
@@ -28,7 +40,7 @@ export function valueQuestion(question: string): ValueQuestion | null {
   if (!VALUE_OF.test(question)) return null;
   const param = PARAMETER.exec(question)?.[1];
   const fn = FUNCTION.exec(question)?.[1];
-  if (param) return fn ? { name: param, fn } : { name: param };
+  if (param) return fn ? { name: param, parameter: true, fn } : { name: param, parameter: true };
   const names = namesIn(question);
   return names.length === 1 ? { name: names[0]! } : null;
 }
@@ -37,11 +49,14 @@ export function valueQuestion(question: string): ValueQuestion | null {
 export function valueIn(asked: ValueQuestion, block: { startLine: number; text: string }): ValueFound | null {
   const lines = block.text.split('\n');
   const e = escapeRegExp(asked.name);
-  if (asked.fn) {
-    const head = definer([asked.fn]);
+  if (asked.parameter || asked.fn) {
+    const head = asked.fn ? definer([asked.fn]) : (line: string) => FUNCTION_HEAD.some((h) => h.test(line));
     const param = new RegExp(String.raw`(?<![\p{L}\p{N}_$.])${e}\s*(?=[:=])`, 'u');
-    for (let i = 0; i < lines.length; i++) {
-      if (!head(lines[i]!, i, lines)) continue;
+    for (let h = 0; h < lines.length; h++) {
+      if (!head(lines[h]!, h, lines)) continue;
+      // A class's parameters are its constructor's.
+      const i = CLASS_HEAD.test(lines[h]!) ? lines.findIndex((l, k) => k > h && CONSTRUCTOR.test(l)) : h;
+      if (i < 0) continue;
       // SPREAD_HEAD_LINES on, or to where a longer parameter list closes.
       const end = Math.max(Math.min(lines.length - 1, i + SPREAD_HEAD_LINES), parametersClose(lines, i) ?? 0);
       for (let j = i; j <= end; j++) {

@@ -1,0 +1,201 @@
+// Questions in the user's words ("which file defines LineStart?", "what's the default for
+// show_groups in create_diagram?", "who calls parse_args?") read as the forms the engine
+// answers from the code's structure, which are also the forms the reader was trained on
+// ("Where is the class `LineStart` defined?"). A question is rewritten only when one form
+// matches it whole: a partial guess would steer the gate and the reasoner wrong, so anything
+// else is left as the user wrote it.
+import { STOP_WORDS } from '../compress/identifiers.js';
+
+/** The form a question was read as, and its rewording (the question itself when no form matched). */
+export interface Interpreted {
+  question: string;
+  form: 'place' | 'value' | 'default' | 'chain' | 'uses' | null;
+}
+
+const IDENT = String.raw`[\p{L}_$][\p{L}\p{N}_$]*`;
+// A name: in backticks, or an identifier, maybe qualified (`Class.method`, `mod::f`), maybe with `()`.
+const NAME = '(`[^`\\n]{1,200}`|' + String.raw`${IDENT}(?:(?:\.|::|#)${IDENT})*(?:\(\))?)`;
+const KINDS = 'function|method|class|constant|variable|interface|type|enum|struct|trait|module|component|hook|macro|constructor|property|field|exception|error';
+// The kind of definition, before the name ("the class X") or after it ("the X class").
+const BEFORE = String.raw`(?:the\s+)?(?:(${KINDS})\s+)?`;
+const AFTER = String.raw`(?:\s+(${KINDS}))?`;
+const THING = `${BEFORE}${NAME}${AFTER}`;
+const PARAM_WORD = String.raw`(?:parameter|param|argument|arg|option|keyword\s+argument|kwarg)`;
+const DEFINED = String.raw`(?:defined|declared|implemented|located|written|created)`;
+const ANOTHER_FILE = String.raw`(?:in|from)\s+(?:another|a\s+different|an\s+other|other|a\s+separate)\s+(?:file|module)`;
+const CODE_SHAPED = /[_$]|\p{Ll}\p{Lu}|\p{L}\p{N}/u;
+const SCREAMING = /^\p{Lu}[\p{Lu}\p{N}]*(?:_[\p{Lu}\p{N}]+)+$/u;
+
+interface Name {
+  name: string;
+  owner?: string;
+  kind?: string;
+}
+
+/** How sure the wording is that a slot holds a name: `weak` slots take only code-shaped or backticked names. */
+type Strength = 'strong' | 'capitalized' | 'weak';
+
+interface Rule {
+  form: NonNullable<Interpreted['form']>;
+  re: RegExp;
+  /** The canonical question from the match, or null when its slots hold no names. */
+  make: (m: RegExpExecArray) => string | null;
+}
+
+const rule = (form: Rule['form'], body: string, make: Rule['make']): Rule => ({ form, re: new RegExp(`^${body}$`, 'iu'), make });
+
+/** `thing` read from a THING match starting at group `at` (kind before, name, kind after). */
+function thingAt(m: RegExpExecArray, at: number, strength: (kind: string | undefined) => Strength): Name | null {
+  const kind = (m[at] ?? m[at + 2])?.toLowerCase();
+  return nameOf(m[at + 1], kind, strength(kind));
+}
+
+const strongIf = (cue: boolean) => (kind: string | undefined): Strength => (cue || kind ? 'strong' : 'weak');
+const placeStrength = (kind: string | undefined): Strength => (kind ? 'strong' : 'capitalized');
+
+const RULES: readonly Rule[] = [
+  // uses first: "where is X used" must not read as "where is X"
+  rule('uses', String.raw`where\s+(?:is|are)\s+${THING}\s+(?:being\s+)?(used|called|referenced|invoked|imported|raised|thrown|instantiated|read)(?:\s+from)?`, (m) =>
+    uses(thingAt(m, 1, strongIf(true)), m[4]),
+  ),
+  rule('uses', String.raw`(?:who|what|which\s+(?:\S+\s+)?(?:functions?|methods?|files?|code|modules?|classes|places?))\s+(calls|uses|references|imports|raises|throws|instantiates|invokes)\s+${THING}`, (m) =>
+    uses(thingAt(m, 2, strongIf(true)), m[1]),
+  ),
+  rule('uses', String.raw`(?:find|show(?:\s+me)?|list|get)\s+(?:all\s+)?(?:the\s+)?(usages?|uses|references|callers|call\s+sites|calls)\s+(?:of|to|for)\s+${THING}`, (m) =>
+    uses(thingAt(m, 2, strongIf(true)), m[1]),
+  ),
+  rule('uses', String.raw`where\s+(?:do|does)\s+(?:we|i|you|the\s+code|anything|anyone)\s+(use|call|raise|throw|import|invoke|instantiate)\s+${THING}`, (m) =>
+    uses(thingAt(m, 2, strongIf(true)), m[1]),
+  ),
+  // call chains: "which function in another file does X call"
+  rule('chain', String.raw`(?:what|which)\s+(?:function|method)\s+(?:(?:that\s+is\s+)?defined\s+)?${ANOTHER_FILE}\s+(?:does|do)\s+${THING}\s+call`, (m) =>
+    chain(thingAt(m, 1, strongIf(true))),
+  ),
+  rule('chain', String.raw`(?:what|which)(?:\s+(?:function|method))?\s+(?:does|do)\s+${THING}\s+call\s+(?:(?:that\s+is\s+)?defined\s+)?${ANOTHER_FILE}`, (m) =>
+    chain(thingAt(m, 1, strongIf(true))),
+  ),
+  // parameter defaults: "what is the default (value) of/for (the parameter) P (of/in F)"
+  rule(
+    'default',
+    String.raw`(?:what\s+is\s+)?(?:the\s+)?default(?:\s+value)?\s+(?:of|for)\s+(?:the\s+)?(?:${PARAM_WORD}\s+)?${NAME}(?:\s+${PARAM_WORD})?(?:\s+(?:of|in|for|on|to)\s+${THING})?`,
+    (m) => defaultOf(m[1], m[3] ? m : null, 2),
+  ),
+  // "what does P (of/in F) default to", "what does P default to in F"
+  rule(
+    'default',
+    String.raw`what\s+(?:does|do)\s+(?:the\s+)?(?:${PARAM_WORD}\s+)?${NAME}(?:\s+${PARAM_WORD})?(?:\s+(?:of|in|for)\s+${THING})?\s+default\s+to(?:\s+in\s+${THING})?`,
+    (m) => defaultOf(m[1], m[3] ? m : m[6] ? m : null, m[3] ? 2 : 5),
+  ),
+  // "what is F's default for P"
+  rule('default', String.raw`what\s+is\s+${BEFORE}${NAME}${AFTER}'s\s+default(?:\s+value)?\s+(?:of|for)\s+(?:the\s+)?(?:${PARAM_WORD}\s+)?${NAME}(?:\s+${PARAM_WORD})?`, (m) =>
+    defaultOf(m[4], m, 1),
+  ),
+  // constants: "what is X set to", "what does X equal", "what is the value of X", "what is MAX_RETRIES"
+  rule('value', String.raw`what\s+(?:is|are)\s+(?:the\s+)?(?:constant\s+|variable\s+|setting\s+)?${NAME}\s+(?:set\s+to|equal\s+to|assigned(?:\s+to)?|initiali[sz]ed\s+(?:to|with|as)|defined\s+as)`, (m) =>
+    constant(nameOf(m[1], undefined, 'strong')),
+  ),
+  rule('value', String.raw`what\s+(?:does|do)\s+(?:the\s+)?(?:constant\s+|variable\s+|setting\s+)?${NAME}\s+(?:equal|hold|contain|evaluate\s+to|resolve\s+to)`, (m) => constant(nameOf(m[1], undefined, 'strong'))),
+  rule('value', String.raw`what\s+value\s+(?:does|do)\s+(?:the\s+)?(?:constant\s+|variable\s+|setting\s+)?${NAME}\s+(?:have|hold|get|take)`, (m) => constant(nameOf(m[1], undefined, 'strong'))),
+  rule('value', String.raw`what\s+is\s+(?:the\s+)?value\s+(?:of|for)\s+(?:the\s+)?(?:constant\s+|variable\s+|setting\s+)?${NAME}`, (m) => constant(nameOf(m[1], undefined, 'strong'))),
+  rule('value', String.raw`what\s+(?:is|are)\s+${NAME}`, (m) => (SCREAMING.test(bare(m[1]!)) ? constant(nameOf(m[1], undefined, 'strong')) : null)),
+  // places: "where is X (defined)", "which file defines X", "find X", "definition of X"
+  rule('place', String.raw`where\s+(?:is|are)\s+${THING}(?:\s+${DEFINED})?`, (m) => place(thingAt(m, 1, placeStrength))),
+  rule('place', String.raw`where\s+${THING}\s+(?:is|are)\s+${DEFINED}`, (m) => place(thingAt(m, 1, strongIf(true)))),
+  rule('place', String.raw`where\s+does\s+${THING}\s+(?:live|come\s+from|get\s+defined)`, (m) => place(thingAt(m, 1, placeStrength))),
+  rule('place', String.raw`(?:in\s+)?(?:which|what)\s+(?:source\s+)?(?:file|module)\s+(?:defines|declares|implements|contains|has|holds)\s+${THING}`, (m) =>
+    place(thingAt(m, 1, strongIf(true))),
+  ),
+  rule('place', String.raw`(?:in\s+)?(?:which|what)\s+(?:source\s+)?(?:file|module)\s+(?:is|are)\s+${THING}\s+(?:${DEFINED}(?:\s+in)?|in)`, (m) =>
+    place(thingAt(m, 1, strongIf(true))),
+  ),
+  rule(
+    'place',
+    String.raw`(?:find|show(?:\s+me)?|locate|open|go\s+to|jump\s+to|take\s+me\s+to|where\s+can\s+i\s+find|get\s+me)\s+(?:the\s+)?((?:definition|declaration|source|implementation|code)\s+(?:of|for)\s+)?${THING}(?:'s)?(\s+(?:definition|declaration|source|implementation))?`,
+    (m) => place(thingAt(m, 2, strongIf(Boolean(m[1] ?? m[5])))),
+  ),
+  rule('place', String.raw`(?:the\s+)?(?:definition|declaration)\s+of\s+${THING}`, (m) => place(thingAt(m, 1, strongIf(true)))),
+];
+
+/** The question as the form it matches whole, else as it was. */
+export function interpretQuestion(question: string): Interpreted {
+  const q = normalized(question);
+  for (const r of RULES) {
+    const m = r.re.exec(q);
+    const made = m ? r.make(m) : null;
+    if (made) return { question: made, form: r.form };
+  }
+  return { question, form: null };
+}
+
+/** Contractions spelled out, politeness and the final punctuation dropped, spaces collapsed. */
+function normalized(question: string): string {
+  return question
+    .trim()
+    .replace(/\s+/g, ' ')
+    .replace(/[’]/g, "'")
+    .replace(/\b(what|where|who|which|how)'s\b/gi, '$1 is')
+    .replace(/^(?:(?:please|hey|ok|so)[,\s]+)*(?:(?:can|could|would)\s+you\s+(?:please\s+)?)?(?:tell\s+me\s+|show\s+me\s+(?=where\b))?/i, '')
+    .replace(/\s*(?:,?\s*please)?\s*[?.!]*\s*$/i, '');
+}
+
+function bare(slot: string): string {
+  return slot.replace(/^`|`$/g, '').replace(/\(\)$/, '').trim();
+}
+
+/** A slot's name, when the wording's strength allows it: qualified names give their owner. */
+function nameOf(slot: string | undefined, kind: string | undefined, strength: Strength): Name | null {
+  if (!slot) return null;
+  const quoted = slot.startsWith('`');
+  const text = bare(slot);
+  const parts = text.split(/\.|::|#/).filter(Boolean);
+  const name = parts.pop();
+  if (!name || !new RegExp(`^${IDENT}$`, 'u').test(name)) return null;
+  if (!quoted) {
+    if (STOP_WORDS.has(name.toLowerCase()) && !CODE_SHAPED.test(name)) return null;
+    const shaped = CODE_SHAPED.test(text) || parts.length > 0;
+    if (strength === 'weak' && !shaped) return null;
+    if (strength === 'capitalized' && !shaped && !/^\p{Lu}/u.test(name)) return null;
+  }
+  const owner = parts.pop();
+  return { name, ...(owner ? { owner } : {}), ...(kind ? { kind } : {}) };
+}
+
+/** "the function `f`", "the method `m` of the class `C`", or "`x`" when the kind is unknown. */
+function what(n: Name, fallback?: string): string {
+  if (n.owner) return `the method \`${n.name}\` of the class \`${n.owner}\``;
+  const kind = n.kind ?? fallback;
+  return kind ? `the ${kind} \`${n.name}\`` : `\`${n.name}\``;
+}
+
+function place(n: Name | null): string | null {
+  return n && `Where is ${what(n)} defined?`;
+}
+
+/** "Where is X used/called/raised?": the verb says which uses come first. */
+function uses(n: Name | null, verb: string | undefined): string | null {
+  const v = (verb ?? '').toLowerCase();
+  const asked = /^(?:rais|throw)/.test(v) ? 'raised' : /^(?:call|invok)/.test(v) ? 'called' : 'used';
+  return n && `Where is ${what(n)} ${asked}?`;
+}
+
+function constant(n: Name | null): string | null {
+  return n && `What is the value of the constant \`${n.owner ? `${n.owner}.${n.name}` : n.name}\`?`;
+}
+
+function chain(n: Name | null): string | null {
+  return n && `${capitalized(what(n, 'function'))} calls exactly one function defined in another file. Which function is it?`;
+}
+
+/** A parameter's default, of the function matched at group `at` (THING's three groups) when there is one. */
+function defaultOf(paramSlot: string | undefined, fnMatch: RegExpExecArray | null, at: number): string | null {
+  const p = nameOf(paramSlot, undefined, 'strong');
+  if (!p) return null;
+  const fn = fnMatch ? thingAt(fnMatch, at, strongIf(true)) : null;
+  if (fnMatch && !fn) return null;
+  const of = fn ? ` of ${what(fn, 'function')}` : '';
+  return `What is the default value of the parameter \`${p.name}\`${of}?`;
+}
+
+function capitalized(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}

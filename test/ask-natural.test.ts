@@ -1,0 +1,178 @@
+// Questions in the user's words ("which file defines ConnectionPool?", "who calls
+// open_connection?") are read as the forms the engine answers from the code's structure, and
+// answered through the real engine with the shipped reader and gate; "where is X used"
+// questions list the lines that use X, not its definition, imports, comments or docstrings.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { interpretQuestion } from '../src/core/ask/index.js';
+import type { AskResult } from '../src/core/types.js';
+import { shippedEngine, type ShippedEngine } from './support/shipped.js';
+
+test('questions in plain words are read as the forms the engine answers', () => {
+  const cases: Array<[string, string]> = [
+    ['Which file defines the class LineStart?', 'Where is the class `LineStart` defined?'],
+    ['where is LineStart', 'Where is `LineStart` defined?'],
+    ["Where's the Word class?", 'Where is the class `Word` defined?'],
+    ['Show me the definition of ParserElement', 'Where is `ParserElement` defined?'],
+    ['find the one_of function', 'Where is the function `one_of` defined?'],
+    ['In which file is one_of implemented?', 'Where is `one_of` defined?'],
+    ['Can you please find Engine.ask?', 'Where is the method `ask` of the class `Engine` defined?'],
+    ['What is the default value of show_groups in create_diagram?', 'What is the default value of the parameter `show_groups` of the function `create_diagram`?'],
+    ["what's the default for the timeout argument of the ConnectionPool class", 'What is the default value of the parameter `timeout` of the class `ConnectionPool`?'],
+    ['What does retries default to?', 'What is the default value of the parameter `retries`?'],
+    ['What does DEFAULT_WHITE_CHARS equal?', 'What is the value of the constant `DEFAULT_WHITE_CHARS`?'],
+    ['what is MAX_RETRIES', 'What is the value of the constant `MAX_RETRIES`?'],
+    ['What is the value of timeout?', 'What is the value of the constant `timeout`?'],
+    ['Which function does one_of call from another file?', 'The function `one_of` calls exactly one function defined in another file. Which function is it?'],
+    ['Where is ParseException raised?', 'Where is `ParseException` raised?'],
+    ['who calls open_connection', 'Where is `open_connection` called?'],
+    ['Find all references to `one_of`', 'Where is `one_of` used?'],
+  ];
+  for (const [asked, read] of cases) assert.equal(interpretQuestion(asked).question, read, asked);
+  // Questions no form matches whole stay as they are: prose, descriptions, plain words, pronouns.
+  for (const q of [
+    'How does the pool reuse connections?',
+    'Find the function that parses dates',
+    'show me errors',
+    'where is it?',
+    'What is LineStart?',
+    'Which function does the following: "Split a bibliography into its entries."? Give its name.',
+    'What is the default value of the parameter `show_groups` of the method `create_diagram` of the class `ParserElement`?',
+  ]) {
+    const r = interpretQuestion(q);
+    assert.equal(r.question, q, q);
+    if (r.form === null) continue;
+    assert.ok(q.includes('`'), `${q}: only a question already in its form may match one`);
+  }
+});
+
+const FILES: Record<string, string> = {
+  'db/pool.py': [
+    'from .errors import PoolClosed, PoolTimeout',
+    'from .connect import open_connection',
+    '',
+    'DEFAULT_POOL_SIZE = 10',
+    '',
+    '',
+    'class ConnectionPool:',
+    '    """A pool of reusable connections to one host.',
+    '',
+    '    Connections are opened on demand, up to `size` of them, and',
+    '    handed out by `acquire`. A closed pool opens no more.',
+    '',
+    '    Attributes:',
+    '        host: where the connections go.',
+    '        size: how many connections the pool holds at most.',
+    '        timeout: seconds a connection attempt may take.',
+    '        closed: whether `close` was called.',
+    '    """',
+    '',
+    '    def __init__(self, host, size=DEFAULT_POOL_SIZE, timeout=30.0):',
+    '        self.host = host',
+    '        self.size = size',
+    '        self.timeout = timeout',
+    '        self.closed = False',
+    '',
+    '    def acquire(self):',
+    '        if self.closed:',
+    '            raise PoolClosed(self.host)',
+    '        return open_connection(self.host, self.timeout)',
+    '',
+    '    def close(self):',
+    '        self.closed = True',
+  ].join('\n'),
+  'db/errors.py': [
+    'class PoolClosed(Exception):',
+    '    """Raised when a closed pool is asked for a connection."""',
+    '',
+    '',
+    'class PoolTimeout(Exception):',
+    '    pass',
+  ].join('\n'),
+  'db/connect.py': [
+    'import socket',
+    '',
+    '',
+    'def open_connection(host, timeout, retries=3):',
+    '    """Opens a socket to host.',
+    '',
+    '    >>> open_connection("db", 1.0)',
+    '    """',
+    '    # open_connection retries on refused connections',
+    '    return socket.create_connection((host, 5432), timeout)',
+  ].join('\n'),
+  'db/cli.py': [
+    'from .pool import ConnectionPool',
+    'from .errors import (',
+    '    PoolClosed,',
+    '    PoolTimeout,',
+    ')',
+    '',
+    '',
+    'def main(argv):',
+    '    pool = ConnectionPool(argv[0])',
+    '    try:',
+    '        pool.acquire()',
+    '    except PoolClosed:',
+    '        print("PoolClosed: the pool was closed")',
+    '        raise PoolTimeout("gave up")',
+  ].join('\n'),
+};
+
+let shipped: ShippedEngine;
+const ask = (q: string): Promise<AskResult> => shipped.ask(q);
+
+before(async () => {
+  shipped = await shippedEngine(FILES);
+});
+
+after(() => shipped.close());
+
+test('a place asked in plain words is answered at the definition, and the result says how it was read', async () => {
+  const r = await ask('Which file defines ConnectionPool?');
+  assert.equal(r.confidence, 'answer');
+  assert.equal(r.answer, 'db/pool.py:7');
+  assert.equal(r.interpreted, 'Where is `ConnectionPool` defined?');
+  const f = await ask('find the open_connection function');
+  assert.equal(f.answer, 'db/connect.py:4');
+  // A question already in its form is not reported as reworded.
+  assert.equal((await ask('Where is the function `open_connection` defined?')).interpreted, undefined);
+});
+
+test('values and defaults asked in plain words: a class takes its constructor, a parameter without a function any head', async () => {
+  const size = await ask('What is DEFAULT_POOL_SIZE set to?');
+  assert.equal(size.answer, '10');
+  assert.deepEqual(size.citations, [{ path: 'db/pool.py', startLine: 4, endLine: 4 }]);
+  const timeout = await ask("What's the default for timeout in the ConnectionPool class?");
+  assert.equal(timeout.answer, '30.0');
+  assert.deepEqual(timeout.citations, [{ path: 'db/pool.py', startLine: 20, endLine: 20 }]);
+  const retries = await ask('What does retries default to?');
+  assert.equal(retries.answer, '3');
+  assert.deepEqual(retries.citations, [{ path: 'db/connect.py', startLine: 4, endLine: 4 }]);
+});
+
+test('uses are the lines that use the name: raises first when raises are asked for; no definition, import, comment or docstring', async () => {
+  const raised = await ask('Where is PoolClosed raised?');
+  assert.equal(raised.confidence, 'answer');
+  const cited = raised.citations.map((c) => `${c.path}:${c.startLine}`);
+  assert.equal(cited[0], 'db/pool.py:28', raised.answer);
+  assert.ok(cited.includes('db/cli.py:12'), `the except clause is a use too: ${raised.answer}`);
+  for (const not of ['db/errors.py:1', 'db/pool.py:1', 'db/cli.py:3', 'db/cli.py:13']) assert.ok(!cited.includes(not), `${not} does not use PoolClosed: ${raised.answer}`);
+
+  const callers = await ask('who calls open_connection?');
+  assert.deepEqual(
+    callers.citations.map((c) => `${c.path}:${c.startLine}`),
+    ['db/pool.py:29'],
+    `the docstring example, the comment and the import are not calls: ${callers.answer}`,
+  );
+
+  const none = await ask('Where is PoolTimeout used?');
+  assert.ok(none.citations.some((c) => c.path === 'db/cli.py' && c.startLine === 14), none.answer);
+});
+
+test('a call chain asked in plain words is followed into the other file', async () => {
+  const r = await ask('Which function does acquire call from another file?');
+  assert.equal(r.confidence, 'answer', r.answer);
+  assert.equal(r.answer, 'open_connection');
+  assert.deepEqual(r.citations, [{ path: 'db/connect.py', startLine: 4, endLine: 4 }]);
+});
