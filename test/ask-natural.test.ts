@@ -24,7 +24,13 @@ test('questions in plain words are read as the forms the engine answers', () => 
     ['what is MAX_RETRIES', 'What is the value of the constant `MAX_RETRIES`?'],
     ['What is the value of timeout?', 'What is the value of the constant `timeout`?'],
     ['Which function does one_of call from another file?', 'The function `one_of` calls exactly one function defined in another file. Which function is it?'],
+    ['What does one_of call?', 'Which functions does the function `one_of` call?'],
+    ['which functions are called by Engine.ask', 'Which functions does the method `ask` of the class `Engine` call?'],
     ['Where is ParseException raised?', 'Where is `ParseException` raised?'],
+    ['What does one_of do?', 'What does `one_of` do?'],
+    ['What is LineStart?', 'What does `LineStart` do?'],
+    ['what is the Word class for', 'What does the class `Word` do?'],
+    ['explain _trim_arity', 'What does `_trim_arity` do?'],
     ['who calls open_connection', 'Where is `open_connection` called?'],
     ['Find all references to `one_of`', 'Where is `one_of` used?'],
   ];
@@ -35,7 +41,7 @@ test('questions in plain words are read as the forms the engine answers', () => 
     'Find the function that parses dates',
     'show me errors',
     'where is it?',
-    'What is LineStart?',
+    'What is Word?',
     'Which function does the following: "Split a bibliography into its entries."? Give its name.',
     'What is the default value of the parameter `show_groups` of the method `create_diagram` of the class `ParserElement`?',
   ]) {
@@ -175,4 +181,29 @@ test('a call chain asked in plain words is followed into the other file', async 
   assert.equal(r.confidence, 'answer', r.answer);
   assert.equal(r.answer, 'open_connection');
   assert.deepEqual(r.citations, [{ path: 'db/connect.py', startLine: 4, endLine: 4 }]);
+});
+
+test("a function's own calls are read from its body", async () => {
+  const r = await ask('What does acquire call?');
+  assert.equal(r.confidence, 'answer', r.answer);
+  assert.equal(r.answer, '`acquire` (db/pool.py:26) calls `PoolClosed`, `open_connection` (by name; methods of objects are not listed)');
+  // Its head, then the lines that call.
+  assert.deepEqual(
+    r.citations.map((c) => `${c.path}:${c.startLine}-${c.endLine}`),
+    ['db/pool.py:26-26', 'db/pool.py:28-28', 'db/pool.py:29-29'],
+  );
+});
+
+test('what a name does is answered from its documentation; without documentation its definition is evidence', async () => {
+  const pool = await ask('What does ConnectionPool do?');
+  assert.equal(pool.confidence, 'answer', pool.answer);
+  assert.equal(pool.answer, '`ConnectionPool` (db/pool.py:7): A pool of reusable connections to one host.');
+  assert.deepEqual(pool.citations, [{ path: 'db/pool.py', startLine: 7, endLine: 18 }]);
+  const open = await ask('explain open_connection');
+  assert.equal(open.answer, '`open_connection` (db/connect.py:4): Opens a socket to host.');
+  // An undocumented constant is what it is assigned.
+  assert.equal((await ask('what is `DEFAULT_POOL_SIZE` for?')).answer, '`DEFAULT_POOL_SIZE` (db/pool.py:4) = 10');
+  const main = await ask('What does main do?');
+  assert.equal(main.confidence, 'evidence', main.answer);
+  assert.deepEqual(main.citations[0], { path: 'db/cli.py', startLine: 8, endLine: 8 });
 });

@@ -9,7 +9,7 @@ import { STOP_WORDS } from '../compress/identifiers.js';
 /** The form a question was read as, and its rewording (the question itself when no form matched). */
 export interface Interpreted {
   question: string;
-  form: 'place' | 'value' | 'default' | 'chain' | 'uses' | null;
+  form: 'place' | 'value' | 'default' | 'chain' | 'calls' | 'uses' | 'explain' | null;
 }
 
 const IDENT = String.raw`[\p{L}_$][\p{L}\p{N}_$]*`;
@@ -74,6 +74,12 @@ const RULES: readonly Rule[] = [
   rule('chain', String.raw`(?:what|which)(?:\s+(?:function|method))?\s+(?:does|do)\s+${THING}\s+call\s+(?:(?:that\s+is\s+)?defined\s+)?${ANOTHER_FILE}`, (m) =>
     chain(thingAt(m, 1, strongIf(true))),
   ),
+  // a function's own calls: "what does X call", "which functions are called by X"
+  rule('calls', String.raw`(?:what|which)(?:\s+(?:functions?|methods?))?\s+(?:does|do)\s+${THING}\s+call`, (m) => calls(thingAt(m, 1, strongIf(true)))),
+  rule('calls', String.raw`(?:what|which)\s+(?:functions?|methods?)\s+(?:are|is)\s+called\s+(?:by|from|in|inside)\s+${THING}`, (m) => calls(thingAt(m, 1, strongIf(true)))),
+  rule('calls', String.raw`(?:list|show(?:\s+me)?|find)\s+(?:all\s+)?(?:the\s+)?(?:functions?\s+(?:called|used)|calls(?:\s+made)?)\s+(?:by|in|from|inside)\s+${THING}`, (m) =>
+    calls(thingAt(m, 1, strongIf(true))),
+  ),
   // parameter defaults: "what is the default (value) of/for (the parameter) P (of/in F)"
   rule(
     'default',
@@ -98,6 +104,11 @@ const RULES: readonly Rule[] = [
   rule('value', String.raw`what\s+value\s+(?:does|do)\s+(?:the\s+)?(?:constant\s+|variable\s+|setting\s+)?${NAME}\s+(?:have|hold|get|take)`, (m) => constant(nameOf(m[1], undefined, 'strong'))),
   rule('value', String.raw`what\s+is\s+(?:the\s+)?value\s+(?:of|for)\s+(?:the\s+)?(?:constant\s+|variable\s+|setting\s+)?${NAME}`, (m) => constant(nameOf(m[1], undefined, 'strong'))),
   rule('value', String.raw`what\s+(?:is|are)\s+${NAME}`, (m) => (SCREAMING.test(bare(m[1]!)) ? constant(nameOf(m[1], undefined, 'strong')) : null)),
+  // explanations of one name: "what does X do", "what is X (for)", "explain X"
+  rule('explain', String.raw`what\s+(?:does|do)\s+${THING}\s+do`, (m) => explain(thingAt(m, 1, strongIf(true)))),
+  rule('explain', String.raw`what\s+(?:is|are)\s+${THING}(?:\s+(?:for|used\s+for))?`, (m) => explain(thingAt(m, 1, strongIf(false)))),
+  rule('explain', String.raw`what\s+is\s+the\s+(?:purpose|role|job)\s+of\s+${THING}`, (m) => explain(thingAt(m, 1, placeStrength))),
+  rule('explain', String.raw`(?:explain|describe|summari[sz]e)\s+(?:what\s+)?${THING}(?:\s+does)?`, (m) => explain(thingAt(m, 1, strongIf(true)))),
   // places: "where is X (defined)", "which file defines X", "find X", "definition of X"
   rule('place', String.raw`where\s+(?:is|are)\s+${THING}(?:\s+${DEFINED})?`, (m) => place(thingAt(m, 1, placeStrength))),
   rule('place', String.raw`where\s+${THING}\s+(?:is|are)\s+${DEFINED}`, (m) => place(thingAt(m, 1, strongIf(true)))),
@@ -167,6 +178,10 @@ function what(n: Name, fallback?: string): string {
   return kind ? `the ${kind} \`${n.name}\`` : `\`${n.name}\``;
 }
 
+function explain(n: Name | null): string | null {
+  return n && `What does ${what(n)} do?`;
+}
+
 function place(n: Name | null): string | null {
   return n && `Where is ${what(n)} defined?`;
 }
@@ -180,6 +195,10 @@ function uses(n: Name | null, verb: string | undefined): string | null {
 
 function constant(n: Name | null): string | null {
   return n && `What is the value of the constant \`${n.owner ? `${n.owner}.${n.name}` : n.name}\`?`;
+}
+
+function calls(n: Name | null): string | null {
+  return n && `Which functions does ${what(n, 'function')} call?`;
 }
 
 function chain(n: Name | null): string | null {

@@ -12,7 +12,7 @@ import { CONTINUATION_GAP } from '../types.js';
 export interface ChainQuestion {
   /** The function the chain starts from. */
   start: string;
-  /** How many calls to follow (1: "another file"; 2: "... a third file"). */
+  /** How many calls to follow (1: "another file"; 2: "... a third file"; 0: the start's own calls are asked for). */
   hops: number;
 }
 
@@ -41,6 +41,8 @@ export interface ChainStep {
 
 const ASKS = /`([^`]+)`[^.?;]*\bcalls?\b[^.?;]*\b(?:another|other|different) file/i;
 const THIRD = /\b(?:third|3rd) file\b/i;
+// "Which functions does `f` call?": the start's own calls, read from its body.
+const CALLS = /^\s*which\s+functions\s+does\s+(?:the\s+(?:function|method)\s+)?`([^`]+)`(?:\s+of\s+the\s+class\s+`[^`]+`)?\s+call\s*\?\s*$/i;
 // `…` after the range: the body goes on in the next block (the gate reads that one next); the
 // head's indentation follows it when the head is indented (`…4`: a method).
 const VIA = /^via (\S+) (.+?):(\d+)-(\d+)(?:(…)(\d*))?(?: calls (.*))?$/;
@@ -75,9 +77,16 @@ const BODY_LINES = 80;
 
 export function chainQuestion(question: string): ChainQuestion | null {
   const m = ASKS.exec(question);
-  if (!m) return null;
-  const start = m[1]!.trim().split(/[.#:]/).pop() ?? '';
-  return start ? { start, hops: THIRD.test(question) ? 2 : 1 } : null;
+  const own = m ? null : CALLS.exec(question);
+  const start = (m ?? own)?.[1]?.trim().split(/[.#:]/).pop() ?? '';
+  if (!start) return null;
+  return { start, hops: own ? 0 : THIRD.test(question) ? 2 : 1 };
+}
+
+/** The answer to "which functions does `f` call": the calls of its body, or that it calls none by name. */
+export function callsOf(hop: Hop): string {
+  if (!hop.calls.length) return `\`${hop.name}\` calls no function by name (${hop.path}:${hop.startLine}-${hop.endLine})`;
+  return `\`${hop.name}\` (${hop.path}:${hop.startLine}) calls ${hop.calls.map((c) => `\`${c}\``).join(', ')} (by name; methods of objects are not listed)`;
 }
 
 /** The hops found so far, from the memory's `via` lines, in order (a hop entered again counts once, as last entered). */
@@ -208,7 +217,9 @@ function enter(name: string, block: { path: string; startLine: number }, lines: 
   const facts: string[] = [];
   const python = /\.pyi?$/.test(block.path);
   const local = python ? boundNames(lines, at, end) : new Set<string>();
-  let inString = false;
+  // A body continued from an earlier block may open inside its docstring: then the quotes that
+  // close it leave an odd count in this block's part of the body.
+  let inString = python && from !== undefined && lines.slice(0, end + 1).reduce((n, l) => n + (l.match(TRIPLE) ?? []).length, 0) % 2 === 1;
   for (let i = at + 1; i <= end; i++) {
     const was = inString;
     if (python && (lines[i]!.match(TRIPLE) ?? []).length % 2) inString = !inString;

@@ -36,6 +36,7 @@ const NOT_NAMES = new Set(['if', 'for', 'while', 'switch', 'catch', 'function', 
 const COMMENT = /^\s*(?:\/\*\*?|\*\/?|\/\/|#(?!!)|--|;;)/;
 const DECORATOR = /^\s*@/;
 const DOCSTRING = /^\s*[rRuUbB]?("""|''')/;
+const PY_HEAD = /^\s*(?:async\s+)?(?:def|class)\s/;
 /** Body lines read when a definition has little documentation. */
 const BODY_LINES = 30;
 /** Over this share of the description said, the definition is the answer. */
@@ -60,7 +61,7 @@ export function describedDefinition(words: ReadonlySet<string>, block: { startLi
   lines.forEach((line, i) => {
     const name = headName(line);
     if (!name) return;
-    const doc = wordsOf([...docAbove(lines, i), ...docstringBelow(lines, i)]);
+    const doc = wordsOf([...docAbove(lines, i).lines, ...docstringBelow(lines, i).lines]);
     const said = new Set([...doc, ...wordsOf([name])]);
     const body = wordsOf(lines.slice(i + 1, i + 1 + BODY_LINES));
     let score = 0;
@@ -84,30 +85,49 @@ function headName(line: string): string | null {
   return null;
 }
 
+/** Documentation lines and where they start (0-based); no lines: none. */
+interface Doc {
+  from: number;
+  lines: string[];
+}
+
+/**
+ * The documentation of the definition whose head is lines[i]: the comment right above it, else
+ * the Python docstring right below it; null without either.
+ */
+export function documentationOf(lines: readonly string[], i: number): Doc | null {
+  const above = docAbove(lines, i);
+  if (above.lines.length) return above;
+  // Only a Python `def` or `class` has a docstring (an assignment's next lines are another's).
+  if (!PY_HEAD.test(lines[i]!)) return null;
+  const below = docstringBelow(lines, i);
+  return below.lines.length ? below : null;
+}
+
 /** The comment lines right above line i (decorators between them and the head skipped). */
-function docAbove(lines: readonly string[], i: number): string[] {
+function docAbove(lines: readonly string[], i: number): Doc {
   let j = i - 1;
   while (j >= 0 && DECORATOR.test(lines[j]!)) j--;
-  const out: string[] = [];
-  for (; j >= 0 && COMMENT.test(lines[j]!); j--) out.push(lines[j]!);
-  return out;
+  const end = j;
+  while (j >= 0 && COMMENT.test(lines[j]!)) j--;
+  return { from: j + 1, lines: lines.slice(j + 1, end + 1) };
 }
 
 /** A Python docstring right below the head at line i (after its continuation lines: httpx's `build_request` takes 15). */
-function docstringBelow(lines: readonly string[], i: number): string[] {
+function docstringBelow(lines: readonly string[], i: number): Doc {
   const from = parametersClose(lines, i) ?? i;
   let j = from;
   while (j < lines.length && j < from + SPREAD_HEAD_LINES && !/:\s*(#.*)?$/.test(lines[j]!)) j++;
   const first = lines[j + 1];
   const open = first === undefined ? null : DOCSTRING.exec(first);
-  if (!open) return [];
+  if (!open) return { from: j + 1, lines: [] };
   const out = [first!];
-  if (first!.split(open[1]!).length > 2) return out;
+  if (first!.split(open[1]!).length > 2) return { from: j + 1, lines: out };
   for (let k = j + 2; k < lines.length && k < j + 60; k++) {
     out.push(lines[k]!);
     if (lines[k]!.includes(open[1]!)) break;
   }
-  return out;
+  return { from: j + 1, lines: out };
 }
 
 /** Stemmed lowercase words and identifier parts, stop words and short words left out. */

@@ -4,8 +4,9 @@
 import { definer, definesAny, mentionsAny, namesIn } from '../compress/identifiers.js';
 import { answerFit, ExtractiveReader, ModelTokenizer, NAME_PENALTY, questionForm, type ReaderLoadOptions, type ReaderOutput } from '../models/index.js';
 import type { Citation } from '../types.js';
-import { chainQuestion, chainSoFar, hopOf, isChainLine, stepChain, type ChainQuestion, type ChainStep } from './chain.js';
+import { callsOf, chainQuestion, chainSoFar, hopOf, isChainLine, stepChain, type ChainQuestion, type ChainStep } from './chain.js';
 import { DESCRIBED_ANSWER, describedDefinition, describedWords } from './describe.js';
+import { explainedIn, explainQuestion, type ExplainQuestion } from './explain.js';
 import { asksForWords, WORDS_NOTE } from './prose.js';
 import { usesAsAsked, usesIn, usesQuestion, type UsesQuestion } from './uses.js';
 import { valueIn, valueQuestion, type ValueQuestion } from './value.js';
@@ -56,7 +57,7 @@ export class ExtractiveReasoner implements Reasoner {
     };
     const forms = formsOf(input.question);
     // For an explanation the evidence is the blocks themselves, in the gate's order.
-    if (forms.words) add(blockFact(block));
+    if (forms.words || forms.explain) add(blockFact(block));
     // A uses question's memory is the uses found, each a fact.
     for (const u of forms.uses ? usesIn(forms.uses, block) : []) add(`${block.path}:${u.line}: ${u.text}`);
     // A chain's memory is its hops and their calls: the reader's kept lines (every line of an
@@ -83,7 +84,10 @@ export class ExtractiveReasoner implements Reasoner {
       // says only part of a description.
       // A value question reads on until a block assigns the value (the reader's span may sit on
       // an overload signature that names the function).
-      hasAnswer: lead?.confident === true && (lead.fit ?? 0) === 0 && (!forms.described || lead.score >= DESCRIBED_SURE) && (!forms.value || source === 'value'),
+      hasAnswer:
+        (lead?.confident === true && (lead.fit ?? 0) === 0 && (!forms.described || lead.score >= DESCRIBED_SURE) && (!forms.value || source === 'value')) ||
+        // A function's own calls: once a block after its head does not continue its body, the body has ended.
+        (forms.chain?.hops === 0 && !step && chainSoFar(input.memory).some((h) => h.name === forms.chain?.start)),
       blockTokens,
       promptTokens: blockTokens + this.count(input.question) + this.count(input.memory),
       outputTokens: 0,
@@ -96,6 +100,9 @@ export class ExtractiveReasoner implements Reasoner {
     let lead: Lead | null = input.lead ?? null;
     let used = 0;
     let blockTokens = 0;
+    const forms = formsOf(input.question);
+    // The memory with what the blocks given here add (a chain's hops).
+    let memory = input.memory;
     if (input.blocks.length) {
       const views = input.blocks.map(plain);
       const outs: ReaderOutput[] = await this.reader.read(
@@ -103,8 +110,6 @@ export class ExtractiveReasoner implements Reasoner {
         input.signal,
       );
       used = input.blocks.length;
-      const forms = formsOf(input.question);
-      let memory = input.memory;
       // Blocks read at once may hold the chain in any order: two passes follow it.
       for (const pass of forms.chain ? [0, 1] : [0]) {
         outs.forEach((o, i) => {
@@ -117,9 +122,11 @@ export class ExtractiveReasoner implements Reasoner {
       }
     }
     const tokens = { blocksUsed: used, blockTokens, promptTokens: blockTokens, outputTokens: 0 };
-    const forms = formsOf(input.question);
+    const own = forms.chain?.hops === 0 ? ownCallsAnswer(forms.chain.start, memory, tokens) : null;
+    if (own) return own;
     if (forms.uses) return usesAnswer(forms.uses, input.memory, input.blocks.map(plain), tokens);
-    if (forms.words) return wordsAnswer(lead, input.memory, tokens);
+    // An explanation from the documentation is an answer; without one, what was found is evidence.
+    if (forms.words || (forms.explain && !lead?.confident)) return wordsAnswer(lead, input.memory, tokens, Boolean(forms.explain));
     // A memory written elsewhere (no leads came with it): its latest answer line.
     const found = lead?.confident ? lead : lead ? null : memoryAnswer(input.memory);
     const answer = found as { text: string; citation: Citation } | null;
@@ -159,12 +166,14 @@ const WORDS_CITATIONS = 4;
  * one, but the evidence it found (the blocks read and the lines kept, in reading order, then its
  * best span), said to be evidence.
  */
-function wordsAnswer(lead: Lead | null, memory: string, tokens: Omit<AnswerOutput, 'answer' | 'citations' | 'confidence'>): AnswerOutput {
+function wordsAnswer(lead: Lead | null, memory: string, tokens: Omit<AnswerOutput, 'answer' | 'citations' | 'confidence'>, leadFirst = false): AnswerOutput {
   const cited: Array<{ citation: Citation; text: string }> = [];
   const cite = (citation: Citation, text: string): void => {
     const inside = cited.some((c) => c.citation.path === citation.path && c.citation.startLine <= citation.startLine && citation.endLine <= c.citation.endLine);
     if (!inside && cited.length < WORDS_CITATIONS) cited.push({ citation, text });
   };
+  // The definition asked about, found without documentation, comes before the blocks read.
+  if (lead && leadFirst) cite(lead.citation, lead.text);
   for (const line of memory.split('\n')) {
     const f = factOf(line);
     if (f && !f.answer) cite(f.citation, f.text);
@@ -173,6 +182,23 @@ function wordsAnswer(lead: Lead | null, memory: string, tokens: Omit<AnswerOutpu
   if (!cited.length) return { answer: 'not found', citations: [], confidence: 'none', ...tokens };
   const evidence = cited.map((c) => `${spanLabel(c.citation)}: ${oneLine(c.text)}`).join('; ');
   return { answer: `${WORDS_NOTE}${evidence}`, citations: cited.map((c) => c.citation), confidence: 'evidence', ...tokens };
+}
+
+/**
+ * The answer to "which functions does `f` call": its body's calls, from the memory's hop for it
+ * (the blocks that continue a long body add theirs), cited at its head and the lines that call.
+ * The gate brings a continuing block first, so a body still open when reading ended has no more.
+ */
+function ownCallsAnswer(start: string, memory: string, tokens: Omit<AnswerOutput, 'answer' | 'citations' | 'confidence'>): AnswerOutput | null {
+  const hop = chainSoFar(memory).find((h) => h.name === start);
+  if (!hop) return null;
+  const head = { path: hop.path, startLine: hop.startLine, endLine: hop.startLine };
+  const lines = memory
+    .split('\n')
+    .map(factOf)
+    .flatMap((f) => (f && !f.answer && f.citation.path === hop.path && f.citation.startLine > hop.startLine && f.citation.startLine <= hop.endLine ? [f.citation] : []));
+  const citations = [head, ...lines].slice(0, USES_CITED);
+  return { answer: callsOf(hop), citations, confidence: 'answer', ...tokens };
 }
 
 /** Places cited for a uses question, at most. */
@@ -235,6 +261,9 @@ function factOf(line: string): { answer: boolean; citation: Citation; text: stri
  * (evidence), else the reader's span as evidence only: it may not end the reading.
  */
 function chainLead(chain: ChainQuestion, memory: string, step: ChainStep | null, block: { path: string; startLine: number; text: string }, out: ReaderOutput | undefined): Lead | null {
+  // The start's own calls: answered once its whole body is read (a body open past its block reads on).
+  const start = chain.hops === 0 ? step?.hop : undefined;
+  if (start) return { text: callsOf(start), citation: { path: start.path, startLine: start.startLine, endLine: start.endLine }, score: 1, confident: !start.open, fit: 0 };
   if (step?.answer) {
     const { name, path, line } = step.answer;
     return { text: name, citation: { path, startLine: line, endLine: line }, score: 1, confident: true, fit: 0 };
@@ -262,6 +291,18 @@ function describedLead(described: ReadonlySet<string>, block: { path: string; st
   return { text: d.name, citation, score: d.score, confident: d.score >= DESCRIBED_ANSWER, fit: 0 };
 }
 
+/** An explained name's lead: its documentation's summary (an answer), or its bare definition (evidence); null when the block does not define it. */
+function explainedLead(asked: ExplainQuestion, block: { path: string; startLine: number; text: string }): Lead | null {
+  const e = explainedIn(asked, block);
+  if (!e) return null;
+  // An undocumented constant or variable is what it is assigned.
+  const value = e.summary ? null : valueIn({ name: asked.name }, block);
+  if (value?.line === e.line) return { text: `\`${e.name}\` (${block.path}:${e.line}) = ${value.text}`, citation: { path: block.path, startLine: e.line, endLine: e.line }, score: 1, confident: true, fit: 0 };
+  const citation = { path: block.path, startLine: e.startLine, endLine: e.endLine };
+  const text = e.summary ? `\`${e.name}\` (${block.path}:${e.line}): ${e.summary}` : e.head;
+  return { text, citation, score: e.summary ? 1 : 0.5, confident: e.summary !== null, fit: 0 };
+}
+
 /** A place question's lead: the block's line that defines a name the question asks about, else null. */
 function placeLead(names: readonly string[], block: { path: string; startLine: number; text: string }): Lead | null {
   const lines = block.text.split('\n');
@@ -282,6 +323,8 @@ interface Forms {
   place: readonly string[] | null;
   /** The name a "where is X used" question asks about. */
   uses: UsesQuestion | null;
+  /** The name a "what does X do" question asks about: its documentation answers. */
+  explain: ExplainQuestion | null;
   /** It asks for an explanation, in none of the forms above: the built-in reader gives evidence only. */
   words: boolean;
 }
@@ -289,8 +332,9 @@ interface Forms {
 function formsOf(question: string): Forms {
   const uses = usesQuestion(question);
   const names = !uses && questionForm(question) === 'place' ? namesIn(question) : [];
-  const forms = { described: describedWords(question), chain: chainQuestion(question), value: valueQuestion(question), place: names.length ? names : null, uses };
-  const structured = Boolean(forms.described ?? forms.chain ?? forms.value ?? forms.place ?? forms.uses);
+  const explain = explainQuestion(question);
+  const forms = { described: describedWords(question), chain: chainQuestion(question), value: valueQuestion(question), place: names.length ? names : null, uses, explain };
+  const structured = Boolean(forms.described ?? forms.chain ?? forms.value ?? forms.place ?? forms.uses ?? forms.explain);
   return { ...forms, words: !structured && asksForWords(question) };
 }
 
@@ -307,9 +351,10 @@ function blockLead(
   memory: string,
   block: { path: string; startLine: number; text: string },
   out: ReaderOutput | undefined,
-): { lead: Lead | null; source: 'chain' | 'value' | 'described' | 'place' | 'uses' | 'reader'; step: ChainStep | null } {
+): { lead: Lead | null; source: 'chain' | 'value' | 'described' | 'place' | 'uses' | 'explain' | 'reader'; step: ChainStep | null } {
   // Uses are facts of the memory, read to the end of the gate's picks: no block's lead ends it.
   if (forms.uses) return { lead: null, source: 'uses', step: null };
+  if (forms.explain) return { lead: explainedLead(forms.explain, block), source: 'explain', step: null };
   if (forms.chain) {
     const step = stepChain(forms.chain, memory, block);
     return { lead: chainLead(forms.chain, memory, step, block, out), source: 'chain', step };

@@ -1,0 +1,68 @@
+// "What does `X` do?" is answered, by a reader that writes no prose, with what the code says
+// about X itself: the first paragraph of its documentation (the comment above its head, or its
+// docstring), cited at the definition. Without documentation there is only the definition to
+// show, and the answer says it is evidence, not an explanation.
+import { definer } from '../compress/identifiers.js';
+import { documentationOf } from './describe.js';
+
+export interface ExplainQuestion {
+  name: string;
+}
+
+/** X's definition in a block: its head line, and its documentation's summary when it has one. */
+export interface Explained {
+  name: string;
+  /** 1-based line of the head. */
+  line: number;
+  head: string;
+  /** The documentation's first paragraph, markers stripped; null without documentation. */
+  summary: string | null;
+  /** 1-based lines the head and its documentation take. */
+  startLine: number;
+  endLine: number;
+}
+
+const ASKS = /^\s*what\s+does\s+(?:the\s+[a-z]+\s+)?`([^`]+)`(?:\s+of\s+the\s+class\s+`[^`]+`)?\s+do\s*\?\s*$/i;
+// Comment and docstring markers at a line's start or end, and JSDoc's leading stars.
+const MARKS = /^\s*(?:\/\*\*?|\*\/|\*(?!\*)|\/\/\/?|#+|[rRuUbB]?(?:"""|'''))\s?|\s*(?:\*\/|"""|''')\s*$/g;
+/** A summary this long at most: a paragraph, not the whole docstring. */
+const SUMMARY_CHARS = 400;
+
+export function explainQuestion(question: string): ExplainQuestion | null {
+  const name = ASKS.exec(question)?.[1]?.trim().split(/[.#:]/).pop();
+  return name ? { name } : null;
+}
+
+/** The first definition of the asked name in the block, with its documentation; null when the block has none. */
+export function explainedIn(asked: ExplainQuestion, block: { startLine: number; text: string }): Explained | null {
+  const lines = block.text.split('\n');
+  const defines = definer([asked.name]);
+  const at = lines.findIndex((l, i) => defines(l, i, lines));
+  if (at < 0) return null;
+  const doc = documentationOf(lines, at);
+  const summary = doc ? summaryOf(doc.lines) : null;
+  const from = doc ? Math.min(doc.from, at) : at;
+  const to = doc ? Math.max(doc.from + doc.lines.length - 1, at) : at;
+  return { name: asked.name, line: block.startLine + at, head: lines[at]!.trim(), summary, startLine: block.startLine + from, endLine: block.startLine + to };
+}
+
+/** The first paragraph of documentation lines, without markers, tags or blank lines, cut at a sentence. */
+function summaryOf(lines: readonly string[]): string | null {
+  const words: string[] = [];
+  for (const raw of lines) {
+    const line = raw.replace(MARKS, '').trim();
+    if (!line) {
+      if (words.length) break;
+      continue;
+    }
+    // JSDoc tags (@param, @returns) follow the summary.
+    if (line.startsWith('@')) break;
+    words.push(line);
+  }
+  const text = words.join(' ');
+  if (!text) return null;
+  if (text.length <= SUMMARY_CHARS) return text;
+  const cut = text.slice(0, SUMMARY_CHARS);
+  const sentence = cut.lastIndexOf('. ');
+  return sentence > SUMMARY_CHARS / 2 ? cut.slice(0, sentence + 1) : `${cut.trimEnd()}…`;
+}
