@@ -27,6 +27,9 @@ test('questions in plain words are read as the forms the engine answers', () => 
     ['What does one_of call?', 'Which functions does the function `one_of` call?'],
     ['which functions are called by Engine.ask', 'Which functions does the method `ask` of the class `Engine` call?'],
     ['Where is ParseException raised?', 'Where is `ParseException` raised?'],
+    ['which files import ConnectionPool?', 'Where is `ConnectionPool` imported?'],
+    ['what classes inherit from Exception', 'Which classes extend `Exception`?'],
+    ['find the subclasses of the PoolClosed class', 'Which classes extend the class `PoolClosed`?'],
     ['What does one_of do?', 'What does `one_of` do?'],
     ['What is LineStart?', 'What does `LineStart` do?'],
     ['what is the Word class for', 'What does the class `Word` do?'],
@@ -174,6 +177,18 @@ test('uses are the lines that use the name: raises first when raises are asked f
 
   const none = await ask('Where is PoolTimeout used?');
   assert.ok(none.citations.some((c) => c.path === 'db/cli.py' && c.startLine === 14), none.answer);
+});
+
+test('imports and subclasses are their own kinds of use', async () => {
+  const imports = await ask('which files import PoolClosed?');
+  assert.deepEqual(
+    imports.citations.map((c) => `${c.path}:${c.startLine}`).sort(),
+    ['db/cli.py:3', 'db/pool.py:1'],
+    `the import lines, one inside a list spread over lines: ${imports.answer}`,
+  );
+  const subclasses = await ask('what classes inherit from Exception?');
+  assert.deepEqual(subclasses.citations.map((c) => `${c.path}:${c.startLine}`).sort(), ['db/errors.py:1', 'db/errors.py:5'], subclasses.answer);
+  assert.match(subclasses.answer, /^Classes extending `Exception` in the code read: /);
 });
 
 test('a call chain asked in plain words is followed into the other file', async () => {

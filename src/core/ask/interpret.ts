@@ -58,7 +58,7 @@ const RULES: readonly Rule[] = [
   rule('uses', String.raw`where\s+(?:is|are)\s+${THING}\s+(?:being\s+)?(used|called|referenced|invoked|imported|raised|thrown|instantiated|read)(?:\s+from)?`, (m) =>
     uses(thingAt(m, 1, strongIf(true)), m[4]),
   ),
-  rule('uses', String.raw`(?:who|what|which\s+(?:\S+\s+)?(?:functions?|methods?|files?|code|modules?|classes|places?))\s+(calls|uses|references|imports|raises|throws|instantiates|invokes)\s+${THING}`, (m) =>
+  rule('uses', String.raw`(?:who|what|which\s+(?:\S+\s+)?(?:functions?|methods?|files?|code|modules?|classes|places?))\s+(calls?|uses?|references?|imports?|raises?|throws?|instantiates?|invokes?)\s+${THING}`, (m) =>
     uses(thingAt(m, 2, strongIf(true)), m[1]),
   ),
   rule('uses', String.raw`(?:find|show(?:\s+me)?|list|get)\s+(?:all\s+)?(?:the\s+)?(usages?|uses|references|callers|call\s+sites|calls)\s+(?:of|to|for)\s+${THING}`, (m) =>
@@ -66,6 +66,12 @@ const RULES: readonly Rule[] = [
   ),
   rule('uses', String.raw`where\s+(?:do|does)\s+(?:we|i|you|the\s+code|anything|anyone)\s+(use|call|raise|throw|import|invoke|instantiate)\s+${THING}`, (m) =>
     uses(thingAt(m, 2, strongIf(true)), m[1]),
+  ),
+  // subclasses: "which classes extend X", "find the subclasses of X"
+  rule('uses', String.raw`(?:which|what)\s+(?:classes|types|interfaces)\s+(?:extend|subclass|inherit\s+from|derive\s+from|implement)\s+${THING}`, (m) => subclasses(thingAt(m, 1, strongIf(true)))),
+  rule('uses', String.raw`(?:who|what)\s+(?:extends|subclasses|inherits\s+from|implements)\s+${THING}`, (m) => subclasses(thingAt(m, 1, strongIf(true)))),
+  rule('uses', String.raw`(?:(?:list|find|show(?:\s+me)?)\s+(?:all\s+)?(?:the\s+)?|what\s+are\s+(?:the\s+)?)(?:subclasses|implementations|child\s+classes)\s+of\s+${THING}`, (m) =>
+    subclasses(thingAt(m, 1, strongIf(true))),
   ),
   // call chains: "which function in another file does X call"
   rule('chain', String.raw`(?:what|which)\s+(?:function|method)\s+(?:(?:that\s+is\s+)?defined\s+)?${ANOTHER_FILE}\s+(?:does|do)\s+${THING}\s+call`, (m) =>
@@ -189,8 +195,12 @@ function place(n: Name | null): string | null {
 /** "Where is X used/called/raised?": the verb says which uses come first. */
 function uses(n: Name | null, verb: string | undefined): string | null {
   const v = (verb ?? '').toLowerCase();
-  const asked = /^(?:rais|throw)/.test(v) ? 'raised' : /^(?:call|invok)/.test(v) ? 'called' : 'used';
+  const asked = /^(?:rais|throw)/.test(v) ? 'raised' : /^(?:call|invok)/.test(v) ? 'called' : /^import/.test(v) ? 'imported' : 'used';
   return n && `Where is ${what(n)} ${asked}?`;
+}
+
+function subclasses(n: Name | null): string | null {
+  return n && `Which classes extend ${what(n)}?`;
 }
 
 function constant(n: Name | null): string | null {

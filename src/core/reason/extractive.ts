@@ -222,13 +222,17 @@ function usesAnswer(asked: UsesQuestion, memory: string, blocks: ReadonlyArray<{
     if (f && !f.answer) note(f.citation, f.text);
   }
   for (const b of blocks) for (const u of usesIn(asked, b)) note({ path: b.path, startLine: u.line, endLine: u.line }, u.text);
-  if (!found.length) return { answer: `not found: no line of the code read uses \`${asked.name}\``, citations: [], confidence: 'none', ...tokens };
+  if (!found.length) {
+    const none = asked.kind === 'import' ? 'imports' : asked.kind === 'extend' ? 'extends' : 'uses';
+    return { answer: `not found: no line of the code read ${none} \`${asked.name}\``, citations: [], confidence: 'none', ...tokens };
+  }
   // Uses of the kind asked for (raises for "where is it raised") first, in reading order.
   found.sort((a, b) => Number(usesAsAsked(asked, b.text)) - Number(usesAsAsked(asked, a.text)));
   const shown = found.slice(0, USES_CITED);
   const more = found.length > shown.length ? ` (${found.length - shown.length} more in the code read)` : '';
   const places = shown.map((f) => `${spanLabel(f.citation)}: ${oneLine(f.text)}`).join('; ');
-  return { answer: `Uses of \`${asked.name}\` in the code read: ${places}${more}`, citations: shown.map((f) => f.citation), confidence: 'answer', ...tokens };
+  const what = asked.kind === 'import' ? 'Imports of' : asked.kind === 'extend' ? 'Classes extending' : 'Uses of';
+  return { answer: `${what} \`${asked.name}\` in the code read: ${places}${more}`, citations: shown.map((f) => f.citation), confidence: 'answer', ...tokens };
 }
 
 /** A block as one memory fact: its range and its first line that says something (a file's overview, a definition's head). */

@@ -1,13 +1,17 @@
 // "Where is `X` used?" (who calls X, where is X raised, find the references to X) is answered
 // with the lines that use X in the blocks read: calls, reads, raises, instantiations. Not its
 // definition (a place question asks for that), nor imports, comments, strings and docstring
-// examples, which mention X without using it.
+// examples, which mention X without using it. "Where is `X` imported?" takes the imports
+// alone, and "Which classes extend `X`?" the class heads that name X as a base.
 import { definer, escapeRegExp, mentionsAny } from '../compress/identifiers.js';
 
 export interface UsesQuestion {
   name: string;
-  /** What the question asks for: any use, calls, or raises (`throw`s): lines of that kind come first. */
-  kind: 'use' | 'call' | 'raise';
+  /**
+   * What the question asks for: any use, calls, or raises (`throw`s), whose lines come first;
+   * imports, or subclasses (`class Y(X)`, `extends X`, `implements X`), which are all it takes.
+   */
+  kind: 'use' | 'call' | 'raise' | 'import' | 'extend';
 }
 
 /** One line that uses the name. */
@@ -17,8 +21,11 @@ export interface Use {
   text: string;
 }
 
-const ASKS = /^\s*where\s+is\s+(?:the\s+[a-z]+\s+)?`([^`]+)`(?:\s+of\s+the\s+class\s+`[^`]+`)?\s+(used|called|raised)\s*\?\s*$/i;
-const KIND = { used: 'use', called: 'call', raised: 'raise' } as const;
+const ASKS = /^\s*where\s+is\s+(?:the\s+[a-z]+\s+)?`([^`]+)`(?:\s+of\s+the\s+class\s+`[^`]+`)?\s+(used|called|raised|imported)\s*\?\s*$/i;
+const EXTENDS = /^\s*which\s+classes\s+extend\s+(?:the\s+[a-z]+\s+)?`([^`]+)`\s*\?\s*$/i;
+const KIND = { used: 'use', called: 'call', raised: 'raise', imported: 'import' } as const;
+// A class head naming bases: `class Y(A, B):`, `class Y extends A implements B {`, `interface Y extends A`.
+const BASES = /^\s*(?:(?:export|default|abstract|declare|public|private|final|sealed|data)\s+)*(?:class|interface|struct|trait)\s+[\p{L}_$][\p{L}\p{N}_$]*\s*(?:<[^>]*>\s*)?(?:\((.*)\)|(?:extends|implements|:)\s*([^{]*))/u;
 const IMPORT = /^\s*(?:import\b|from\s+\S+\s+import\b|export\s+(?:\*|\{[^}]*\})\s+from\b|(?:const|let|var)\s+.*=\s*require\s*\()/;
 // An import list spread over lines: `from m import (` ... `)`, `import {` ... `} from 'm'`.
 const IMPORT_OPENS = /^\s*(?:from\s+\S+\s+import\s*\(|(?:import|export)\s+(?:type\s+)?\{)[^)}]*$/;
@@ -32,8 +39,10 @@ export const USES_PER_BLOCK = 12;
 
 export function usesQuestion(question: string): UsesQuestion | null {
   const m = ASKS.exec(question);
-  const name = m?.[1]?.trim().split(/[.#:]/).pop();
-  return name ? { name, kind: KIND[m![2]!.toLowerCase() as keyof typeof KIND] } : null;
+  const sub = m ? null : EXTENDS.exec(question);
+  const name = (m ?? sub)?.[1]?.trim().split(/[.#:]/).pop();
+  if (!name) return null;
+  return { name, kind: m ? KIND[m[2]!.toLowerCase() as keyof typeof KIND] : 'extend' };
 }
 
 /** Whether a use is of the kind asked for (every use is, when any use is asked for). */
@@ -54,13 +63,25 @@ export function usesIn(asked: UsesQuestion, block: { startLine: number; text: st
   for (let i = 0; i < lines.length && out.length < USES_PER_BLOCK; i++) {
     const line = lines[i]!;
     const quotes = line.match(TRIPLE)?.length ?? 0;
-    const skipped = inDocstring || inImport;
+    // A docstring's lines (and a line opening or closing one) are prose, not uses.
+    const inString = inDocstring || quotes > 0;
     if (quotes % 2 === 1) inDocstring = !inDocstring;
+    // The lines of an import list spread over lines are imports.
+    const importing = inImport || IMPORT.test(line);
     if (inImport) inImport = !IMPORT_CLOSES.test(line);
     else if (IMPORT_OPENS.test(line)) inImport = true;
-    if (skipped || quotes > 0 || !mention.test(line)) continue;
-    if (COMMENT.test(line) || IMPORT.test(line) || defines(line, i, lines)) continue;
-    if (mentionsAny(line.replace(STRING, '""'), [asked.name])) out.push({ line: block.startLine + i, text: line.trim() });
+    if (inString || COMMENT.test(line) || !mention.test(line)) continue;
+    const code = line.replace(STRING, '""');
+    if (!mentionsAny(code, [asked.name])) continue;
+    const wanted = asked.kind === 'import' ? importing : asked.kind === 'extend' ? basesOf(code).includes(asked.name) : !importing && !defines(line, i, lines);
+    if (wanted) out.push({ line: block.startLine + i, text: line.trim() });
   }
   return out;
+}
+
+/** The names a class head gives as its bases (`class Y(A, m.B)`: A, B); none for other lines. */
+function basesOf(line: string): string[] {
+  const m = BASES.exec(line);
+  const list = m?.[1] ?? m?.[2] ?? '';
+  return [...list.matchAll(/[\p{L}_$][\p{L}\p{N}_$]*/gu)].map((w) => w[0]);
 }
