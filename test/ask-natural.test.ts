@@ -20,6 +20,7 @@ test('questions in plain words are read as the forms the engine answers', () => 
     ['What is the default value of show_groups in create_diagram?', 'What is the default value of the parameter `show_groups` of the function `create_diagram`?'],
     ["what's the default for the timeout argument of the ConnectionPool class", 'What is the default value of the parameter `timeout` of the class `ConnectionPool`?'],
     ['What does retries default to?', 'What is the default value of the parameter `retries`?'],
+    ["what is retryRequest's default for fn?", 'What is the default value of the parameter `fn` of the function `retryRequest`?'],
     ['What does DEFAULT_WHITE_CHARS equal?', 'What is the value of the constant `DEFAULT_WHITE_CHARS`?'],
     ['what is MAX_RETRIES', 'What is the value of the constant `MAX_RETRIES`?'],
     ['What is the value of timeout?', 'What is the value of the constant `timeout`?'],
@@ -110,6 +111,17 @@ const FILES: Record<string, string> = {
     '    # open_connection retries on refused connections',
     '    return socket.create_connection((host, 5432), timeout)',
   ].join('\n'),
+  'web/retry.ts': [
+    '// ---------------------------------------------------------------',
+    '/**',
+    ' * Retries a {@link Request} with backoff.',
+    ' *',
+    ' * @param request the request to send',
+    ' */',
+    'export function retryRequest(request: Request, fn = defaultSend): Promise<Response> {',
+    '  return fn(request);',
+    '}',
+  ].join('\n'),
   'db/cli.py': [
     'from .pool import ConnectionPool',
     'from .errors import (',
@@ -155,6 +167,7 @@ test('values and defaults asked in plain words: a class takes its constructor, a
   const timeout = await ask("What's the default for timeout in the ConnectionPool class?");
   assert.equal(timeout.answer, '30.0');
   assert.deepEqual(timeout.citations, [{ path: 'db/pool.py', startLine: 20, endLine: 20 }]);
+  assert.equal((await ask("what is retryRequest's default for fn?")).answer, 'defaultSend');
   const retries = await ask('What does retries default to?');
   assert.equal(retries.answer, '3');
   assert.deepEqual(retries.citations, [{ path: 'db/connect.py', startLine: 4, endLine: 4 }]);
@@ -218,6 +231,8 @@ test('what a name does is answered from its documentation; without documentation
   assert.equal(open.answer, '`open_connection` (db/connect.py:4): Opens a socket to host.');
   // An undocumented constant is what it is assigned.
   assert.equal((await ask('what is `DEFAULT_POOL_SIZE` for?')).answer, '`DEFAULT_POOL_SIZE` (db/pool.py:4) = 10');
+  // JSDoc: the summary without its markers, inline tags or the rule above it; tags follow it.
+  assert.equal((await ask('What does retryRequest do?')).answer, '`retryRequest` (web/retry.ts:7): Retries a Request with backoff.');
   const main = await ask('What does main do?');
   assert.equal(main.confidence, 'evidence', main.answer);
   assert.deepEqual(main.citations[0], { path: 'db/cli.py', startLine: 8, endLine: 8 });

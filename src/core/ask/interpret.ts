@@ -24,6 +24,7 @@ const PARAM_WORD = String.raw`(?:parameter|param|argument|arg|option|keyword\s+a
 const DEFINED = String.raw`(?:defined|declared|implemented|located|written|created)`;
 const ANOTHER_FILE = String.raw`(?:in|from)\s+(?:another|a\s+different|an\s+other|other|a\s+separate)\s+(?:file|module)`;
 const CODE_SHAPED = /[_$]|\p{Ll}\p{Lu}|\p{L}\p{N}/u;
+const PRONOUNS: ReadonlySet<string> = new Set('it its this that these those them they he she we you i me one something anything everything what which who'.split(' '));
 const SCREAMING = /^\p{Lu}[\p{Lu}\p{N}]*(?:_[\p{Lu}\p{N}]+)+$/u;
 
 interface Name {
@@ -112,11 +113,11 @@ const RULES: readonly Rule[] = [
   rule('value', String.raw`what\s+(?:is|are)\s+${NAME}`, (m) => (SCREAMING.test(bare(m[1]!)) ? constant(nameOf(m[1], undefined, 'strong')) : null)),
   // explanations of one name: "what does X do", "what is X (for)", "explain X"
   rule('explain', String.raw`what\s+(?:does|do)\s+${THING}\s+do`, (m) => explain(thingAt(m, 1, strongIf(true)))),
-  rule('explain', String.raw`what\s+(?:is|are)\s+${THING}(?:\s+(?:for|used\s+for))?`, (m) => explain(thingAt(m, 1, strongIf(false)))),
+  rule('explain', String.raw`what\s+(?:is|are)\s+${THING}(\s+(?:for|used\s+for))?`, (m) => explain(thingAt(m, 1, strongIf(m[4] !== undefined)))),
   rule('explain', String.raw`what\s+is\s+the\s+(?:purpose|role|job)\s+of\s+${THING}`, (m) => explain(thingAt(m, 1, placeStrength))),
   rule('explain', String.raw`(?:explain|describe|summari[sz]e)\s+(?:what\s+)?${THING}(?:\s+does)?`, (m) => explain(thingAt(m, 1, strongIf(true)))),
   // places: "where is X (defined)", "which file defines X", "find X", "definition of X"
-  rule('place', String.raw`where\s+(?:is|are)\s+${THING}(?:\s+${DEFINED})?`, (m) => place(thingAt(m, 1, placeStrength))),
+  rule('place', String.raw`where\s+(?:is|are)\s+${THING}(?:\s+${DEFINED})?`, (m) => place(thingAt(m, 1, strongIf(true)))),
   rule('place', String.raw`where\s+${THING}\s+(?:is|are)\s+${DEFINED}`, (m) => place(thingAt(m, 1, strongIf(true)))),
   rule('place', String.raw`where\s+does\s+${THING}\s+(?:live|come\s+from|get\s+defined)`, (m) => place(thingAt(m, 1, placeStrength))),
   rule('place', String.raw`(?:in\s+)?(?:which|what)\s+(?:source\s+)?(?:file|module)\s+(?:defines|declares|implements|contains|has|holds)\s+${THING}`, (m) =>
@@ -127,8 +128,9 @@ const RULES: readonly Rule[] = [
   ),
   rule(
     'place',
-    String.raw`(?:find|show(?:\s+me)?|locate|open|go\s+to|jump\s+to|take\s+me\s+to|where\s+can\s+i\s+find|get\s+me)\s+(?:the\s+)?((?:definition|declaration|source|implementation|code)\s+(?:of|for)\s+)?${THING}(?:'s)?(\s+(?:definition|declaration|source|implementation))?`,
-    (m) => place(thingAt(m, 2, strongIf(Boolean(m[1] ?? m[5])))),
+    String.raw`(?:find|show(?:\s+me)?|get\s+me|(locate|open|go\s+to|jump\s+to|take\s+me\s+to|where\s+can\s+i\s+find))\s+(?:the\s+)?((?:definition|declaration|source|implementation|code)\s+(?:of|for)\s+)?${THING}(?:'s)?(\s+(?:definition|declaration|source|implementation))?`,
+    // "find X" and "show me X" may name anything; "go to X" and "the definition of X" name code.
+    (m) => place(thingAt(m, 3, strongIf(Boolean(m[1] ?? m[2] ?? m[6])))),
   ),
   rule('place', String.raw`(?:the\s+)?(?:definition|declaration)\s+of\s+${THING}`, (m) => place(thingAt(m, 1, strongIf(true)))),
 ];
@@ -168,7 +170,8 @@ function nameOf(slot: string | undefined, kind: string | undefined, strength: St
   const name = parts.pop();
   if (!name || !new RegExp(`^${IDENT}$`, 'u').test(name)) return null;
   if (!quoted) {
-    if (STOP_WORDS.has(name.toLowerCase()) && !CODE_SHAPED.test(name)) return null;
+    // In a slot the wording marks as a name, only pronouns are not names (`fn`, `type` may be parameters).
+    if ((strength === 'strong' ? PRONOUNS : STOP_WORDS).has(name.toLowerCase()) && !CODE_SHAPED.test(name)) return null;
     const shaped = CODE_SHAPED.test(text) || parts.length > 0;
     if (strength === 'weak' && !shaped) return null;
     if (strength === 'capitalized' && !shaped && !/^\p{Lu}/u.test(name)) return null;

@@ -25,6 +25,8 @@ export interface Explained {
 const ASKS = /^\s*what\s+does\s+(?:the\s+[a-z]+\s+)?`([^`]+)`(?:\s+of\s+the\s+class\s+`[^`]+`)?\s+do\s*\?\s*$/i;
 // Comment and docstring markers at a line's start or end, and JSDoc's leading stars.
 const MARKS = /^\s*(?:\/\*\*?|\*\/|\*(?!\*)|\/\/\/?|#+|[rRuUbB]?(?:"""|'''))\s?|\s*(?:\*\/|"""|''')\s*$/g;
+// JSDoc's inline tags: `{@link Observable}`, `{@link Foo|the foo}`, `{@code x}` read as their name.
+const INLINE_TAG = /\{@(?:link|linkcode|linkplain|code)\s+([^}|\s]+)[^}]*\}/g;
 /** A summary this long at most: a paragraph, not the whole docstring. */
 const SUMMARY_CHARS = 400;
 
@@ -50,8 +52,9 @@ export function explainedIn(asked: ExplainQuestion, block: { startLine: number; 
 function summaryOf(lines: readonly string[]): string | null {
   const words: string[] = [];
   for (const raw of lines) {
-    const line = raw.replace(MARKS, '').trim();
-    if (!line) {
+    const line = raw.replace(MARKS, '').replace(INLINE_TAG, '$1').trim();
+    // A blank line ends the first paragraph; so does a rule of dashes (`# -----`), which may also open it.
+    if (!/[\p{L}\p{N}]/u.test(line)) {
       if (words.length) break;
       continue;
     }

@@ -299,12 +299,12 @@ function describedLead(described: ReadonlySet<string>, block: { path: string; st
 function explainedLead(asked: ExplainQuestion, block: { path: string; startLine: number; text: string }): Lead | null {
   const e = explainedIn(asked, block);
   if (!e) return null;
-  // An undocumented constant or variable is what it is assigned.
-  const value = e.summary ? null : valueIn({ name: asked.name }, block);
-  if (value?.line === e.line) return { text: `\`${e.name}\` (${block.path}:${e.line}) = ${value.text}`, citation: { path: block.path, startLine: e.line, endLine: e.line }, score: 1, confident: true, fit: 0 };
   const citation = { path: block.path, startLine: e.startLine, endLine: e.endLine };
-  const text = e.summary ? `\`${e.name}\` (${block.path}:${e.line}): ${e.summary}` : e.head;
-  return { text, citation, score: e.summary ? 1 : 0.5, confident: e.summary !== null, fit: 0 };
+  // A constant or variable is also what it is assigned.
+  const value = valueIn({ name: asked.name }, block);
+  const assigned = value?.line === e.line ? ` = ${value.text}` : '';
+  if (!e.summary && !assigned) return { text: e.head, citation, score: 0.5, confident: false, fit: 0 };
+  return { text: `\`${e.name}\` (${block.path}:${e.line})${assigned}${e.summary ? `: ${e.summary}` : ''}`, citation, score: 1, confident: true, fit: 0 };
 }
 
 /** A place question's lead: the block's line that defines a name the question asks about, else null. */
