@@ -34,6 +34,7 @@ test('questions in plain words are read as the forms the engine answers', () => 
     ['What does one_of do?', 'What does `one_of` do?'],
     ['What is LineStart?', 'What does `LineStart` do?'],
     ['what is the Word class for', 'What does the class `Word` do?'],
+    ['What is epsilon?', 'What does `epsilon` do?'],
     ['explain _trim_arity', 'What does `_trim_arity` do?'],
     ['who calls open_connection', 'Where is `open_connection` called?'],
     ['Find all references to `one_of`', 'Where is `one_of` used?'],
@@ -45,7 +46,6 @@ test('questions in plain words are read as the forms the engine answers', () => 
     'Find the function that parses dates',
     'show me errors',
     'where is it?',
-    'What is Word?',
     'Which function does the following: "Split a bibliography into its entries."? Give its name.',
     'What is the default value of the parameter `show_groups` of the method `create_diagram` of the class `ParserElement`?',
   ]) {

@@ -82,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
                                                  "(default: the installed one)")
     ev.add_argument("--compressor", default=None, help="the engine's compressor: structural (default) or a compressor "
                                                        "model's name or folder")
+    ev.add_argument("--phrasing", choices=("template", "natural"), default="template",
+                    help="natural: the questions reworded in plain words, without backticks (accuracy by wording in the report)")
     sf = sub.add_parser("simulate-feedback", help="a simulated user's feedback file from an eval report "
                                                    "(to measure fine-tuning from feedback before users give any)")
     sf.add_argument("report", type=Path, help="report.json of `eval` (validation questions: test stays held out)")
@@ -141,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         if not qa_file.exists():
             ap.error(f"no QA at {qa_file} (run: python -m engram_training qa)")
         s = EvalSettings(sizes=_csv(a.sizes), per_size=a.per_size, modes=modes, seed=a.seed, split=a.split,
-                         gate=a.gate, compressor=a.compressor)
+                         gate=a.gate, compressor=a.compressor, phrasing=a.phrasing)
         run_eval(a.corpus, a.qa, a.out, a.model, s)
         print(f"wrote {a.out / 'report.json'} and {a.out / 'report.md'}", file=sys.stderr)
         return 0

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from .qa.generate import KINDS
+from .qa.phrasing import reword
 from .runs import load_jsonl
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -38,6 +39,7 @@ class EvalSettings:
     split: str = "test"
     gate: str | None = None  # the engine's installed gate; "none" ranks by recall alone; or a gate folder
     compressor: str | None = None  # the engine's default (structural); or a compressor model's name or folder
+    phrasing: str = "template"  # "natural": the questions reworded in plain words (qa/phrasing.py)
 
 
 def engine_path() -> Path:
@@ -134,6 +136,10 @@ def _aggregate(rows: list[dict], reports: list[dict], index_s: float) -> dict:
            "citationPrecision": round(cited_ok / cited, 4) if cited else None, "citations": cited,
            "secondsPerQuestion": round(sum(r["ms"] for r in rows) / n / 1000, 3) if n else 0.0,
            "indexSeconds": round(index_s, 1)}
+    phrasings = sorted({r["phrasing"] for r in rows if "phrasing" in r})
+    if phrasings:  # --phrasing natural: accuracy by wording
+        out["byPhrasing"] = {p: {"n": len(ps), "accuracy": round(sum(r["correct"] for r in ps) / len(ps), 4)}
+                             for p in phrasings for ps in [[r for r in rows if r.get("phrasing") == p]]}
     hits = [r["evidenceHit"] for r in rows if isinstance(r.get("evidenceHit"), bool)]
     if hits:  # engines that report it: a citation, confident or not, overlaps the evidence
         out["evidenceHitRate"] = round(sum(hits) / len(hits), 4)
@@ -170,6 +176,9 @@ def run_eval(corpus: Path, qa: Path, out: Path, model: Path, settings: EvalSetti
     for size in settings.sizes:
         pool = [q for q in questions if contexts.get(q["context"], {}).get("size_class") == size]
         picked = pick_questions(pool, settings.per_size, settings.seed)
+        if settings.phrasing == "natural":
+            rng = random.Random(settings.seed)
+            picked = [r for r in (reword(q, rng) for q in picked) if r is not None]
         if not picked:
             say(f"eval {size}: no {settings.split} questions of this size, skipped")
             continue
@@ -207,6 +216,8 @@ def run_eval(corpus: Path, qa: Path, out: Path, model: Path, settings: EvalSetti
                            "answer": pq.get("answer", ""), "correct": _correct(pq), "exact": bool(pq.get("exact")),
                            "citations": pq.get("citations") or [], "evidence": q.get("evidence") or [],
                            "ms": pq.get("ms", 0)}
+                    if "phrasing" in q:
+                        row["phrasing"] = q["phrasing"]
                     for key in ("confidence", "evidenceHit", "evidenceKept", "error"):
                         if key in pq:
                             row[key] = pq[key]
@@ -227,6 +238,22 @@ def run_eval(corpus: Path, qa: Path, out: Path, model: Path, settings: EvalSetti
 
 def _cell(x: float | None, digits: int = 2) -> str:
     return "–" if x is None else f"{x:.{digits}f}"
+
+
+def _phrasing_table(report: dict) -> list[str]:
+    """Accuracy by wording (`--phrasing natural`), all sizes and modes together; `ctl-` wordings are controls."""
+    totals: dict[str, list[int]] = {}
+    for r in report["perQuestion"]:
+        if "phrasing" in r:
+            t = totals.setdefault(f"{r['kind']}/{r['phrasing']}", [0, 0])
+            t[0] += int(r["correct"])
+            t[1] += 1
+    if not totals:
+        return []
+    rows = ["", "Questions reworded in plain words (`--phrasing natural`; `ctl-` wordings are controls the engine is not built to read):",
+            "", "| kind/wording | questions | accuracy |", "|---|---|---|"]
+    rows += [f"| {k} | {n} | {c / n:.2f} |" for k, (c, n) in sorted(totals.items())]
+    return rows
 
 
 def markdown(report: dict) -> str:
@@ -251,6 +278,7 @@ def markdown(report: dict) -> str:
              "the same over every line of those blocks.",
              "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    body = []
     for r in report["summary"]:
         kinds = [f"{r['byKind'][k]['accuracy']:.2f} ({r['byKind'][k]['n']})" if k in r["byKind"] else "–" for k in KINDS]
         cells = [r["size"], r["mode"], str(r["questions"]), _cell(r["accuracy"]), *kinds, _cell(r["citationPrecision"])]
@@ -258,5 +286,5 @@ def markdown(report: dict) -> str:
         cells += [_cell(r.get("confidentRate"))] if has_conf else []
         cells += [_cell(r.get("gateRecallAtK")), _cell(r.get("evidenceKept")), _cell(r.get("blockWordsKept"))] if has_kept else []
         cells += [_cell(r["secondsPerQuestion"])]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+        body.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines + body + _phrasing_table(report)) + "\n"

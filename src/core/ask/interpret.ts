@@ -113,7 +113,8 @@ const RULES: readonly Rule[] = [
   rule('value', String.raw`what\s+(?:is|are)\s+${NAME}`, (m) => (SCREAMING.test(bare(m[1]!)) ? constant(nameOf(m[1], undefined, 'strong')) : null)),
   // explanations of one name: "what does X do", "what is X (for)", "explain X"
   rule('explain', String.raw`what\s+(?:does|do)\s+${THING}\s+do`, (m) => explain(thingAt(m, 1, strongIf(true)))),
-  rule('explain', String.raw`what\s+(?:is|are)\s+${THING}(\s+(?:for|used\s+for))?`, (m) => explain(thingAt(m, 1, strongIf(m[4] !== undefined)))),
+  // ("what is X": the reader's span head cannot answer it; the documentation, or the evidence, can)
+  rule('explain', String.raw`what\s+(?:is|are)\s+${THING}(?:\s+(?:for|used\s+for))?`, (m) => explain(thingAt(m, 1, strongIf(true)))),
   rule('explain', String.raw`what\s+is\s+the\s+(?:purpose|role|job)\s+of\s+${THING}`, (m) => explain(thingAt(m, 1, placeStrength))),
   rule('explain', String.raw`(?:explain|describe|summari[sz]e)\s+(?:what\s+)?${THING}(?:\s+does)?`, (m) => explain(thingAt(m, 1, strongIf(true)))),
   // places: "where is X (defined)", "which file defines X", "find X", "definition of X"

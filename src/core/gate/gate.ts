@@ -7,7 +7,7 @@
 import type { Compressor } from '../compress/index.js';
 import type { MemoryStore } from '../store/index.js';
 import { CONTINUATION_GAP, type MemoryBlock } from '../types.js';
-import { namesIn, STOP_WORDS } from '../compress/identifiers.js';
+import { namesIn } from '../compress/identifiers.js';
 import { recall, RRF_MAX } from './recall.js';
 import type { GateInput, GateScorer } from './scorer.js';
 
@@ -15,15 +15,14 @@ import type { GateInput, GateScorer } from './scorer.js';
 const MEMORY_NAMES = 8;
 
 /**
- * Names searched for on their own: the question's names that are stop words (`not`: the
- * question's own query drops them), then the code names the working memory holds that the
- * question does not.
+ * Names searched for on their own, each for the blocks defining it first: the question's (a stop
+ * word such as rxjs's `not` would be dropped from the query itself), then the code names the
+ * working memory holds that the question does not.
  */
 function searchNames(question: string, memory: string): string[] {
   const asked = namesIn(question);
-  const lost = asked.filter((n) => STOP_WORDS.has(n.toLowerCase()));
-  if (!memory) return lost;
-  return [...lost, ...namesIn(memory).filter((n) => !asked.includes(n)).slice(0, MEMORY_NAMES)];
+  if (!memory) return asked;
+  return [...asked, ...namesIn(memory).filter((n) => !asked.includes(n)).slice(0, MEMORY_NAMES)];
 }
 
 /** `PATH:START-END…`: a range the memory says goes on past its block. */
