@@ -259,6 +259,13 @@ test('a parameter default is read past a type annotation with brackets, commas a
   const ts = { startLine: 1, text: 'export function f(cb: (a: number, b: string) => void = noop, n: Map<string, number> = new Map()) {' };
   assert.deepEqual(valueIn({ name: 'cb', fn: 'f' }, ts), { text: 'noop', line: 1 });
   assert.deepEqual(valueIn({ name: 'n', fn: 'f' }, ts), { text: 'new Map()', line: 1 });
+  // An annotation spread over lines: the default is read where the annotation ends.
+  const spread = {
+    startLine: 95,
+    text: ['export function fromFetch<T>(', '  input: string | Request,', '  initWithSelector: RequestInit & {', '    selector?: (response: Response) => ObservableInput<T>;', '  } = {}', '): Observable<Response | T> {'].join('\n'),
+  };
+  assert.deepEqual(valueIn({ name: 'initWithSelector', fn: 'fromFetch' }, spread), { text: '{}', line: 99 });
+  assert.equal(valueIn({ name: 'input', fn: 'fromFetch' }, spread), null, 'no default');
 });
 
 test('a value is read from its definition: constants, and parameter defaults past overload signatures', async () => {

@@ -74,6 +74,9 @@ export async function checkWorkspace(store: MemoryStore): Promise<number> {
   throw new UserError('the workspace has no indexed files: run engram index first (or point --repo at a folder with code)');
 }
 
+/** Forms of question about one name, answered without following anything the memory learns. */
+const ONE_NAME_FORMS: ReadonlySet<Interpreted['form']> = new Set(['place', 'value', 'default', 'uses', 'explain']);
+
 export async function ask(ctx: AskContext, question: string, opts: AskOptions): Promise<AskResult> {
   const asked = interpretQuestion(checkQuestion(question));
   const result = await new AskRun(ctx, asked.question, opts, asked.form).run();
@@ -187,11 +190,14 @@ class AskRun {
   }
 
   /**
-   * The memory the gate reads with the question. A uses question's memory is the uses found so
-   * far, lines full of other names that would lead recall away from the one name asked about.
+   * The memory the gate reads with the question. Questions about one name (its definition, value,
+   * default, uses or documentation) take no second hop: what a block that did not answer left in
+   * the memory (its kept lines, a list of uses) holds other names, which led recall away from the
+   * one asked about (`vertical` of pyparsing's `_to_diagram_element`: the definition ranked 4th in
+   * the first round, out of the top 8 in the second).
    */
   private gateMemory(): string {
-    return this.form === 'uses' ? '' : this.memory;
+    return this.form !== null && ONE_NAME_FORMS.has(this.form) ? '' : this.memory;
   }
 
   private async memagent(): Promise<void> {

@@ -60,9 +60,8 @@ export function valueIn(asked: ValueQuestion, block: { startLine: number; text: 
       // SPREAD_HEAD_LINES on, or to where a longer parameter list closes.
       const end = Math.max(Math.min(lines.length - 1, i + SPREAD_HEAD_LINES), parametersClose(lines, i) ?? 0);
       for (let j = i; j <= end; j++) {
-        const start = defaultStart(lines[j]!, param);
-        const found = start === null ? null : rightHand(lines[j]!, start, ',)');
-        if (found) return { text: found, line: block.startLine + j };
+        const found = defaultFrom(lines, j, end, param);
+        if (found) return { text: found.text, line: block.startLine + found.line };
       }
     }
     return null;
@@ -76,6 +75,24 @@ export function valueIn(asked: ValueQuestion, block: { startLine: number; text: 
     if (found) return { text: found, line: block.startLine + i };
   }
   return null;
+}
+
+/**
+ * The default of the parameter that `param` finds on lines[j], and the (0-based) line it is on. A
+ * type annotation spread over lines (`init: RequestInit & {` ... `} = {}`) is read on, up to `end`.
+ */
+function defaultFrom(lines: readonly string[], j: number, end: number, param: RegExp): { text: string; line: number } | null {
+  const line = lines[j]!;
+  const start = defaultStart(line, param);
+  if (start !== null) {
+    const text = rightHand(line, start, ',)');
+    return text ? { text, line: j } : null;
+  }
+  if (!param.test(line)) return null;
+  const spread = lines.slice(j, end + 1).join('\n');
+  const at = defaultStart(spread, param);
+  const text = at === null ? null : rightHand(spread, at, ',)');
+  return text ? { text, line: j + (spread.slice(0, at!).match(/\n/g)?.length ?? 0) } : null;
 }
 
 /**
