@@ -110,6 +110,12 @@ const FILES: Record<string, string> = {
     '    """',
     '    # open_connection retries on refused connections',
     '    return socket.create_connection((host, 5432), timeout)',
+    '',
+    '',
+    'def pairs(tokens):',
+    '    "Yields the tokens two at a time."',
+    '    it = iter(tokens)',
+    '    return zip(it, it)',
   ].join('\n'),
   'web/retry.ts': [
     '// ---------------------------------------------------------------',
@@ -121,6 +127,9 @@ const FILES: Record<string, string> = {
     'export function retryRequest(request: Request, fn = defaultSend): Promise<Response> {',
     '  return fn(request);',
     '}',
+    '',
+    '/** Waits the given number of milliseconds. */',
+    'export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));',
   ].join('\n'),
   'db/cli.py': [
     'from .pool import ConnectionPool',
@@ -233,6 +242,9 @@ test('what a name does is answered from its documentation; without documentation
   assert.equal((await ask('what is `DEFAULT_POOL_SIZE` for?')).answer, '`DEFAULT_POOL_SIZE` (db/pool.py:4) = 10');
   // JSDoc: the summary without its markers, inline tags or the rule above it; tags follow it.
   assert.equal((await ask('What does retryRequest do?')).answer, '`retryRequest` (web/retry.ts:7): Retries a Request with backoff.');
+  // A docstring quoted on one line; a function expression's documentation without its head.
+  assert.equal((await ask('what does pairs do?')).answer, '`pairs` (db/connect.py:13): Yields the tokens two at a time.');
+  assert.equal((await ask('what is sleep for?')).answer, '`sleep` (web/retry.ts:12): Waits the given number of milliseconds.');
   const main = await ask('What does main do?');
   assert.equal(main.confidence, 'evidence', main.answer);
   assert.deepEqual(main.citations[0], { path: 'db/cli.py', startLine: 8, endLine: 8 });

@@ -35,7 +35,8 @@ const HEADS = [
 const NOT_NAMES = new Set(['if', 'for', 'while', 'switch', 'catch', 'function', 'return', 'with', 'elif', 'else']);
 const COMMENT = /^\s*(?:\/\*\*?|\*\/?|\/\/|#(?!!)|--|;;)/;
 const DECORATOR = /^\s*@/;
-const DOCSTRING = /^\s*[rRuUbB]?("""|''')/;
+// A docstring is the body's first string: triple-quoted, or quoted on one line (`"Sums the pairs."`).
+const DOCSTRING = /^\s*[rRuUbB]?("""|'''|"|')/;
 const PY_HEAD = /^\s*(?:async\s+)?(?:def|class)\s/;
 /** Body lines read when a definition has little documentation. */
 const BODY_LINES = 30;
@@ -123,6 +124,7 @@ function docstringBelow(lines: readonly string[], i: number): Doc {
   if (!open) return { from: j + 1, lines: [] };
   const out = [first!];
   if (first!.split(open[1]!).length > 2) return { from: j + 1, lines: out };
+  if (open[1]!.length === 1) return { from: j + 1, lines: [] };
   for (let k = j + 2; k < lines.length && k < j + 60; k++) {
     out.push(lines[k]!);
     if (lines[k]!.includes(open[1]!)) break;

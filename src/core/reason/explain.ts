@@ -24,7 +24,7 @@ export interface Explained {
 
 const ASKS = /^\s*what\s+does\s+(?:the\s+[a-z]+\s+)?`([^`]+)`(?:\s+of\s+the\s+class\s+`[^`]+`)?\s+do\s*\?\s*$/i;
 // Comment and docstring markers at a line's start or end, and JSDoc's leading stars.
-const MARKS = /^\s*(?:\/\*\*?|\*\/|\*(?!\*)|\/\/\/?|#+|[rRuUbB]?(?:"""|'''))\s?|\s*(?:\*\/|"""|''')\s*$/g;
+const MARKS = /^\s*(?:\/\*\*?|\*\/|\*(?!\*)|\/\/\/?|#+|[rRuUbB]?(?:"""|'''|["'](?!["'])))\s?|\s*(?:\*\/|"""|'''|["'])\s*$/g;
 // JSDoc's inline tags: `{@link Observable}`, `{@link Foo|the foo}`, `{@code x}` read as their name.
 const INLINE_TAG = /\{@(?:link|linkcode|linkplain|code)\s+([^}|\s]+)[^}]*\}/g;
 /** A summary this long at most: a paragraph, not the whole docstring. */

@@ -295,14 +295,16 @@ function describedLead(described: ReadonlySet<string>, block: { path: string; st
   return { text: d.name, citation, score: d.score, confident: d.score >= DESCRIBED_ANSWER, fit: 0 };
 }
 
+const FUNCTION_VALUE = /^(?:async\s+)?(?:function\b|\(|[\p{L}_$][\p{L}\p{N}_$]*\s*=>)/u;
+
 /** An explained name's lead: its documentation's summary (an answer), or its bare definition (evidence); null when the block does not define it. */
 function explainedLead(asked: ExplainQuestion, block: { path: string; startLine: number; text: string }): Lead | null {
   const e = explainedIn(asked, block);
   if (!e) return null;
   const citation = { path: block.path, startLine: e.startLine, endLine: e.endLine };
-  // A constant or variable is also what it is assigned.
+  // A constant or variable is also what it is assigned; a function expression's head says nothing more.
   const value = valueIn({ name: asked.name }, block);
-  const assigned = value?.line === e.line ? ` = ${value.text}` : '';
+  const assigned = value?.line === e.line && !FUNCTION_VALUE.test(value.text) ? ` = ${value.text}` : '';
   if (!e.summary && !assigned) return { text: e.head, citation, score: 0.5, confident: false, fit: 0 };
   return { text: `\`${e.name}\` (${block.path}:${e.line})${assigned}${e.summary ? `: ${e.summary}` : ''}`, citation, score: 1, confident: true, fit: 0 };
 }
