@@ -249,8 +249,16 @@ test('the packaged extension indexes, answers with citations, inspects and takes
     assert.deepEqual(kto, [{ prompt: TWO_HOP_QUESTION, completion: kto[0]?.completion, label: true }]);
     assert.ok(existsSync(join(exportDir, 'gate.jsonl')));
 
-    // A running question stops on Stop.
+    // A question in plain words: the view says how the engine read it, and answers at the definition.
     view = await webview(page, 'sidebar');
+    await view.locator('#question textarea').fill('which file defines startServer?');
+    await view.locator('#question textarea').press('Enter');
+    // The reading is shown with the answer (the previous question's answer is done too: wait for this one's).
+    await until('the plain-word question answered', async () => /startServer/.test(await view.locator('.interpreted').innerText().catch(() => '')), 120_000);
+    assert.equal(await view.locator('.interpreted').innerText(), 'Read as: Where is `startServer` defined?');
+    assert.match(await view.locator('#answer').innerText(), /src\/server\/start\.ts:4/);
+
+    // A running question stops on Stop.
     await view.locator('#question textarea').fill('Where is the connection pool size set?');
     await view.locator('#question textarea').press('Enter');
     await view.locator('#stop').click({ timeout: 10_000 });

@@ -51,41 +51,42 @@ function thingAt(m: RegExpExecArray, at: number, strength: (kind: string | undef
   return nameOf(m[at + 1], kind, strength(kind));
 }
 
+const STRONG = (): Strength => 'strong';
 const strongIf = (cue: boolean) => (kind: string | undefined): Strength => (cue || kind ? 'strong' : 'weak');
 const placeStrength = (kind: string | undefined): Strength => (kind ? 'strong' : 'capitalized');
 
 const RULES: readonly Rule[] = [
   // uses first: "where is X used" must not read as "where is X"
   rule('uses', String.raw`where\s+(?:is|are)\s+${THING}\s+(?:being\s+)?(used|called|referenced|invoked|imported|raised|thrown|instantiated|read)(?:\s+from)?`, (m) =>
-    uses(thingAt(m, 1, strongIf(true)), m[4]),
+    uses(thingAt(m, 1, STRONG), m[4]),
   ),
   rule('uses', String.raw`(?:who|what|which\s+(?:\S+\s+)?(?:functions?|methods?|files?|code|modules?|classes|places?))\s+(calls?|uses?|references?|imports?|raises?|throws?|instantiates?|invokes?)\s+${THING}`, (m) =>
-    uses(thingAt(m, 2, strongIf(true)), m[1]),
+    uses(thingAt(m, 2, STRONG), m[1]),
   ),
   rule('uses', String.raw`(?:find|show(?:\s+me)?|list|get)\s+(?:all\s+)?(?:the\s+)?(usages?|uses|references|callers|call\s+sites|calls)\s+(?:of|to|for)\s+${THING}`, (m) =>
-    uses(thingAt(m, 2, strongIf(true)), m[1]),
+    uses(thingAt(m, 2, STRONG), m[1]),
   ),
   rule('uses', String.raw`where\s+(?:do|does)\s+(?:we|i|you|the\s+code|anything|anyone)\s+(use|call|raise|throw|import|invoke|instantiate)\s+${THING}`, (m) =>
-    uses(thingAt(m, 2, strongIf(true)), m[1]),
+    uses(thingAt(m, 2, STRONG), m[1]),
   ),
   // subclasses: "which classes extend X", "find the subclasses of X"
-  rule('uses', String.raw`(?:which|what)\s+(?:classes|types|interfaces)\s+(?:extend|subclass|inherit\s+from|derive\s+from|implement)\s+${THING}`, (m) => subclasses(thingAt(m, 1, strongIf(true)))),
-  rule('uses', String.raw`(?:who|what)\s+(?:extends|subclasses|inherits\s+from|implements)\s+${THING}`, (m) => subclasses(thingAt(m, 1, strongIf(true)))),
+  rule('uses', String.raw`(?:which|what)\s+(?:classes|types|interfaces)\s+(?:extend|subclass|inherit\s+from|derive\s+from|implement)\s+${THING}`, (m) => subclasses(thingAt(m, 1, STRONG))),
+  rule('uses', String.raw`(?:who|what)\s+(?:extends|subclasses|inherits\s+from|implements)\s+${THING}`, (m) => subclasses(thingAt(m, 1, STRONG))),
   rule('uses', String.raw`(?:(?:list|find|show(?:\s+me)?)\s+(?:all\s+)?(?:the\s+)?|what\s+are\s+(?:the\s+)?)(?:subclasses|implementations|child\s+classes)\s+of\s+${THING}`, (m) =>
-    subclasses(thingAt(m, 1, strongIf(true))),
+    subclasses(thingAt(m, 1, STRONG)),
   ),
   // call chains: "which function in another file does X call"
   rule('chain', String.raw`(?:what|which)\s+(?:function|method)\s+(?:(?:that\s+is\s+)?defined\s+)?${ANOTHER_FILE}\s+(?:does|do)\s+${THING}\s+call`, (m) =>
-    chain(thingAt(m, 1, strongIf(true))),
+    chain(thingAt(m, 1, STRONG)),
   ),
   rule('chain', String.raw`(?:what|which)(?:\s+(?:function|method))?\s+(?:does|do)\s+${THING}\s+call\s+(?:(?:that\s+is\s+)?defined\s+)?${ANOTHER_FILE}`, (m) =>
-    chain(thingAt(m, 1, strongIf(true))),
+    chain(thingAt(m, 1, STRONG)),
   ),
   // a function's own calls: "what does X call", "which functions are called by X"
-  rule('calls', String.raw`(?:what|which)(?:\s+(?:functions?|methods?))?\s+(?:does|do)\s+${THING}\s+call`, (m) => calls(thingAt(m, 1, strongIf(true)))),
-  rule('calls', String.raw`(?:what|which)\s+(?:functions?|methods?)\s+(?:are|is)\s+called\s+(?:by|from|in|inside)\s+${THING}`, (m) => calls(thingAt(m, 1, strongIf(true)))),
+  rule('calls', String.raw`(?:what|which)(?:\s+(?:functions?|methods?))?\s+(?:does|do)\s+${THING}\s+call`, (m) => calls(thingAt(m, 1, STRONG))),
+  rule('calls', String.raw`(?:what|which)\s+(?:functions?|methods?)\s+(?:are|is)\s+called\s+(?:by|from|in|inside)\s+${THING}`, (m) => calls(thingAt(m, 1, STRONG))),
   rule('calls', String.raw`(?:list|show(?:\s+me)?|find)\s+(?:all\s+)?(?:the\s+)?(?:functions?\s+(?:called|used)|calls(?:\s+made)?)\s+(?:by|in|from|inside)\s+${THING}`, (m) =>
-    calls(thingAt(m, 1, strongIf(true))),
+    calls(thingAt(m, 1, STRONG)),
   ),
   // parameter defaults: "what is the default (value) of/for (the parameter) P (of/in F)"
   rule(
@@ -112,20 +113,20 @@ const RULES: readonly Rule[] = [
   rule('value', String.raw`what\s+is\s+(?:the\s+)?value\s+(?:of|for)\s+(?:the\s+)?(?:constant\s+|variable\s+|setting\s+)?${NAME}`, (m) => constant(nameOf(m[1], undefined, 'strong'))),
   rule('value', String.raw`what\s+(?:is|are)\s+${NAME}`, (m) => (SCREAMING.test(bare(m[1]!)) ? constant(nameOf(m[1], undefined, 'strong')) : null)),
   // explanations of one name: "what does X do", "what is X (for)", "explain X"
-  rule('explain', String.raw`what\s+(?:does|do)\s+${THING}\s+do`, (m) => explain(thingAt(m, 1, strongIf(true)))),
+  rule('explain', String.raw`what\s+(?:does|do)\s+${THING}\s+do`, (m) => explain(thingAt(m, 1, STRONG))),
   // ("what is X": the reader's span head cannot answer it; the documentation, or the evidence, can)
-  rule('explain', String.raw`what\s+(?:is|are)\s+${THING}(?:\s+(?:for|used\s+for))?`, (m) => explain(thingAt(m, 1, strongIf(true)))),
+  rule('explain', String.raw`what\s+(?:is|are)\s+${THING}(?:\s+(?:for|used\s+for))?`, (m) => explain(thingAt(m, 1, STRONG))),
   rule('explain', String.raw`what\s+is\s+the\s+(?:purpose|role|job)\s+of\s+${THING}`, (m) => explain(thingAt(m, 1, placeStrength))),
-  rule('explain', String.raw`(?:explain|describe|summari[sz]e)\s+(?:what\s+)?${THING}(?:\s+does)?`, (m) => explain(thingAt(m, 1, strongIf(true)))),
+  rule('explain', String.raw`(?:explain|describe|summari[sz]e)\s+(?:what\s+)?${THING}(?:\s+does)?`, (m) => explain(thingAt(m, 1, STRONG))),
   // places: "where is X (defined)", "which file defines X", "find X", "definition of X"
-  rule('place', String.raw`where\s+(?:is|are)\s+${THING}(?:\s+${DEFINED})?`, (m) => place(thingAt(m, 1, strongIf(true)))),
-  rule('place', String.raw`where\s+${THING}\s+(?:is|are)\s+${DEFINED}`, (m) => place(thingAt(m, 1, strongIf(true)))),
+  rule('place', String.raw`where\s+(?:is|are)\s+${THING}(?:\s+${DEFINED})?`, (m) => place(thingAt(m, 1, STRONG))),
+  rule('place', String.raw`where\s+${THING}\s+(?:is|are)\s+${DEFINED}`, (m) => place(thingAt(m, 1, STRONG))),
   rule('place', String.raw`where\s+does\s+${THING}\s+(?:live|come\s+from|get\s+defined)`, (m) => place(thingAt(m, 1, placeStrength))),
   rule('place', String.raw`(?:in\s+)?(?:which|what)\s+(?:source\s+)?(?:file|module)\s+(?:defines|declares|implements|contains|has|holds)\s+${THING}`, (m) =>
-    place(thingAt(m, 1, strongIf(true))),
+    place(thingAt(m, 1, STRONG)),
   ),
   rule('place', String.raw`(?:in\s+)?(?:which|what)\s+(?:source\s+)?(?:file|module)\s+(?:is|are)\s+${THING}\s+(?:${DEFINED}(?:\s+in)?|in)`, (m) =>
-    place(thingAt(m, 1, strongIf(true))),
+    place(thingAt(m, 1, STRONG)),
   ),
   rule(
     'place',
@@ -133,7 +134,7 @@ const RULES: readonly Rule[] = [
     // "find X" and "show me X" may name anything; "go to X" and "the definition of X" name code.
     (m) => place(thingAt(m, 3, strongIf(Boolean(m[1] ?? m[2] ?? m[6])))),
   ),
-  rule('place', String.raw`(?:the\s+)?(?:definition|declaration)\s+of\s+${THING}`, (m) => place(thingAt(m, 1, strongIf(true)))),
+  rule('place', String.raw`(?:the\s+)?(?:definition|declaration)\s+of\s+${THING}`, (m) => place(thingAt(m, 1, STRONG))),
 ];
 
 /** The question as the form it matches whole, else as it was. */
@@ -223,7 +224,7 @@ function chain(n: Name | null): string | null {
 function defaultOf(paramSlot: string | undefined, fnMatch: RegExpExecArray | null, at: number): string | null {
   const p = nameOf(paramSlot, undefined, 'strong');
   if (!p) return null;
-  const fn = fnMatch ? thingAt(fnMatch, at, strongIf(true)) : null;
+  const fn = fnMatch ? thingAt(fnMatch, at, STRONG) : null;
   if (fnMatch && !fn) return null;
   const of = fn ? ` of ${what(fn, 'function')}` : '';
   return `What is the default value of the parameter \`${p.name}\`${of}?`;

@@ -50,12 +50,13 @@ export class ExtractiveReasoner implements Reasoner {
 
   async read(input: ReadInput): Promise<ReadOutput> {
     const block = plain(input.block);
-    const [out] = await this.reader.read([{ question: input.question, memory: input.memory, block }], input.signal);
+    const forms = formsOf(input.question);
+    // Uses are found by the code's shape alone: the reader is not asked.
+    const [out] = forms.uses ? [undefined] : await this.reader.read([{ question: input.question, memory: input.memory, block }], input.signal);
     const facts = input.memory ? input.memory.split('\n') : [];
     const add = (line: string): void => {
       if (!facts.includes(line)) facts.push(line);
     };
-    const forms = formsOf(input.question);
     // For an explanation the evidence is the blocks themselves, in the gate's order.
     if (forms.words || forms.explain) add(blockFact(block));
     // A uses question's memory is the uses found, each a fact.
