@@ -74,6 +74,9 @@ export async function checkWorkspace(store: MemoryStore): Promise<number> {
   throw new UserError('the workspace has no indexed files: run engram index first (or point --repo at a folder with code)');
 }
 
+/** Blocks a uses question reads, at most, unless told otherwise. */
+export const USES_BLOCKS = 32;
+
 /** Forms of question about one name, answered without following anything the memory learns. */
 const ONE_NAME_FORMS: ReadonlySet<Interpreted['form']> = new Set(['place', 'value', 'default', 'uses', 'explain']);
 
@@ -160,8 +163,7 @@ class AskRun {
   }
 
   private async gated(): Promise<void> {
-    const { store, compressor } = this.ctx;
-    const gate = new Gate(store, compressor, this.opts.gate ?? null, (b) => this.rawText(b), this.opts.gateOptions);
+    const gate = this.gate();
     const read = new Set<string>();
     const excluded = new Set(this.opts.excluded ?? []);
     for (const id of this.opts.pinned ?? []) {
@@ -182,11 +184,35 @@ class AskRun {
       for (const d of decisions) {
         this.emit({ type: 'gate', step, ...where(d.block), score: round(d.score), text: d.kept ? 'kept' : 'dropped', ms });
       }
+      // A uses question reads all it kept, in recall order: nothing it reads changes what it looks for.
+      if (this.form === 'uses') {
+        for (const d of decisions.filter((x) => x.kept)) {
+          if (this.overBudget()) return;
+          read.add(d.block.id);
+          await this.readBlock(d.block, d.score);
+        }
+        return;
+      }
       const next = decisions.find((d) => d.kept);
       if (!next) break;
       read.add(next.block.id);
       if (await this.readBlock(next.block, next.score)) return;
     }
+  }
+
+  /**
+   * The gate for this question. A uses question is after every line that uses one name, not the
+   * block most likely to answer: recall's candidates (the name's own search among them) are read
+   * in order, up to USES_BLOCKS unless the user set the block and token limits; its reasoner finds
+   * uses by the code's shape, with no model run, so reading many blocks stays cheap.
+   */
+  private gate(): Gate {
+    const { store, compressor } = this.ctx;
+    const text = (b: MemoryBlock): Promise<string> => this.rawText(b);
+    if (this.form !== 'uses') return new Gate(store, compressor, this.opts.gate ?? null, text, this.opts.gateOptions);
+    const set = this.opts.gateOptions ?? {};
+    const maxBlocks = set.maxBlocks ?? USES_BLOCKS;
+    return new Gate(store, compressor, null, text, { ...set, maxBlocks, minBlocks: maxBlocks, tokenBudget: set.tokenBudget ?? Number.MAX_SAFE_INTEGER });
   }
 
   /**

@@ -59,8 +59,16 @@ export class ExtractiveReasoner implements Reasoner {
     };
     // For an explanation the evidence is the blocks themselves, in the gate's order.
     if (forms.words || forms.explain) add(blockFact(block));
-    // A uses question's memory is the uses found, each a fact.
-    for (const u of forms.uses ? usesIn(forms.uses, block) : []) add(`${block.path}:${u.line}: ${u.text}`);
+    // A uses question's memory is the uses found, each a fact: with its line while an answer would
+    // show it (or it is of the kind asked for), then its place alone, up to USES_KEPT.
+    const uses = forms.uses;
+    if (uses) {
+      for (const u of usesIn(uses, block)) {
+        if (facts.length >= USES_KEPT) break;
+        const shown = facts.length < USES_CITED || (uses.kind !== 'use' && usesAsAsked(uses, u.text));
+        add(`${block.path}:${u.line}: ${shown ? u.text : '…'}`);
+      }
+    }
     // A chain's memory is its hops and their calls: the reader's kept lines (every line of an
     // operator that calls the same helpers) would steer the gate off the next definition.
     if (!forms.chain && !forms.uses) for (const k of out?.keepLines ?? []) add(`${input.block.path}:${k.line}: ${k.text.trim()}`);
@@ -204,6 +212,8 @@ function ownCallsAnswer(start: string, memory: string, tokens: Omit<AnswerOutput
 
 /** Places cited for a uses question, at most. */
 const USES_CITED = 8;
+/** Uses a uses question's memory holds, at most (about 12 tokens each past the first USES_CITED). */
+const USES_KEPT = 64;
 
 /**
  * The answer to a uses question: the lines that use the name in the blocks read (the memory's
@@ -230,7 +240,7 @@ function usesAnswer(asked: UsesQuestion, memory: string, blocks: ReadonlyArray<{
   // Uses of the kind asked for (raises for "where is it raised") first, in reading order.
   found.sort((a, b) => Number(usesAsAsked(asked, b.text)) - Number(usesAsAsked(asked, a.text)));
   const shown = found.slice(0, USES_CITED);
-  const more = found.length > shown.length ? ` (${found.length - shown.length} more in the code read)` : '';
+  const more = found.length > shown.length ? ` (${found.length >= USES_KEPT ? 'at least ' : ''}${found.length - shown.length} more in the code read)` : '';
   const places = shown.map((f) => `${spanLabel(f.citation)}: ${oneLine(f.text)}`).join('; ');
   const what = asked.kind === 'import' ? 'Imports of' : asked.kind === 'extend' ? 'Classes extending' : 'Uses of';
   return { answer: `${what} \`${asked.name}\` in the code read: ${places}${more}`, citations: shown.map((f) => f.citation), confidence: 'answer', ...tokens };
