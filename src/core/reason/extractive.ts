@@ -65,7 +65,7 @@ export class ExtractiveReasoner implements Reasoner {
     if (uses) {
       for (const u of usesIn(uses, block)) {
         if (facts.length >= USES_KEPT) break;
-        const shown = facts.length < USES_CITED || (uses.kind !== 'use' && usesAsAsked(uses, u.text));
+        const shown = facts.length < PLACES_CITED || (uses.kind !== 'use' && usesAsAsked(uses, u.text));
         add(`${block.path}:${u.line}: ${shown ? u.text : '…'}`);
       }
     }
@@ -167,6 +167,9 @@ export class ExtractiveReasoner implements Reasoner {
   }
 }
 
+/** What an answer reports of the tokens it took. */
+type AnswerTokens = Omit<AnswerOutput, 'answer' | 'citations' | 'confidence'>;
+
 /** Places the built-in reasoner cites for a question that wants words. */
 const WORDS_CITATIONS = 4;
 
@@ -175,7 +178,7 @@ const WORDS_CITATIONS = 4;
  * one, but the evidence it found (the blocks read and the lines kept, in reading order, then its
  * best span), said to be evidence.
  */
-function wordsAnswer(lead: Lead | null, memory: string, tokens: Omit<AnswerOutput, 'answer' | 'citations' | 'confidence'>, leadFirst = false): AnswerOutput {
+function wordsAnswer(lead: Lead | null, memory: string, tokens: AnswerTokens, leadFirst = false): AnswerOutput {
   const cited: Array<{ citation: Citation; text: string }> = [];
   const cite = (citation: Citation, text: string): void => {
     const inside = cited.some((c) => c.citation.path === citation.path && c.citation.startLine <= citation.startLine && citation.endLine <= c.citation.endLine);
@@ -198,7 +201,7 @@ function wordsAnswer(lead: Lead | null, memory: string, tokens: Omit<AnswerOutpu
  * (the blocks that continue a long body add theirs), cited at its head and the lines that call.
  * The gate brings a continuing block first, so a body still open when reading ended has no more.
  */
-function ownCallsAnswer(start: string, memory: string, tokens: Omit<AnswerOutput, 'answer' | 'citations' | 'confidence'>): AnswerOutput | null {
+function ownCallsAnswer(start: string, memory: string, tokens: AnswerTokens): AnswerOutput | null {
   const hop = chainSoFar(memory).find((h) => h.name === start);
   if (!hop) return null;
   const head = { path: hop.path, startLine: hop.startLine, endLine: hop.startLine };
@@ -206,13 +209,13 @@ function ownCallsAnswer(start: string, memory: string, tokens: Omit<AnswerOutput
     .split('\n')
     .map(factOf)
     .flatMap((f) => (f && !f.answer && f.citation.path === hop.path && f.citation.startLine > hop.startLine && f.citation.startLine <= hop.endLine ? [f.citation] : []));
-  const citations = [head, ...lines].slice(0, USES_CITED);
+  const citations = [head, ...lines].slice(0, PLACES_CITED);
   return { answer: callsOf(hop), citations, confidence: 'answer', ...tokens };
 }
 
-/** Places cited for a uses question, at most. */
-const USES_CITED = 8;
-/** Uses a uses question's memory holds, at most (about 12 tokens each past the first USES_CITED). */
+/** Places cited for a uses or calls answer, at most. */
+const PLACES_CITED = 8;
+/** Uses a uses question's memory holds, at most (about 12 tokens each past the first PLACES_CITED). */
 const USES_KEPT = 64;
 
 /**
@@ -220,7 +223,7 @@ const USES_KEPT = 64;
  * facts, and blocks given at once), as many as fit, with how many were found. Only the blocks
  * read are searched, and the answer says so.
  */
-function usesAnswer(asked: UsesQuestion, memory: string, blocks: ReadonlyArray<{ path: string; startLine: number; text: string }>, tokens: Omit<AnswerOutput, 'answer' | 'citations' | 'confidence'>): AnswerOutput {
+function usesAnswer(asked: UsesQuestion, memory: string, blocks: ReadonlyArray<{ path: string; startLine: number; text: string }>, tokens: AnswerTokens): AnswerOutput {
   const found: Array<{ citation: Citation; text: string }> = [];
   const seen = new Set<string>();
   const note = (citation: Citation, text: string): void => {
@@ -239,7 +242,7 @@ function usesAnswer(asked: UsesQuestion, memory: string, blocks: ReadonlyArray<{
   }
   // Uses of the kind asked for (raises for "where is it raised") first, in reading order.
   found.sort((a, b) => Number(usesAsAsked(asked, b.text)) - Number(usesAsAsked(asked, a.text)));
-  const shown = found.slice(0, USES_CITED);
+  const shown = found.slice(0, PLACES_CITED);
   const more = found.length > shown.length ? ` (${found.length >= USES_KEPT ? 'at least ' : ''}${found.length - shown.length} more in the code read)` : '';
   const places = shown.map((f) => `${spanLabel(f.citation)}: ${oneLine(f.text)}`).join('; ');
   const what = asked.kind === 'import' ? 'Imports of' : asked.kind === 'extend' ? 'Classes extending' : 'Uses of';
