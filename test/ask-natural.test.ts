@@ -32,6 +32,10 @@ test('questions in plain words are read as the forms the engine answers', () => 
     ['what classes inherit from Exception', 'Which classes extend `Exception`?'],
     ['find the subclasses of the PoolClosed class', 'Which classes extend the class `PoolClosed`?'],
     ['What does one_of do?', 'What does `one_of` do?'],
+    // A member named with its class.
+    ['what does the parse method of ParserElement do?', 'What does the method `parse` of the class `ParserElement` do?'],
+    ['who calls the close method of the Pool class', 'Where is the method `close` of the class `Pool` called?'],
+    ['what is the default for timeout in the method connect of Client', 'What is the default value of the parameter `timeout` of the method `connect` of the class `Client`?'],
     ['What is LineStart?', 'What does `LineStart` do?'],
     ['what is the Word class for', 'What does the class `Word` do?'],
     ['What is epsilon?', 'What does `epsilon` do?'],

@@ -156,8 +156,15 @@ function normalized(question: string): string {
     .replace(/[’]/g, "'")
     .replace(/\b(what|where|who|which|how)'s\b/gi, '$1 is')
     .replace(/^(?:(?:please|hey|ok|so)[,\s]+)*(?:(?:can|could|would)\s+you\s+(?:please\s+)?)?(?:tell\s+me\s+|show\s+me\s+(?=where\b))?/i, '')
-    .replace(/\s*(?:,?\s*please)?\s*[?.!]*\s*$/i, '');
+    .replace(/\s*(?:,?\s*please)?\s*[?.!]*\s*$/i, '')
+    .replace(MEMBER_OF, (_, a: string | undefined, b: string | undefined, owner: string) => `${owner}.${a ?? b}`);
 }
+
+// "the run method of (the) (class) Job (class)", "the method run of Job": a member named with its class, as `Job.run`.
+const MEMBER_OF = new RegExp(
+  String.raw`\b(?:the\s+)?(?:(${IDENT})\s+(?:method|function|property|attribute|field)|(?:method|function|property|attribute|field)\s+(${IDENT}))\s+(?:of|in|on)\s+(?:the\s+)?(?:class\s+)?(${IDENT})(?:\s+class)?\b`,
+  'giu',
+);
 
 function bare(slot: string): string {
   return slot.replace(/^`|`$/g, '').replace(/\(\)$/, '').trim();
