@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { interpretQuestion } from '../src/core/ask/index.js';
-import type { AskResult } from '../src/core/types.js';
+import { UserError, type AskResult } from '../src/core/types.js';
 import { shippedEngine, type ShippedEngine } from './support/shipped.js';
 
 test('questions in plain words are read as the forms the engine answers', () => {
@@ -42,8 +42,13 @@ test('questions in plain words are read as the forms the engine answers', () => 
     ['explain _trim_arity', 'What does `_trim_arity` do?'],
     ['who calls open_connection', 'Where is `open_connection` called?'],
     ['Find all references to `one_of`', 'Where is `one_of` used?'],
+    ['where is LineStart defined in pyparsing/core.py?', 'Where is `LineStart` defined?'],
   ];
   for (const [asked, read] of cases) assert.equal(interpretQuestion(asked).question, read, asked);
+  // A file or folder the question ends on is its scope; a member's name is not a file.
+  assert.equal(interpretQuestion('who calls one_of in helpers.py').scope, 'helpers.py');
+  assert.equal(interpretQuestion('How does parsing work under src/core/?').scope, 'src/core/');
+  assert.equal(interpretQuestion('what is the default for timeout in ConnectionPool.__init__').scope, undefined);
   // Questions no form matches whole stay as they are: prose, descriptions, plain words, pronouns.
   for (const q of [
     'How does the pool reuse connections?',
@@ -221,6 +226,20 @@ test('imports and subclasses are their own kinds of use', async () => {
   const subclasses = await ask('what classes inherit from Exception?');
   assert.deepEqual(subclasses.citations.map((c) => `${c.path}:${c.startLine}`).sort(), ['db/errors.py:1', 'db/errors.py:5'], subclasses.answer);
   assert.match(subclasses.answer, /^Classes extending `Exception` in the code read: /);
+});
+
+test('a question that ends on a file or folder reads only there, and says so', async () => {
+  const place = await ask('where is open_connection defined in db/connect.py?');
+  assert.equal(place.answer, 'db/connect.py:4');
+  assert.equal(place.interpreted, 'Where is `open_connection` defined? (within db/connect.py)');
+  // A folder: the twelve jobs' calls and not the pool's.
+  const jobs = await ask('who calls open_connection in db/jobs/');
+  assert.ok(jobs.citations.length === 8 && jobs.citations.every((c) => c.path.startsWith('db/jobs/')), jobs.answer);
+  assert.match(jobs.answer, / \(4 more in the code read\)$/);
+  // A file named by its name alone.
+  const cli = await ask('Where is PoolClosed used in cli.py?');
+  assert.deepEqual(cli.citations.map((c) => `${c.path}:${c.startLine}`), ['db/cli.py:12'], cli.answer);
+  await assert.rejects(ask('where is open_connection defined in db/nowhere.py?'), (e: Error) => e instanceof UserError && /asks about db\/nowhere\.py, and no indexed file matches it/.test(e.message));
 });
 
 test('a call chain asked in plain words is followed into the other file', async () => {

@@ -82,8 +82,21 @@ const ONE_NAME_FORMS: ReadonlySet<Interpreted['form']> = new Set(['place', 'valu
 
 export async function ask(ctx: AskContext, question: string, opts: AskOptions): Promise<AskResult> {
   const asked = interpretQuestion(checkQuestion(question));
-  const result = await new AskRun(ctx, asked.question, opts, asked.form).run();
-  return asked.form && asked.question !== question.trim() ? { ...result, interpreted: asked.question } : result;
+  // A scope is checked after the workspace: an empty one says so first.
+  const within = asked.scope ? (await checkWorkspace(ctx.store), await scopeFiles(ctx.store, asked.scope)) : null;
+  const result = await new AskRun(ctx, asked.question, opts, asked.form, within).run();
+  const read = asked.scope ? `${asked.question} (within ${asked.scope})` : asked.question;
+  return (asked.form || asked.scope) && read !== question.trim() ? { ...result, interpreted: read } : result;
+}
+
+/** The indexed files a question's scope names: a file (`core.py`, `pyparsing/core.py`) or a folder (`src/core/`). */
+async function scopeFiles(store: MemoryStore, scope: string): Promise<ReadonlySet<string>> {
+  const folder = scope.endsWith('/') || !/\.[^/]+$/.test(scope) ? scope.replace(/\/+$/, '') : null;
+  const matches = (path: string): boolean =>
+    folder !== null ? path.startsWith(`${folder}/`) || path.includes(`/${folder}/`) : path === scope || path.endsWith(`/${scope}`);
+  const files = [...(await store.files()).values()].filter((r) => r.blocks > 0 && matches(r.path)).map((r) => r.path);
+  if (!files.length) throw new UserError(`the question asks about ${scope}, and no indexed file matches it: check the path (engram status lists what is indexed)`);
+  return new Set(files);
 }
 
 class AskRun {
@@ -111,6 +124,8 @@ class AskRun {
     private readonly question: string,
     private readonly opts: AskOptions,
     private readonly form: Interpreted['form'] = null,
+    /** The files a question asked about a file or folder may read; null: all. */
+    private readonly within: ReadonlySet<string> | null = null,
   ) {
     this.source = new SourceLines(ctx.repo);
     this.mode = opts.mode ?? 'gated';
@@ -209,8 +224,8 @@ class AskRun {
   private gate(): Gate {
     const { store, compressor } = this.ctx;
     const text = (b: MemoryBlock): Promise<string> => this.rawText(b);
-    if (this.form !== 'uses') return new Gate(store, compressor, this.opts.gate ?? null, text, this.opts.gateOptions);
-    const set = this.opts.gateOptions ?? {};
+    const set = { ...this.opts.gateOptions, ...(this.within ? { within: this.within } : {}) };
+    if (this.form !== 'uses') return new Gate(store, compressor, this.opts.gate ?? null, text, set);
     const maxBlocks = set.maxBlocks ?? USES_BLOCKS;
     return new Gate(store, compressor, null, text, { ...set, maxBlocks, minBlocks: maxBlocks, tokenBudget: set.tokenBudget ?? Number.MAX_SAFE_INTEGER });
   }
@@ -226,10 +241,14 @@ class AskRun {
     return this.form !== null && ONE_NAME_FORMS.has(this.form) ? '' : this.memory;
   }
 
+  private inScope(path: string): boolean {
+    return this.within === null || this.within.has(path);
+  }
+
   private async memagent(): Promise<void> {
     const excluded = new Set(this.opts.excluded ?? []);
     for await (const b of this.ctx.store.allBlocks()) {
-      if (excluded.has(b.id)) continue;
+      if (excluded.has(b.id) || !this.inScope(b.path)) continue;
       if (this.overBudget()) return;
       // MemAgent reads every chunk: its answer flag does not end the pass.
       await this.readBlock(b, undefined);
@@ -244,7 +263,7 @@ class AskRun {
     const views: BlockView[] = [];
     for await (const b of this.ctx.store.allBlocks()) {
       this.cancelled();
-      if (excluded.has(b.id)) continue;
+      if (excluded.has(b.id) || !this.inScope(b.path)) continue;
       const text = (await this.source.numbered(b.path, b.startLine, b.endLine)) ?? b.compressed;
       // The estimate is cheap; the reasoner cuts exactly with its own tokenizer (the block at the edge too).
       const raw = await this.source.lines(b.path, b.startLine, b.endLine);
@@ -260,7 +279,9 @@ class AskRun {
     const excluded = new Set(this.opts.excluded ?? []);
     const k = this.opts.ragK ?? 8;
     const started = performance.now();
-    const hits = (await recall(this.ctx.store, this.ctx.compressor, this.question, k + excluded.size)).filter((h) => !excluded.has(h.blockId)).slice(0, k);
+    // A scope keeps only its files' blocks: recall deeper, so that k of them remain.
+    const depth = (this.within ? 8 * k : k) + excluded.size;
+    const hits = (await recall(this.ctx.store, this.ctx.compressor, this.question, depth)).filter((h) => !excluded.has(h.blockId) && this.inScope(h.path)).slice(0, k);
     const views: BlockView[] = [];
     const found = await this.ctx.store.getBlocks(hits.map((h) => h.blockId));
     for (const h of hits) {

@@ -10,6 +10,8 @@ import { STOP_WORDS } from '../compress/identifiers.js';
 export interface Interpreted {
   question: string;
   form: 'place' | 'value' | 'default' | 'chain' | 'calls' | 'uses' | 'explain' | null;
+  /** A file or folder the question is asked about ("... in pyparsing/core.py"), taken off the question. */
+  scope?: string;
 }
 
 const IDENT = String.raw`[\p{L}_$][\p{L}\p{N}_$]*`;
@@ -137,16 +139,29 @@ const RULES: readonly Rule[] = [
   rule('place', String.raw`(?:the\s+)?(?:definition|declaration)\s+of\s+${THING}`, (m) => place(thingAt(m, 1, STRONG))),
 ];
 
-/** The question as the form it matches whole, else as it was. */
+/** The question as the form it matches whole, else as it was; a file or folder it ends on is its scope. */
 export function interpretQuestion(question: string): Interpreted {
   const q = normalized(question);
+  const m = SCOPE.exec(q);
+  const scope = m ? (m[1] ?? m[2] ?? '').replace(/^\.\//, '') : '';
+  const rest = m ? q.slice(0, m.index) : q;
   for (const r of RULES) {
-    const m = r.re.exec(q);
-    const made = m ? r.make(m) : null;
-    if (made) return { question: made, form: r.form };
+    const hit = r.re.exec(rest);
+    const made = hit ? r.make(hit) : null;
+    if (made) return { question: made, form: r.form, ...(scope ? { scope } : {}) };
   }
-  return { question, form: null };
+  return scope ? { question: /\?\s*$/.test(question) ? `${rest}?` : rest, form: null, scope } : { question, form: null };
 }
+
+// Files the engine indexes have these endings: "in core.py" is a file, "in Engine.ask" is not.
+const EXTENSIONS = 'py|pyi|js|jsx|mjs|cjs|ts|tsx|mts|cts|go|rs|java|kt|kts|scala|rb|php|c|h|cc|cpp|cxx|hpp|hh|cs|swift|m|mm|lua|pl|r|sql|sh|bash|zsh|ps1|vue|svelte|css|scss|less|html|md|mdx|rst|txt|json|yaml|yml|toml|ini|cfg|xml|gradle|dart|ex|exs|erl|hs|ml|clj|elm|zig|nim|jl|proto|graphql|tf';
+// "... in pyparsing/core.py", "... in the file `core.py`", "... under src/core/", at the end of the question.
+const SCOPE = new RegExp(
+  String.raw`\s+(?:in|inside|within|under|from)\s+(?:the\s+)?(?:(?:file|folder|directory|module)\s+)?(?:` +
+    '`([^`\\s]+)`|' +
+    String.raw`((?:[\w@.-]+\/)*[\w@-][\w@.-]*\.(?:${EXTENSIONS})|(?:[\w@.-]+\/)+[\w@.-]*))(?:\s+(?:file|folder|directory))?$`,
+  'i',
+);
 
 /** Contractions spelled out, politeness and the final punctuation dropped, spaces collapsed. */
 function normalized(question: string): string {

@@ -59,7 +59,12 @@ export interface GateOptions {
   tokenBudget?: number;
   /** Candidates recalled per round (default 64, as the gate was trained). */
   candidates?: number;
+  /** Only blocks of these files are candidates (a question asked about a file or a folder). */
+  within?: ReadonlySet<string>;
 }
+
+/** A scope of this many files or fewer has all its blocks among the candidates, recalled or not. */
+const WITHIN_ALL_BLOCKS = 16;
 
 export interface GateDecision {
   block: MemoryBlock;
@@ -84,6 +89,7 @@ export class Gate {
   readonly maxBlocks: number;
   readonly tokenBudget: number;
   readonly candidates: number;
+  private readonly within: ReadonlySet<string> | null;
   private readonly blocks = new Map<string, MemoryBlock>();
 
   constructor(
@@ -98,6 +104,7 @@ export class Gate {
     this.minBlocks = opts.minBlocks ?? (scorer ? 1 : this.maxBlocks);
     this.tokenBudget = opts.tokenBudget ?? 8192;
     this.candidates = opts.candidates ?? 64;
+    this.within = opts.within ?? null;
     if (!(this.maxBlocks >= 1 && this.minBlocks >= 0 && this.minBlocks <= this.maxBlocks)) {
       throw new RangeError(`gate block limits need 0 <= min (${this.minBlocks}) <= max (${this.maxBlocks}), max >= 1`);
     }
@@ -112,11 +119,23 @@ export class Gate {
     const query = memory ? `${question}\n${memory}` : question;
     // Ask for enough that `candidates` remain once what was read or excluded is set aside.
     const depth = Math.min(this.candidates + state.read.size + state.excluded.size, 1000);
-    const hits = (await recall(this.store, this.compressor, query, depth, searchNames(question, memory))).filter(
-      (h) => !state.read.has(h.blockId) && !state.excluded.has(h.blockId),
-    ).slice(0, this.candidates);
+    const open = (id: string): boolean => !state.read.has(id) && !state.excluded.has(id);
+    const within = this.within;
+    const recalled = await recall(this.store, this.compressor, query, within ? 1000 : depth, searchNames(question, memory));
+    const hits = recalled.filter((h) => open(h.blockId) && (!within || within.has(h.path))).slice(0, this.candidates);
     const missing = hits.map((h) => h.blockId).filter((id) => !this.blocks.has(id));
     for (const [id, b] of await this.store.getBlocks(missing)) this.blocks.set(id, b);
+    // A few files asked about: their other blocks are candidates too, after the recalled ones.
+    if (within && within.size <= WITHIN_ALL_BLOCKS) {
+      const seen = new Set(hits.map((h) => h.blockId));
+      for (const path of within) {
+        for (const b of await this.store.blocksForPath(path)) {
+          if (hits.length >= this.candidates || seen.has(b.id) || !open(b.id)) continue;
+          this.blocks.set(b.id, b);
+          hits.push({ blockId: b.id, path: b.path, startLine: b.startLine, endLine: b.endLine, score: 0 });
+        }
+      }
+    }
     const blocks = hits.flatMap((h) => this.blocks.get(h.blockId) ?? []);
     let scores: number[];
     if (this.scorer) {
