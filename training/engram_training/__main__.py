@@ -82,8 +82,9 @@ def main(argv: list[str] | None = None) -> int:
                                                  "(default: the installed one)")
     ev.add_argument("--compressor", default=None, help="the engine's compressor: structural (default) or a compressor "
                                                        "model's name or folder")
-    ev.add_argument("--phrasing", choices=("template", "natural"), default="template",
-                    help="natural: the questions reworded in plain words, without backticks (accuracy by wording in the report)")
+    ev.add_argument("--phrasing", choices=("template", "natural", "heldout"), default="template",
+                    help="natural: the questions reworded in plain words, without backticks (accuracy by wording in the "
+                         "report); heldout: other wordings, written after the engine's rules, to measure how far they generalize")
     sf = sub.add_parser("simulate-feedback", help="a simulated user's feedback file from an eval report "
                                                    "(to measure fine-tuning from feedback before users give any)")
     sf.add_argument("report", type=Path, help="report.json of `eval` (validation questions: test stays held out)")

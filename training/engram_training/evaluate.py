@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from .qa.generate import KINDS
-from .qa.phrasing import reword
+from .qa.phrasing import HELDOUT, TEMPLATES, reword
 from .runs import load_jsonl
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -39,7 +39,7 @@ class EvalSettings:
     split: str = "test"
     gate: str | None = None  # the engine's installed gate; "none" ranks by recall alone; or a gate folder
     compressor: str | None = None  # the engine's default (structural); or a compressor model's name or folder
-    phrasing: str = "template"  # "natural": the questions reworded in plain words (qa/phrasing.py)
+    phrasing: str = "template"  # "natural" / "heldout": the questions reworded in plain words (qa/phrasing.py)
 
 
 def engine_path() -> Path:
@@ -176,9 +176,10 @@ def run_eval(corpus: Path, qa: Path, out: Path, model: Path, settings: EvalSetti
     for size in settings.sizes:
         pool = [q for q in questions if contexts.get(q["context"], {}).get("size_class") == size]
         picked = pick_questions(pool, settings.per_size, settings.seed)
-        if settings.phrasing == "natural":
+        if settings.phrasing != "template":
             rng = random.Random(settings.seed)
-            picked = [r for r in (reword(q, rng) for q in picked) if r is not None]
+            wordings = HELDOUT if settings.phrasing == "heldout" else TEMPLATES
+            picked = [r for r in (reword(q, rng, wordings) for q in picked) if r is not None]
         if not picked:
             say(f"eval {size}: no {settings.split} questions of this size, skipped")
             continue
@@ -250,7 +251,8 @@ def _phrasing_table(report: dict) -> list[str]:
             t[1] += 1
     if not totals:
         return []
-    rows = ["", "Questions reworded in plain words (`--phrasing natural`; `ctl-` wordings are controls the engine is not built to read):",
+    phrasing = report.get("settings", {}).get("phrasing", "natural")
+    rows = ["", f"Questions reworded in plain words (`--phrasing {phrasing}`; `ctl-` wordings are controls the engine is not built to read):",
             "", "| kind/wording | questions | accuracy |", "|---|---|---|"]
     rows += [f"| {k} | {n} | {c / n:.2f} |" for k, (c, n) in sorted(totals.items())]
     return rows

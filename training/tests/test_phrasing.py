@@ -5,15 +5,19 @@ from __future__ import annotations
 import random
 
 from engram_training.evaluate import _aggregate, _phrasing_table
-from engram_training.qa.phrasing import TEMPLATES, reword
+import pytest
+
+from engram_training.qa.phrasing import HELDOUT, TEMPLATES, Template, reword
 
 from test_qa import _questions
 
 
-def test_every_kind_has_a_plain_word_form_that_keeps_its_answer_and_evidence() -> None:
+@pytest.mark.parametrize("wordings", [TEMPLATES, HELDOUT], ids=["natural", "heldout"])
+def test_every_kind_has_a_plain_word_form_that_keeps_its_answer_and_evidence(wordings: dict[str, tuple[Template, ...]]) -> None:
+    assert set(wordings) == set(TEMPLATES)
     rng = random.Random(0)
     qs = _questions()
-    reworded = {q["id"]: r for q in qs if (r := reword(q, rng)) is not None}
+    reworded = {q["id"]: r for q in qs if (r := reword(q, rng, wordings)) is not None}
     kinds = {q["kind"] for q in qs if q["id"] in reworded}
     assert kinds == {"definition", "constant", "param_default", "call_chain", "describe", "unanswerable"}
     for q in qs:
@@ -24,7 +28,7 @@ def test_every_kind_has_a_plain_word_form_that_keeps_its_answer_and_evidence() -
             continue
         assert "`" not in r["question"] and r["question"] != q["question"]
         assert r["evidence"] == q["evidence"] and r["kind"] == q["kind"] and r["id"] == q["id"]
-        assert r["phrasing"] in {tid for tid, _ in TEMPLATES[_base(q)]}
+        assert r["phrasing"] in {tid for tid, _ in wordings[_base(q)]}
         if q["kind"] == "describe":
             # Turned around: the name is asked about, the description's first words are the answer.
             assert q["answer"] in r["question"] and r["answer"] and r["answer"].split()[0] in q["question"]

@@ -42,6 +42,30 @@ TEMPLATES: dict[str, tuple[Template, ...]] = {
     ),
 }
 
+# Wordings written after the engine's rules were (`--phrasing heldout`): how far the reading generalizes.
+HELDOUT: dict[str, tuple[Template, ...]] = {
+    "definition": (
+        ("what-file-has", "what file has {n}?"), ("looking-for", "I'm looking for the {n} {k}"), ("declared", "where's {n} declared?"),
+        ("be-found", "where can {n} be found?"), ("source-of", "source of {n}"), ("defined-where", "{n} is defined where?"),
+    ),
+    "constant": (
+        ("whats", "what's {n}?"), ("value-q", "value of {n}?"), ("equal-to", "what is {n} equal to?"),
+        ("x-value", "{n} value"), ("tell-value", "tell me the value of {n}"),
+    ),
+    "param_default": (
+        ("default-of-in", "default of {p} in {f}?"), ("fs-p-default", "{f}'s {p} default"), ("ps-default-in", "what's {p}'s default value in {f}?"),
+        ("use-by-default", "what does {f} use for {p} by default?"),
+    ),
+    "call_chain": (
+        ("other-file-fn", "which other-file function does {f} call?"), ("calls-which", "{f} calls which function from another file?"),
+        ("defined-elsewhere", "what function defined elsewhere does {f} call?"),
+    ),
+    "describe": (
+        ("purpose", "what's the purpose of {n}?"), ("describe", "describe {n}"), ("used-for", "what is {n} used for?"),
+        ("the-function-do", "what does the function {n} do?"),
+    ),
+}
+
 _WHAT = r"(?:the method `(?P<method>[^`]+)` of the class `(?P<owner>[^`]+)`|the (?P<kind>\w+) `(?P<name>[^`]+)`)"
 _DEF = re.compile(rf"^Where is {_WHAT} defined\?$")
 _CONST = re.compile(r"^What is the value of the constant `(?P<name>[^`]+)`\?$")
@@ -60,7 +84,7 @@ def _named(m: re.Match[str]) -> tuple[str, str]:
     return m.group("name"), m.group("kind")
 
 
-def reword(q: dict, rng: random.Random) -> dict | None:
+def reword(q: dict, rng: random.Random, templates: dict[str, tuple[Template, ...]] = TEMPLATES) -> dict | None:
     """The question in plain words (a copy with `question`, `phrasing` and, for describe, `answer`
     changed), or None for a question with no plain-word form here (two-hop chains)."""
     kind = q.get("kind")
@@ -70,21 +94,21 @@ def reword(q: dict, rng: random.Random) -> dict | None:
     out = dict(q)
     if base == "definition" and (m := _DEF.match(text)):
         n, k = _named(m)
-        tid, t = rng.choice(TEMPLATES["definition"])
+        tid, t = rng.choice(templates["definition"])
         out["question"] = t.format(n=n, k=k)
     elif base == "constant" and (m := _CONST.match(text)):
-        tid, t = rng.choice(TEMPLATES["constant"])
+        tid, t = rng.choice(templates["constant"])
         out["question"] = t.format(n=m.group("name"))
     elif base == "param_default" and (m := _PARAM.match(text)):
         f, _ = _named(m)
-        tid, t = rng.choice(TEMPLATES["param_default"])
+        tid, t = rng.choice(templates["param_default"])
         out["question"] = t.format(p=m.group("param"), f=f)
     elif base == "call_chain" and (m := _CHAIN.match(text)):
         f, _ = _named(m)
-        tid, t = rng.choice(TEMPLATES["call_chain"])
+        tid, t = rng.choice(templates["call_chain"])
         out["question"] = t.format(f=f)
     elif base == "describe" and (m := _DESC.match(text)):
-        tid, t = rng.choice(TEMPLATES["describe"])
+        tid, t = rng.choice(templates["describe"])
         out["question"] = t.format(n=q["answer"])
         out["answer"] = " ".join(m.group("desc").split()[:DESCRIPTION_WORDS]).rstrip(".,;:")
     else:
