@@ -82,9 +82,10 @@ def main(argv: list[str] | None = None) -> int:
                                                  "(default: the installed one)")
     ev.add_argument("--compressor", default=None, help="the engine's compressor: structural (default) or a compressor "
                                                        "model's name or folder")
-    ev.add_argument("--phrasing", choices=("template", "natural", "heldout"), default="template",
+    ev.add_argument("--phrasing", choices=("template", "natural", "heldout", "heldout2"), default="template",
                     help="natural: the questions reworded in plain words, without backticks (accuracy by wording in the "
-                         "report); heldout: other wordings, written after the engine's rules, to measure how far they generalize")
+                         "report); heldout, heldout2: other wordings, written after the engine's rules, to measure how far they "
+                         "generalize (see training/README)")
     sf = sub.add_parser("simulate-feedback", help="a simulated user's feedback file from an eval report "
                                                    "(to measure fine-tuning from feedback before users give any)")
     sf.add_argument("report", type=Path, help="report.json of `eval` (validation questions: test stays held out)")

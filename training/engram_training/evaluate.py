@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from .qa.generate import KINDS
-from .qa.phrasing import HELDOUT, TEMPLATES, reword
+from .qa.phrasing import HELDOUT, HELDOUT2, TEMPLATES, reword
 from .runs import load_jsonl
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -178,7 +178,7 @@ def run_eval(corpus: Path, qa: Path, out: Path, model: Path, settings: EvalSetti
         picked = pick_questions(pool, settings.per_size, settings.seed)
         if settings.phrasing != "template":
             rng = random.Random(settings.seed)
-            wordings = HELDOUT if settings.phrasing == "heldout" else TEMPLATES
+            wordings = {"heldout": HELDOUT, "heldout2": HELDOUT2}.get(settings.phrasing, TEMPLATES)
             picked = [r for r in (reword(q, rng, wordings) for q in picked) if r is not None]
         if not picked:
             say(f"eval {size}: no {settings.split} questions of this size, skipped")

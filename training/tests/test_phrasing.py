@@ -7,12 +7,12 @@ import random
 from engram_training.evaluate import _aggregate, _phrasing_table
 import pytest
 
-from engram_training.qa.phrasing import HELDOUT, TEMPLATES, Template, reword
+from engram_training.qa.phrasing import HELDOUT, HELDOUT2, TEMPLATES, Template, reword
 
 from test_qa import _questions
 
 
-@pytest.mark.parametrize("wordings", [TEMPLATES, HELDOUT], ids=["natural", "heldout"])
+@pytest.mark.parametrize("wordings", [TEMPLATES, HELDOUT, HELDOUT2], ids=["natural", "heldout", "heldout2"])
 def test_every_kind_has_a_plain_word_form_that_keeps_its_answer_and_evidence(wordings: dict[str, tuple[Template, ...]]) -> None:
     assert set(wordings) == set(TEMPLATES)
     rng = random.Random(0)

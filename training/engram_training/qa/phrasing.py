@@ -66,6 +66,30 @@ HELDOUT: dict[str, tuple[Template, ...]] = {
     ),
 }
 
+# A second set, written before the engine's fallback reading of plain words (`--phrasing heldout2`).
+HELDOUT2: dict[str, tuple[Template, ...]] = {
+    "definition": (
+        ("where-do-i-find", "where do I find {n}?"), ("which-module", "which module is {n} in?"), ("need-definition", "need the definition of {n}"),
+        ("location", "{n} location?"), ("path-to", "path to {n}"), ("get-defined", "where does {n} get defined?"),
+    ),
+    "constant": (
+        ("assigned-to", "what's the value assigned to {n}?"), ("set-to-what", "{n} is set to what?"), ("what-value-is", "what value is {n}?"),
+        ("current-value", "current value of {n}"),
+    ),
+    "param_default": (
+        ("colon-default", "{f}: default for {p}?"), ("default-p-of", "what's the default {p} of {f}?"), ("in-f-by-default", "in {f}, what is {p} by default?"),
+        ("default-p-for", "default {p} for {f}"),
+    ),
+    "call_chain": (
+        ("calls-what", "{f} calls what in another file?"), ("outside-its-file", "which function outside its file does {f} call?"),
+        ("name-other-file", "name the other-file function that {f} calls"),
+    ),
+    "describe": (
+        ("whats-for", "what's {n} for?"), ("do-exactly", "what does {n} do exactly?"), ("explain-what", "explain what {n} does"),
+        ("dash-what", "{n} - what is it?"),
+    ),
+}
+
 _WHAT = r"(?:the method `(?P<method>[^`]+)` of the class `(?P<owner>[^`]+)`|the (?P<kind>\w+) `(?P<name>[^`]+)`)"
 _DEF = re.compile(rf"^Where is {_WHAT} defined\?$")
 _CONST = re.compile(r"^What is the value of the constant `(?P<name>[^`]+)`\?$")
