@@ -49,6 +49,19 @@ test('questions in plain words are read as the forms the engine answers', () => 
   assert.equal(interpretQuestion('who calls one_of in helpers.py').scope, 'helpers.py');
   assert.equal(interpretQuestion('How does parsing work under src/core/?').scope, 'src/core/');
   assert.equal(interpretQuestion('what is the default for timeout in ConnectionPool.__init__').scope, undefined);
+  // Short questions no wording matches whole are read by their cue words when they name the code.
+  const cued: Array<[string, string]> = [
+    ['source of one_of', 'Where is `one_of` defined?'],
+    ['one_of is defined where?', 'Where is `one_of` defined?'],
+    ['max_retries value', 'What is the value of the constant `max_retries`?'],
+    ["create_diagram's show_groups default", 'What is the default value of the parameter `show_groups` of the function `create_diagram`?'],
+    ["what's show_groups's default value in create_diagram?", 'What is the default value of the parameter `show_groups` of the function `create_diagram`?'],
+    ['one_of calls which function from another file?', 'The function `one_of` calls exactly one function defined in another file. Which function is it?'],
+  ];
+  for (const [asked, read] of cued) assert.equal(interpretQuestion(asked).question, read, asked);
+  for (const q of ['how do I call one_of with a list?', 'what value should I pass to one_of?', 'can one_of take a generator?', 'source of the pool']) {
+    assert.equal(interpretQuestion(q).form, null, q);
+  }
   // Questions no form matches whole stay as they are: prose, descriptions, plain words, pronouns.
   for (const q of [
     'How does the pool reuse connections?',

@@ -145,12 +145,82 @@ export function interpretQuestion(question: string): Interpreted {
   const m = SCOPE.exec(q);
   const scope = m ? (m[1] ?? m[2] ?? '').replace(/^\.\//, '') : '';
   const rest = m ? q.slice(0, m.index) : q;
+  const within = scope ? { scope } : {};
   for (const r of RULES) {
     const hit = r.re.exec(rest);
     const made = hit ? r.make(hit) : null;
-    if (made) return { question: made, form: r.form, ...(scope ? { scope } : {}) };
+    if (made) return { question: made, form: r.form, ...within };
   }
+  const cued = byCues(rest);
+  if (cued) return { ...cued, ...within };
   return scope ? { question: /\?\s*$/.test(question) ? `${rest}?` : rest, form: null, scope } : { question, form: null };
+}
+
+/** Words a question may have at most to be read by its cue words alone. */
+const CUED_WORDS = 9;
+// Cue words of each form, checked in this order; a question asking how, why or whether is none of them.
+const NOT_CUED = /^(?:how|why|should|can|could|would|is|are|does|do)\b|\b(?:how|why|should)\b/i;
+const CUES: ReadonlyArray<[NonNullable<Interpreted['form']>, RegExp]> = [
+  ['chain', /\bcalls?\b.*\b(?:another|other|different|separate|outside|elsewhere)\b|\b(?:another|other|different|separate|outside|elsewhere)\b.*\bcalls?\b/i],
+  ['default', /\bdefaults?\b/i],
+  ['explain', /\b(?:purpose|used\s+for|for\??$|describe|explain|what\s+is\s+it|do\s+exactly|does\s*$|meaning)\b/i],
+  ['uses', /\b(?:who|callers?|usages?|references?|used|uses)\b/i],
+  ['calls', /\bcalls?\b/i],
+  ['value', /\b(?:value|equals?|set\s+to|assigned)\b/i],
+  ['place', /\b(?:where|defin\w*|declar\w*|source|locat\w*|find|file|module|path|looking\s+for|implement\w*)\b/i],
+];
+
+/**
+ * A short question no wording above matches whole, read by its cue words when it names exactly the
+ * code it is about (one name; two for a parameter and its function): "X is defined where?",
+ * "source of X", "f's p default". Names here are code-shaped or in backticks, never plain words.
+ */
+function byCues(q: string): Interpreted | null {
+  if (q.split(/\s+/).length > CUED_WORDS || NOT_CUED.test(q)) return null;
+  const names = codeNames(q);
+  const form = CUES.find(([, cue]) => cue.test(q))?.[0];
+  if (!form || !names.length) return null;
+  if (form === 'default') {
+    if (names.length > 2) return null;
+    const [p, fn] = names.length === 1 ? [names[0]!, null] : parameterAndFunction(q, names);
+    const of = fn ? ` of ${what(fn, 'function')}` : '';
+    return { question: `What is the default value of the parameter \`${p.name}\`${of}?`, form };
+  }
+  if (names.length !== 1) return null;
+  const n = names[0]!;
+  const made = { chain: chain(n), uses: uses(n, undefined), calls: calls(n), value: constant(n), explain: explain(n), place: place(n) }[form as 'place'];
+  return made ? { question: made, form } : null;
+}
+
+/** The code names of a question, in order: backticked, or shaped like code (`snake_case`, `camelCase`, `Class.method`). */
+function codeNames(q: string): Name[] {
+  const out: Name[] = [];
+  for (const m of q.matchAll(new RegExp(NAME, 'gu'))) {
+    const slot = m[1]!.replace(/'s$/, '');
+    const n = slot.startsWith('`') || CODE_SHAPED.test(slot) || /\.|::|#/.test(slot) ? nameOf(slot, undefined, 'strong') : null;
+    if (n && !out.some((o) => o.name === n.name && o.owner === n.owner)) out.push(n);
+  }
+  return out;
+}
+
+/**
+ * Which of two names is the parameter and which its function, by the surest sign: the function
+ * follows "in" or "of", else ends the question after "for", else is possessive ("f's p"); with no
+ * sign either way, the first name is the function's ("f: default for p").
+ */
+function parameterAndFunction(q: string, names: readonly Name[]): [Name, Name] {
+  const [a, b] = names as [Name, Name];
+  const sign = (n: Name): number => {
+    const e = escapeName(n);
+    if (new RegExp(String.raw`\b(?:in|of)\s+(?:the\s+)?(?:\w+\s+)?\x60?${e}`, 'i').test(q)) return 3;
+    if (new RegExp(String.raw`\bfor\s+\x60?${e}\x60?\W*$`, 'i').test(q)) return 2;
+    return new RegExp(String.raw`${e}\x60?'s\b`).test(q) ? 1 : 0;
+  };
+  return sign(b) > sign(a) ? [a, b] : [b, a];
+}
+
+function escapeName(n: Name): string {
+  return (n.owner ? `${n.owner}.${n.name}` : n.name).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 // Files the engine indexes have these endings: "in core.py" is a file, "in Engine.ask" is not.
