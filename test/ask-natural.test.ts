@@ -25,6 +25,8 @@ test('questions in plain words are read as the forms the engine answers', () => 
     ['what is MAX_RETRIES', 'What is the value of the constant `MAX_RETRIES`?'],
     ['What is the value of timeout?', 'What is the value of the constant `timeout`?'],
     ['Which function does one_of call from another file?', 'The function `one_of` calls exactly one function defined in another file. Which function is it?'],
+    // "which function in another file" names no member of a class `another`.
+    ['which function in another file does audit call?', 'The function `audit` calls exactly one function defined in another file. Which function is it?'],
     ['What does one_of call?', 'Which functions does the function `one_of` call?'],
     ['which functions are called by Engine.ask', 'Which functions does the method `ask` of the class `Engine` call?'],
     ['Where is ParseException raised?', 'Where is `ParseException` raised?'],
@@ -59,7 +61,7 @@ test('questions in plain words are read as the forms the engine answers', () => 
     ['one_of calls which function from another file?', 'The function `one_of` calls exactly one function defined in another file. Which function is it?'],
   ];
   for (const [asked, read] of cued) assert.equal(interpretQuestion(asked).question, read, asked);
-  for (const q of ['how do I call one_of with a list?', 'what value should I pass to one_of?', 'can one_of take a generator?', 'source of the pool']) {
+  for (const q of ['how do I call one_of with a list?', 'what value should I pass to one_of?', 'can one_of take a generator?', 'source of the pool', 'where is the function foo in module bar']) {
     assert.equal(interpretQuestion(q).form, null, q);
   }
   // Questions no form matches whole stay as they are: prose, descriptions, plain words, pronouns.

@@ -246,8 +246,10 @@ function normalized(question: string): string {
 }
 
 // "the run method of (the) (class) Job (class)", "the method run of Job": a member named with its class, as `Job.run`.
+// Neither name is a determiner or question word ("which function in another file" names no member).
+const NOT_MEMBER = String.raw`(?!(?:which|what|whose|the|a|an|this|that|these|those|each|every|any|some|another|other|its|their|one|module|file|package|namespace|folder|directory|class)\b)`;
 const MEMBER_OF = new RegExp(
-  String.raw`\b(?:the\s+)?(?:(${IDENT})\s+(?:method|function|property|attribute|field)|(?:method|function|property|attribute|field)\s+(${IDENT}))\s+(?:of|in|on)\s+(?:the\s+)?(?:class\s+)?(${IDENT})(?:\s+class)?\b`,
+  String.raw`\b(?:the\s+)?(?:${NOT_MEMBER}(${IDENT})\s+(?:method|function|property|attribute|field)|(?:method|function|property|attribute|field)\s+${NOT_MEMBER}(${IDENT}))\s+(?:of|in|on)\s+(?:the\s+)?(?:class\s+)?${NOT_MEMBER}(${IDENT})(?:\s+class)?\b`,
   'giu',
 );
 
