@@ -161,6 +161,17 @@ const FILES: Record<string, string> = {
     '/** Waits the given number of milliseconds. */',
     'export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));',
   ].join('\n'),
+  'web/pick.ts': [
+    '/* tslint:disable:max-line-length */',
+    'export function pick<T>(xs: T[]): T;',
+    'export function pick<T>(xs: T[], n: number): T[];',
+    '/**',
+    ' * Picks items at random from a list.',
+    ' */',
+    'export function pick<T>(xs: T[], n?: number): T | T[] {',
+    '  return shuffle(xs).slice(0, n ?? 1);',
+    '}',
+  ].join('\n'),
   'db/cli.py': [
     'from .pool import ConnectionPool',
     'from .errors import (',
@@ -289,6 +300,8 @@ test('what a name does is answered from its documentation; without documentation
   // A docstring quoted on one line; a function expression's documentation without its head.
   assert.equal((await ask('what does pairs do?')).answer, '`pairs` (db/connect.py:13): Yields the tokens two at a time.');
   assert.equal((await ask('what is sleep for?')).answer, '`sleep` (web/retry.ts:12): Waits the given number of milliseconds.');
+  // Overload signatures under a linter directive: the implementation's doc comment is the answer.
+  assert.equal((await ask('what does pick do?')).answer, '`pick` (web/pick.ts:7): Picks items at random from a list.');
   const main = await ask('What does main do?');
   assert.equal(main.confidence, 'evidence', main.answer);
   assert.deepEqual(main.citations[0], { path: 'db/cli.py', startLine: 8, endLine: 8 });

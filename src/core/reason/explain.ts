@@ -27,6 +27,8 @@ const ASKS = /^\s*what\s+does\s+(?:the\s+[a-z]+\s+)?`([^`]+)`(?:\s+of\s+the\s+cl
 const MARKS = /^\s*(?:\/\*\*?|\*\/|\*(?!\*)|\/\/\/?|#+|[rRuUbB]?(?:"""|'''|["'](?!["'])))\s?|\s*(?:\*\/|"""|'''|["'])\s*$/g;
 // JSDoc's inline tags: `{@link Observable}`, `{@link Foo|the foo}`, `{@code x}` read as their name.
 const INLINE_TAG = /\{@(?:link|linkcode|linkplain|code)\s+([^}|\s]+)[^}]*\}/g;
+// `tslint:disable:max-line-length`, `eslint-disable-next-line`, `@ts-ignore`, `prettier-ignore`, `noqa`, `type: ignore`, `pylint: disable`.
+const DIRECTIVE = /^(?:tslint:|eslint-|prettier-ignore|istanbul\s|c8\s|noqa\b|type:\s*ignore|pylint:|pragma\b|fmt:\s)/i;
 /** A summary this long at most: a paragraph, not the whole docstring. */
 const SUMMARY_CHARS = 400;
 
@@ -35,17 +37,26 @@ export function explainQuestion(question: string): ExplainQuestion | null {
   return name ? { name } : null;
 }
 
-/** The first definition of the asked name in the block, with its documentation; null when the block has none. */
+/**
+ * The asked name's definition in the block with its documentation: the first one documented (an
+ * overload signature may carry only a linter directive, its implementation the doc comment), else
+ * the first; null when the block defines no such name.
+ */
 export function explainedIn(asked: ExplainQuestion, block: { startLine: number; text: string }): Explained | null {
   const lines = block.text.split('\n');
   const defines = definer([asked.name]);
-  const at = lines.findIndex((l, i) => defines(l, i, lines));
-  if (at < 0) return null;
-  const doc = documentationOf(lines, at);
-  const summary = doc ? summaryOf(doc.lines) : null;
-  const from = doc ? Math.min(doc.from, at) : at;
-  const to = doc ? Math.max(doc.from + doc.lines.length - 1, at) : at;
-  return { name: asked.name, line: block.startLine + at, head: lines[at]!.trim(), summary, startLine: block.startLine + from, endLine: block.startLine + to };
+  let first: Explained | null = null;
+  for (let at = 0; at < lines.length; at++) {
+    if (!defines(lines[at]!, at, lines)) continue;
+    const doc = documentationOf(lines, at);
+    const summary = doc ? summaryOf(doc.lines) : null;
+    const from = doc ? Math.min(doc.from, at) : at;
+    const to = doc ? Math.max(doc.from + doc.lines.length - 1, at) : at;
+    const found = { name: asked.name, line: block.startLine + at, head: lines[at]!.trim(), summary, startLine: block.startLine + from, endLine: block.startLine + to };
+    if (summary) return found;
+    first ??= found;
+  }
+  return first;
 }
 
 /** The first paragraph of documentation lines, without markers, tags or blank lines, cut at a sentence. */
@@ -58,8 +69,9 @@ function summaryOf(lines: readonly string[]): string | null {
       if (words.length) break;
       continue;
     }
-    // JSDoc tags (@param, @returns) follow the summary.
+    // JSDoc tags (@param, @returns) follow the summary; linter and type-checker directives say nothing.
     if (line.startsWith('@')) break;
+    if (DIRECTIVE.test(line)) continue;
     words.push(line);
   }
   const text = words.join(' ');

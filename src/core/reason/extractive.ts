@@ -280,8 +280,12 @@ function factOf(line: string): { answer: boolean; citation: Citation; text: stri
  */
 function chainLead(chain: ChainQuestion, memory: string, step: ChainStep | null, block: { path: string; startLine: number; text: string }, out: ReaderOutput | undefined): Lead | null {
   // The start's own calls: answered once its whole body is read (a body open past its block reads on).
+  // A head that calls nothing (an overload signature) is evidence until a later one is read.
   const start = chain.hops === 0 ? step?.hop : undefined;
-  if (start) return { text: callsOf(start), citation: { path: start.path, startLine: start.startLine, endLine: start.endLine }, score: 1, confident: !start.open, fit: 0 };
+  if (start) {
+    const citation = { path: start.path, startLine: start.startLine, endLine: start.endLine };
+    return { text: callsOf(start), citation, score: start.calls.length ? 1 : 0.5, confident: !start.open && start.calls.length > 0, fit: 0 };
+  }
   if (step?.answer) {
     const { name, path, line } = step.answer;
     return { text: name, citation: { path, startLine: line, endLine: line }, score: 1, confident: true, fit: 0 };
