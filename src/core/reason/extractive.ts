@@ -96,7 +96,7 @@ export class ExtractiveReasoner implements Reasoner {
       hasAnswer:
         (lead?.confident === true && (lead.fit ?? 0) === 0 && (!forms.described || lead.score >= DESCRIBED_SURE) && (!forms.value || source === 'value')) ||
         // A function's own calls: once a block after its head does not continue its body, the body has ended.
-        (forms.chain?.hops === 0 && !step && chainSoFar(input.memory).some((h) => h.name === forms.chain?.start)),
+        (forms.chain?.hops === 0 && !step && chainSoFar(input.memory).some((h) => h.name === forms.chain?.start && h.calls.length > 0)),
       blockTokens,
       promptTokens: blockTokens + this.count(input.question) + this.count(input.memory),
       outputTokens: 0,
@@ -210,7 +210,8 @@ function ownCallsAnswer(start: string, memory: string, tokens: AnswerTokens): An
     .map(factOf)
     .flatMap((f) => (f && !f.answer && f.citation.path === hop.path && f.citation.startLine > hop.startLine && f.citation.startLine <= hop.endLine ? [f.citation] : []));
   const citations = [head, ...lines].slice(0, PLACES_CITED);
-  return { answer: callsOf(hop), citations, confidence: 'answer', ...tokens };
+  // No call found may be a signature whose body was not read: that is evidence, not an answer.
+  return { answer: callsOf(hop), citations, confidence: hop.calls.length ? 'answer' : 'evidence', ...tokens };
 }
 
 /** Places cited for a uses or calls answer, at most. */
