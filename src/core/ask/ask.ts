@@ -82,9 +82,7 @@ const ONE_NAME_FORMS: ReadonlySet<Interpreted['form']> = new Set(['place', 'valu
 
 export async function ask(ctx: AskContext, question: string, opts: AskOptions): Promise<AskResult> {
   const asked = interpretQuestion(checkQuestion(question));
-  // A scope is checked after the workspace: an empty one says so first.
-  const within = asked.scope ? (await checkWorkspace(ctx.store), await scopeFiles(ctx.store, asked.scope)) : null;
-  const result = await new AskRun(ctx, asked.question, opts, asked.form, within).run();
+  const result = await new AskRun(ctx, asked.question, opts, asked.form, asked.scope).run();
   const read = asked.scope ? `${asked.question} (within ${asked.scope})` : asked.question;
   return (asked.form || asked.scope) && read !== question.trim() ? { ...result, interpreted: read } : result;
 }
@@ -118,14 +116,16 @@ class AskRun {
   private readonly budget: AbortSignal | undefined;
   /** The user's cancellation or the time budget, whichever comes first: given to the steps in flight. */
   private readonly stepSignal: AbortSignal | undefined;
+  /** The files the scope matches, which alone may be read; null: all (resolved in run()). */
+  private within: ReadonlySet<string> | null = null;
 
   constructor(
     private readonly ctx: AskContext,
     private readonly question: string,
     private readonly opts: AskOptions,
     private readonly form: Interpreted['form'] = null,
-    /** The files a question asked about a file or folder may read; null: all. */
-    private readonly within: ReadonlySet<string> | null = null,
+    /** The file or folder the question asks about, if any. */
+    private readonly scope?: string,
   ) {
     this.source = new SourceLines(ctx.repo);
     this.mode = opts.mode ?? 'gated';
@@ -135,6 +135,8 @@ class AskRun {
 
   async run(): Promise<AskResult> {
     const blocksTotal = await checkWorkspace(this.ctx.store);
+    // After the workspace check: an empty workspace says so first.
+    if (this.scope) this.within = await scopeFiles(this.ctx.store, this.scope);
     if ((await this.ctx.store.searchLexical(this.question, 1)).length === 0) {
       // Say why recall may be poor (a question in another language, no identifiers), but still answer.
       this.opts.onWarning?.('no block shares a word with the question (code search works best with the names used in the code); recall uses vectors alone');

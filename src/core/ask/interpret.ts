@@ -4,7 +4,7 @@
 // ("Where is the class `LineStart` defined?"). A question is rewritten only when one form
 // matches it whole: a partial guess would steer the gate and the reasoner wrong, so anything
 // else is left as the user wrote it.
-import { STOP_WORDS } from '../compress/identifiers.js';
+import { CODE_SHAPED, escapeRegExp, STOP_WORDS } from '../compress/identifiers.js';
 
 /** The form a question was read as, and its rewording (the question itself when no form matched). */
 export interface Interpreted {
@@ -25,7 +25,6 @@ const THING = `${BEFORE}${NAME}${AFTER}`;
 const PARAM_WORD = String.raw`(?:parameter|param|argument|arg|option|keyword\s+argument|kwarg)`;
 const DEFINED = String.raw`(?:defined|declared|implemented|located|written|created)`;
 const ANOTHER_FILE = String.raw`(?:in|from)\s+(?:another|a\s+different|an\s+other|other|a\s+separate)\s+(?:file|module)`;
-const CODE_SHAPED = /[_$]|\p{Ll}\p{Lu}|\p{L}\p{N}/u;
 const PRONOUNS: ReadonlySet<string> = new Set('it its this that these those them they he she we you i me one something anything everything what which who'.split(' '));
 const SCREAMING = /^\p{Lu}[\p{Lu}\p{N}]*(?:_[\p{Lu}\p{N}]+)+$/u;
 
@@ -183,21 +182,28 @@ function byCues(q: string): Interpreted | null {
   if (form === 'default') {
     if (names.length > 2) return null;
     const [p, fn] = names.length === 1 ? [names[0]!, null] : parameterAndFunction(q, names);
-    const of = fn ? ` of ${what(fn, 'function')}` : '';
-    return { question: `What is the default value of the parameter \`${p.name}\`${of}?`, form };
+    return { question: defaultQuestion(p, fn), form };
   }
   if (names.length !== 1) return null;
-  const n = names[0]!;
-  const made = { chain: chain(n), uses: uses(n, undefined), calls: calls(n), value: constant(n), explain: explain(n), place: place(n) }[form as 'place'];
+  const made = CUED[form](names[0]!);
   return made ? { question: made, form } : null;
 }
+
+/** The question each cued form of one name is read as. */
+const CUED: Record<Exclude<Interpreted['form'], null | 'default'>, (n: Name) => string | null> = {
+  chain: (n) => chain(n),
+  uses: (n) => uses(n, undefined),
+  calls: (n) => calls(n),
+  value: (n) => constant(n),
+  explain: (n) => explain(n),
+  place: (n) => place(n),
+};
 
 /** The code names of a question, in order: backticked, or shaped like code (`snake_case`, `camelCase`, `Class.method`). */
 function codeNames(q: string): Name[] {
   const out: Name[] = [];
   for (const m of q.matchAll(new RegExp(NAME, 'gu'))) {
-    const slot = m[1]!.replace(/'s$/, '');
-    const n = slot.startsWith('`') || CODE_SHAPED.test(slot) || /\.|::|#/.test(slot) ? nameOf(slot, undefined, 'strong') : null;
+    const n = nameOf(m[1]!.replace(/'s$/, ''), undefined, 'weak');
     if (n && !out.some((o) => o.name === n.name && o.owner === n.owner)) out.push(n);
   }
   return out;
@@ -211,16 +217,12 @@ function codeNames(q: string): Name[] {
 function parameterAndFunction(q: string, names: readonly Name[]): [Name, Name] {
   const [a, b] = names as [Name, Name];
   const sign = (n: Name): number => {
-    const e = escapeName(n);
+    const e = escapeRegExp(n.owner ? `${n.owner}.${n.name}` : n.name);
     if (new RegExp(String.raw`\b(?:in|of)\s+(?:the\s+)?(?:\w+\s+)?\x60?${e}`, 'i').test(q)) return 3;
     if (new RegExp(String.raw`\bfor\s+\x60?${e}\x60?\W*$`, 'i').test(q)) return 2;
     return new RegExp(String.raw`${e}\x60?'s\b`).test(q) ? 1 : 0;
   };
   return sign(b) > sign(a) ? [a, b] : [b, a];
-}
-
-function escapeName(n: Name): string {
-  return (n.owner ? `${n.owner}.${n.name}` : n.name).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 // Files the engine indexes have these endings: "in core.py" is a file, "in Engine.ask" is not.
@@ -320,6 +322,10 @@ function defaultOf(paramSlot: string | undefined, fnMatch: RegExpExecArray | nul
   if (!p) return null;
   const fn = fnMatch ? thingAt(fnMatch, at, STRONG) : null;
   if (fnMatch && !fn) return null;
+  return defaultQuestion(p, fn);
+}
+
+function defaultQuestion(p: Name, fn: Name | null): string {
   const of = fn ? ` of ${what(fn, 'function')}` : '';
   return `What is the default value of the parameter \`${p.name}\`${of}?`;
 }

@@ -52,7 +52,7 @@ const ONE_IDENTIFIER = /^\s*[\p{L}_$][\p{L}\p{N}_$]*\s*$/u;
 const KEYWORDS: ReadonlySet<string> = new Set(
   'const let var function return new import export default class interface type public private protected static readonly async await void def self fn pub mut true false null undefined none nil end begin if else for while'.split(' '),
 );
-const CODE_SHAPED = /[_$]|\p{Ll}\p{Lu}|\p{L}\p{N}/u;
+export const CODE_SHAPED = /[_$]|\p{Ll}\p{Lu}|\p{L}\p{N}/u;
 
 /**
  * The code names a question asks about: identifiers in backticks, and words shaped like

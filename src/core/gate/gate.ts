@@ -91,6 +91,8 @@ export class Gate {
   readonly candidates: number;
   private readonly within: ReadonlySet<string> | null;
   private readonly blocks = new Map<string, MemoryBlock>();
+  /** The blocks of a small scope's files, read once per question. */
+  private scopeBlocks: MemoryBlock[] | null = null;
 
   constructor(
     private readonly store: MemoryStore,
@@ -127,13 +129,16 @@ export class Gate {
     for (const [id, b] of await this.store.getBlocks(missing)) this.blocks.set(id, b);
     // A few files asked about: their other blocks are candidates too, after the recalled ones.
     if (within && within.size <= WITHIN_ALL_BLOCKS) {
+      if (!this.scopeBlocks) {
+        this.scopeBlocks = [];
+        for (const path of within) this.scopeBlocks.push(...(await this.store.blocksForPath(path)));
+      }
       const seen = new Set(hits.map((h) => h.blockId));
-      for (const path of within) {
-        for (const b of await this.store.blocksForPath(path)) {
-          if (hits.length >= this.candidates || seen.has(b.id) || !open(b.id)) continue;
-          this.blocks.set(b.id, b);
-          hits.push({ blockId: b.id, path: b.path, startLine: b.startLine, endLine: b.endLine, score: 0 });
-        }
+      for (const b of this.scopeBlocks) {
+        if (hits.length >= this.candidates) break;
+        if (seen.has(b.id) || !open(b.id)) continue;
+        this.blocks.set(b.id, b);
+        hits.push({ blockId: b.id, path: b.path, startLine: b.startLine, endLine: b.endLine, score: 0 });
       }
     }
     const blocks = hits.flatMap((h) => this.blocks.get(h.blockId) ?? []);

@@ -78,7 +78,8 @@ export function describedDefinition(words: ReadonlySet<string>, block: { startLi
   return best;
 }
 
-function headName(line: string): string | null {
+/** The name a definition's head on this line defines (function, class, method, arrow function), else null. */
+export function headName(line: string): string | null {
   for (const head of HEADS) {
     const name = head.exec(line)?.[1];
     if (name && !NOT_NAMES.has(name)) return name;

@@ -4,6 +4,7 @@
 // neighbouring name as often as the value (held-out constants 0.44, defaults 0.51), so a
 // value read this way from the definition comes first; the reader answers when there is none.
 import { definer, escapeRegExp, namesIn, parametersClose, SPREAD_HEAD_LINES } from '../compress/identifiers.js';
+import { headName } from './describe.js';
 
 /** What a value question asks for: a constant's name, or a parameter and its function. */
 export interface ValueQuestion {
@@ -26,13 +27,6 @@ const VALUE_OF = /\bvalue of\b/i;
 const OPEN = '([{';
 const CLASS_HEAD = /^\s*(?:(?:export|default|abstract|declare)\s+)*class\s/;
 const CONSTRUCTOR = /^\s*(?:(?:public|private|protected)\s+)?(?:constructor\s*\(|def\s+__init__\s*\()/;
-// Heads of any function, for a parameter asked without its function: Python, JavaScript and
-// TypeScript functions, arrow functions and class methods, Rust and Go.
-const FUNCTION_HEAD = [
-  /^\s*(?:(?:export|default|async|static|public|private|protected|override|pub)\s+)*(?:def\s|function\b|fn\s|func\s|constructor\s*\()/u,
-  /^\s*(?:export\s+)?(?:const|let|var)\s+[\p{L}_$][\p{L}\p{N}_$]*\s*(?::[^=]*)?=\s*(?:async\s+)?\(/u,
-  /^\s*(?:(?:static|async|public|private|protected|get|set|override)\s+)*[\p{L}_$][\p{L}\p{N}_$]*\s*\([^)]*\)\s*(?::[^{]*)?\{\s*$/u,
-];
 const CLOSE = ')]}';
 
 /** What a value question asks for; null for other questions. */
@@ -50,7 +44,8 @@ export function valueIn(asked: ValueQuestion, block: { startLine: number; text: 
   const lines = block.text.split('\n');
   const e = escapeRegExp(asked.name);
   if (asked.parameter || asked.fn) {
-    const head = asked.fn ? definer([asked.fn]) : (line: string) => FUNCTION_HEAD.some((h) => h.test(line));
+    // Without its function, any definition's head (a class's: its constructor's).
+    const head = asked.fn ? definer([asked.fn]) : (line: string) => headName(line) !== null;
     const param = new RegExp(String.raw`(?<![\p{L}\p{N}_$.])${e}\s*(?=[:=])`, 'u');
     for (let h = 0; h < lines.length; h++) {
       if (!head(lines[h]!, h, lines)) continue;
