@@ -172,6 +172,20 @@ const FILES: Record<string, string> = {
     '  return shuffle(xs).slice(0, n ?? 1);',
     '}',
   ].join('\n'),
+  // A doc comment too long to share a block with the function it documents.
+  'web/flatten.ts': [
+    "import { pick } from './pick';",
+    '',
+    '/**',
+    ' * Flattens nested lists of records into one list, keeping their order.',
+    ' *',
+    ...Array.from({ length: 70 }, (_, i) => ` * Step ${i + 1}: the records of level ${i + 1} are appended after those of level ${i}, unless the caller asked otherwise.`),
+    ' */',
+    'export function flattenRecords(lists: unknown[][], depth = 1): unknown[] {',
+    ...Array.from({ length: 40 }, (_, i) => `  const level${i} = lists.map((l) => pick(l as unknown[], ${i + 1})).flat(depth);`),
+    '  return [level0, level1];',
+    '}',
+  ].join('\n'),
   'db/cli.py': [
     'from .pool import ConnectionPool',
     'from .errors import (',
@@ -302,6 +316,12 @@ test('what a name does is answered from its documentation; without documentation
   assert.equal((await ask('what is sleep for?')).answer, '`sleep` (web/retry.ts:12): Waits the given number of milliseconds.');
   // Overload signatures under a linter directive: the implementation's doc comment is the answer.
   assert.equal((await ask('what does pick do?')).answer, '`pick` (web/pick.ts:7): Picks items at random from a list.');
+  // A doc comment the chunker left in the block before the head is read with it.
+  const head = await shipped.engine.inspect('web/flatten.ts:77');
+  assert.ok(head.startLine > 4, `the summary is in the block before the head's (${head.startLine}-${head.endLine})`);
+  const flatten = await ask('what does flattenRecords do?');
+  assert.equal(flatten.answer, '`flattenRecords` (web/flatten.ts:77): Flattens nested lists of records into one list, keeping their order.');
+  assert.deepEqual(flatten.citations, [{ path: 'web/flatten.ts', startLine: 3, endLine: 77 }]);
   const main = await ask('What does main do?');
   assert.equal(main.confidence, 'evidence', main.answer);
   assert.deepEqual(main.citations[0], { path: 'db/cli.py', startLine: 8, endLine: 8 });

@@ -6,7 +6,7 @@
 //   rag      recall's top k once, answered at once
 import type { Compressor } from '../compress/index.js';
 import { Gate, recall, type GateOptions, type GateScorer } from '../gate/index.js';
-import { betterLead, type BlockView, type Lead, type Reasoner } from '../reason/index.js';
+import { betterLead, documentationOf, type BlockView, type Lead, type Reasoner } from '../reason/index.js';
 import type { MemoryStore } from '../store/index.js';
 import { CancelledError, UserError, type AnswerConfidence, type AskMode, type AskResult, type MemoryBlock, type TraceEvent } from '../types.js';
 import { verifyCitations, type Span } from './citations.js';
@@ -76,6 +76,8 @@ export async function checkWorkspace(store: MemoryStore): Promise<number> {
 
 /** Blocks a uses question reads, at most, unless told otherwise. */
 export const USES_BLOCKS = 32;
+/** Lines above a block searched for the documentation of its first line, at most. */
+const DOC_LOOKBACK = 120;
 
 /** Forms of question about one name, answered without following anything the memory learns. */
 const ONE_NAME_FORMS: ReadonlySet<Interpreted['form']> = new Set(['place', 'value', 'default', 'uses', 'explain']);
@@ -302,8 +304,9 @@ class AskRun {
     const step = ++this.step;
     const view: BlockView = { ...where(b), text: b.compressed };
     if (this.opts.reasoner.reads === 'raw') {
-      const raw = await this.source.lines(b.path, b.startLine, b.endLine);
-      if (raw) view.raw = raw.join('\n');
+      const raw = this.form === 'explain' ? await this.withDocAbove(b) : await this.source.lines(b.path, b.startLine, b.endLine);
+      if (Array.isArray(raw)) view.raw = raw.join('\n');
+      else if (raw) Object.assign(view, { raw: raw.lines.join('\n'), startLine: raw.startLine });
     }
     const started = performance.now();
     const out = await this.budgeted((signal) => this.opts.reasoner.read({ question: this.question, memory: this.memory, block: view, signal }));
@@ -319,6 +322,21 @@ class AskRun {
     this.emit({ type: 'memory', step, memory: out.memory, tokens: this.opts.reasoner.count(out.memory), text: out.hasAnswer ? 'found' : 'continue', ms });
     this.sample();
     return out.hasAnswer;
+  }
+
+  /**
+   * A block's lines with the documentation just above its first line: the chunker cuts a long doc
+   * comment off the definition it documents when both do not fit one block (rxjs's `switchMap`:
+   * 53 lines of JSDoc in one block, the head opening the next), and an explanation needs both.
+   */
+  private async withDocAbove(b: MemoryBlock): Promise<{ startLine: number; lines: string[] } | null> {
+    const from = Math.max(1, b.startLine - DOC_LOOKBACK);
+    const lines = await this.source.lines(b.path, from, b.endLine);
+    if (!lines) return null;
+    const first = b.startLine - from;
+    const doc = lines[first] === undefined ? null : documentationOf(lines, first);
+    const start = doc && doc.from < first ? doc.from : first;
+    return { startLine: from + start, lines: lines.slice(start) };
   }
 
   private async rawText(b: MemoryBlock): Promise<string> {
