@@ -248,12 +248,40 @@ test('uses are the lines that use the name: raises first when raises are asked f
   // Every call, in the pool and in twelve jobs: more blocks than the gate reads for other questions.
   const callers = await ask('who calls open_connection?');
   const places = callers.citations.map((c) => `${c.path}:${c.startLine}`);
-  assert.equal(places.length, 8, callers.answer);
+  assert.equal(places.length, 13, callers.answer);
   assert.ok(places.every((p) => p === 'db/pool.py:29' || /^db\/jobs\/job\d+\.py:5$/.test(p)), `the docstring example, the comment and the imports are not calls: ${callers.answer}`);
-  assert.match(callers.answer, / \(5 more in the code read\)$/);
+  assert.match(callers.answer, / \(5 more cited; 13 lines in 13 files\)$/);
 
   const none = await ask('Where is PoolTimeout used?');
   assert.ok(none.citations.some((c) => c.path === 'db/cli.py' && c.startLine === 14), none.answer);
+});
+
+test('every use in the workspace is found, past what recall ranks, until the memory is full', async () => {
+  const files: Record<string, string> = {
+    'src/events.ts': 'export function sendEvent(name: string): void {\n  console.log(name);\n}\n\nexport function track(what: string): void {\n  sendEvent(what);\n}\n',
+    // Prose names it without using it; a lowercase variable shares its index term.
+    'CHANGELOG.md': '# Changes\n\n- `sendEvent` now logs.\n',
+    'src/names.ts': 'export const sendevent = 1;\n',
+  };
+  for (let i = 0; i < 40; i++) files[`src/handlers/h${i}.ts`] = `import { sendEvent } from '../events';\n\nexport function handle${i}(): void {\n  sendEvent('h${i}');\n}\n`;
+  for (let i = 0; i < 120; i++) files[`src/views/v${i}.ts`] = `import { track } from '../events';\n\nexport function view${i}(): void {\n  track('v${i}');\n}\n`;
+  const many = await shippedEngine(files);
+  try {
+    // More blocks use sendEvent than recall ranks for a uses question (USES_RECALLED): all are read.
+    const sent = await many.ask('who calls sendEvent?');
+    const places = sent.citations.map((c) => `${c.path}:${c.startLine}`);
+    const expected = ['src/events.ts:6', ...Array.from({ length: 40 }, (_, i) => `src/handlers/h${i}.ts:4`)];
+    assert.deepEqual([...places].sort(), expected.sort(), sent.answer);
+    assert.match(sent.answer, / \(33 more cited; 41 lines in 41 files\)$/);
+    // track is called from 120 files: the memory holds some, and the answer says there are more.
+    const tracked = await many.ask('who calls track?');
+    assert.match(tracked.answer, / \(\d+ more cited; at least (\d+) lines in \d+ files, more than the memory holds\)$/, tracked.answer);
+    const kept = tracked.citations.length;
+    assert.ok(kept >= 30 && kept < 121, `${kept} calls kept`);
+    assert.ok(tracked.stats.blocksRead < 121, `reading stops once the memory is full (${tracked.stats.blocksRead} blocks read)`);
+  } finally {
+    await many.close();
+  }
 });
 
 test('imports and subclasses are their own kinds of use', async () => {
@@ -274,8 +302,8 @@ test('a question that ends on a file or folder reads only there, and says so', a
   assert.equal(place.interpreted, 'Where is `open_connection` defined? (within db/connect.py)');
   // A folder: the twelve jobs' calls and not the pool's.
   const jobs = await ask('who calls open_connection in db/jobs/');
-  assert.ok(jobs.citations.length === 8 && jobs.citations.every((c) => c.path.startsWith('db/jobs/')), jobs.answer);
-  assert.match(jobs.answer, / \(4 more in the code read\)$/);
+  assert.ok(jobs.citations.length === 12 && jobs.citations.every((c) => c.path.startsWith('db/jobs/')), jobs.answer);
+  assert.match(jobs.answer, / \(4 more cited; 12 lines in 12 files\)$/);
   // A file named by its name alone.
   const cli = await ask('Where is PoolClosed used in cli.py?');
   assert.deepEqual(cli.citations.map((c) => `${c.path}:${c.startLine}`), ['db/cli.py:12'], cli.answer);

@@ -4,9 +4,11 @@
 //   memagent every block in path/line order through the same memory loop (the MemAgent baseline)
 //   full     as much raw source as fits the reasoner's window, answered at once
 //   rag      recall's top k once, answered at once
+import { isProse } from '../chunk/index.js';
+import { mentionsAny } from '../compress/identifiers.js';
 import type { Compressor } from '../compress/index.js';
-import { Gate, recall, type GateOptions, type GateScorer } from '../gate/index.js';
-import { betterLead, documentationOf, type BlockView, type Lead, type Reasoner } from '../reason/index.js';
+import { Gate, recall, type GateDecision, type GateOptions, type GateScorer } from '../gate/index.js';
+import { betterLead, documentationOf, usesQuestion, type BlockView, type Lead, type Reasoner } from '../reason/index.js';
 import type { MemoryStore } from '../store/index.js';
 import { CancelledError, UserError, type AnswerConfidence, type AskMode, type AskResult, type MemoryBlock, type TraceEvent } from '../types.js';
 import { verifyCitations, type Span } from './citations.js';
@@ -74,8 +76,13 @@ export async function checkWorkspace(store: MemoryStore): Promise<number> {
   throw new UserError('the workspace has no indexed files: run engram index first (or point --repo at a folder with code)');
 }
 
+/** Recall's candidates a uses question reads first (the most likely to use the name). */
+export const USES_RECALLED = 32;
 /** Blocks a uses question reads, at most, unless told otherwise. */
-export const USES_BLOCKS = 32;
+export const USES_MAX_BLOCKS = 512;
+/** Blocks that mention a name looked up for its uses, at most; and fetched at a time. */
+const USES_MENTIONS = 4096;
+const USES_PAGE = 64;
 /** Lines above a block searched for the documentation of its first line, at most. */
 const DOC_LOOKBACK = 120;
 
@@ -192,26 +199,10 @@ class AskRun {
       read.add(id);
       if (await this.readBlock(b, 1)) return;
     }
+    if (this.form === 'uses') return this.uses(gate, read, excluded);
     while (this.blocksRead < gate.maxBlocks && !this.overBudget()) {
-      const started = performance.now();
-      const decisions = await this.budgeted((signal) =>
-        gate.select(this.question, this.gateMemory(), { read, excluded, blocksRead: this.blocksRead, tokensRead: this.tokensRead }, signal),
-      );
+      const decisions = await this.gateRound(gate, read, excluded);
       if (!decisions) return;
-      const ms = performance.now() - started;
-      const step = this.step + 1;
-      for (const d of decisions) {
-        this.emit({ type: 'gate', step, ...where(d.block), score: round(d.score), text: d.kept ? 'kept' : 'dropped', ms });
-      }
-      // A uses question reads all it kept, in recall order: nothing it reads changes what it looks for.
-      if (this.form === 'uses') {
-        for (const d of decisions.filter((x) => x.kept)) {
-          if (this.overBudget()) return;
-          read.add(d.block.id);
-          await this.readBlock(d.block, d.score);
-        }
-        return;
-      }
       const next = decisions.find((d) => d.kept);
       if (!next) break;
       read.add(next.block.id);
@@ -219,19 +210,72 @@ class AskRun {
     }
   }
 
+  /** One gate round, its decisions in the trace; null when the time budget stopped it. */
+  private async gateRound(gate: Gate, read: ReadonlySet<string>, excluded: ReadonlySet<string>): Promise<GateDecision[] | null> {
+    const started = performance.now();
+    const decisions = await this.budgeted((signal) =>
+      gate.select(this.question, this.gateMemory(), { read, excluded, blocksRead: this.blocksRead, tokensRead: this.tokensRead }, signal),
+    );
+    if (!decisions) return null;
+    const ms = performance.now() - started;
+    const step = this.step + 1;
+    for (const d of decisions) this.emit({ type: 'gate', step, ...where(d.block), score: round(d.score), text: d.kept ? 'kept' : 'dropped', ms });
+    return decisions;
+  }
+
   /**
-   * The gate for this question. A uses question is after every line that uses one name, not the
-   * block most likely to answer: recall's candidates (the name's own search among them) are read
-   * in order, up to USES_BLOCKS unless the user set the block and token limits; its reasoner finds
-   * uses by the code's shape, with no model run, so reading many blocks stays cheap.
+   * A uses question is after every line that uses one name, not the block most likely to answer.
+   * Recall's candidates (the name's own search among them) are read first, then every other block
+   * that mentions the name, in path/line order, up to the gate's block limit: a name called from a
+   * hundred files is found in all of them. Nothing read changes what is looked for.
+   */
+  private async uses(gate: Gate, read: Set<string>, excluded: ReadonlySet<string>): Promise<void> {
+    const decisions = await this.gateRound(gate, read, excluded);
+    for (const d of decisions?.filter((x) => x.kept) ?? []) {
+      if (this.overBudget()) return;
+      read.add(d.block.id);
+      if (await this.readBlock(d.block, d.score)) return;
+    }
+    const name = usesQuestion(this.question)?.name;
+    if (!name || this.overBudget()) return;
+    const started = performance.now();
+    const mentions = await this.ctx.store.mentioning(name, USES_MENTIONS);
+    // Prose mentions a name without using it.
+    const rest = (mentions ?? []).filter((h) => !read.has(h.blockId) && !excluded.has(h.blockId) && this.inScope(h.path) && !isProse(h.path));
+    const room = Math.max(0, gate.maxBlocks - this.blocksRead);
+    const step = this.step + 1;
+    const ms = performance.now() - started;
+    for (let at = 0; at < Math.min(rest.length, room); at += USES_PAGE) {
+      const page = rest.slice(at, Math.min(at + USES_PAGE, room));
+      const blocks = await this.ctx.store.getBlocks(page.map((h) => h.blockId));
+      for (const h of page) {
+        const b = blocks.get(h.blockId);
+        if (this.overBudget()) return;
+        // The index's terms are lowercased words: `Subscriber` finds every `subscriber` too.
+        if (!b || !mentionsAny(await this.rawText(b), [name])) continue;
+        // Not a gate decision: every block that mentions the name is read, in order.
+        this.emit({ type: 'gate', step, ...where(b), score: 0, text: 'kept', ms });
+        read.add(b.id);
+        if (await this.readBlock(b, undefined)) return;
+      }
+    }
+    if (rest.length > room) this.stop(`block limit (${gate.maxBlocks}) reached with ${rest.length - room} more blocks that mention \`${name}\` unread`);
+  }
+
+  /**
+   * The gate for this question. A uses question reads recall's first USES_RECALLED candidates
+   * whatever their score, then the blocks that mention the name (see uses()), up to
+   * USES_MAX_BLOCKS unless the user set the limits: its reasoner finds uses by the code's shape,
+   * with no model run, so reading many blocks stays cheap.
    */
   private gate(): Gate {
     const { store, compressor } = this.ctx;
     const text = (b: MemoryBlock): Promise<string> => this.rawText(b);
     const set = { ...this.opts.gateOptions, ...(this.within ? { within: this.within } : {}) };
     if (this.form !== 'uses') return new Gate(store, compressor, this.opts.gate ?? null, text, set);
-    const maxBlocks = set.maxBlocks ?? USES_BLOCKS;
-    return new Gate(store, compressor, null, text, { ...set, maxBlocks, minBlocks: maxBlocks, tokenBudget: set.tokenBudget ?? Number.MAX_SAFE_INTEGER });
+    const maxBlocks = set.maxBlocks ?? USES_MAX_BLOCKS;
+    const recalled = Math.min(USES_RECALLED, maxBlocks);
+    return new Gate(store, compressor, null, text, { ...set, maxBlocks, minBlocks: recalled, candidates: recalled, tokenBudget: set.tokenBudget ?? Number.MAX_SAFE_INTEGER });
   }
 
   /**

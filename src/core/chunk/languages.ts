@@ -93,3 +93,12 @@ export function refineLanguage(lang: string, path: string, text: string): string
   }
   return lang;
 }
+
+const PROSE = /\.(md|markdown|mdx|rst|adoc|txt|text)$/i;
+const CHANGELOG = /^(changelog|changes|history|news|releases?)([._-]|$)/i;
+
+/** Whether a path is documentation: prose files and changelogs name everything and define nothing. */
+export function isProse(path: string): boolean {
+  const name = path.slice(Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\')) + 1);
+  return PROSE.test(name) || CHANGELOG.test(name);
+}

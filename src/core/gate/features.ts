@@ -4,6 +4,7 @@
 // it is documentation. Mirrors `features` in training/engram_training/feature_gate.py
 // word for word; test/fixtures/gate-features.json holds the cases both must agree on.
 import { definer, mentionsAny, namesIn, STOP_WORDS, subWords, WORD, type LineDefiner } from '../compress/identifiers.js';
+import { isProse } from '../chunk/index.js';
 
 /** The features in the order the model reads them (its config.json lists the same). */
 export const GATE_FEATURES = [
@@ -22,8 +23,6 @@ export const GATE_FEATURES = [
 
 /** Names taken from the working memory, at most (its first ones: the memory grows at the end). */
 const MEMORY_NAMES = 32;
-const PROSE = /\.(md|markdown|mdx|rst|adoc|txt|text)$/i;
-const CHANGELOG = /^(changelog|changes|history|news|releases?)([._-]|$)/i;
 
 /** What the features need of a question; computed once per gate round, not per block. */
 export interface GateQuery {
@@ -42,11 +41,6 @@ export function gateQuery(question: string, memory: string): GateQuery {
   return { names, memoryNames, words, definesName: definer(names), definesMemoryName: definer(memoryNames) };
 }
 
-/** Whether a path is documentation: prose files and changelogs name everything and define nothing. */
-export function isProse(path: string): boolean {
-  const name = path.slice(Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\')) + 1);
-  return PROSE.test(name) || CHANGELOG.test(name);
-}
 
 /** The gate's inputs for one candidate (`rank`: 0-based place in recall's order). */
 export function gateFeatures(q: GateQuery, path: string, text: string, rank: number): number[] {

@@ -1,6 +1,7 @@
 // The extractive reader as a reasoner (the built-in default): it points at exact source
 // spans instead of writing text, so its memory is a list of cited lines and its answer
 // is source text on known lines. It reads raw lines (it was trained on them).
+import { isProse } from '../chunk/index.js';
 import { definer, definesAny, mentionsAny, namesIn } from '../compress/identifiers.js';
 import { answerFit, ExtractiveReader, ModelTokenizer, NAME_PENALTY, questionForm, type ReaderLoadOptions, type ReaderOutput } from '../models/index.js';
 import type { Citation } from '../types.js';
@@ -60,13 +61,25 @@ export class ExtractiveReasoner implements Reasoner {
     // For an explanation the evidence is the blocks themselves, in the gate's order.
     if (forms.words || forms.explain) add(blockFact(block));
     // A uses question's memory is the uses found, each a fact: with its line while an answer would
-    // show it (or it is of the kind asked for), then its place alone, up to USES_KEPT.
+    // show it (the first PLACES_CITED, and as many of the kind asked for), then its place alone,
+    // while the memory budget holds them; past that, one line says more were found.
     const uses = forms.uses;
-    if (uses) {
+    // A mention in prose (a changelog's, a README's) is no use.
+    if (uses && !facts.includes(USES_FULL) && !isProse(block.path)) {
+      let tokens = this.count(facts.join('\n'));
+      let quoted = facts.filter((f) => usesAsAsked(uses, f) && !f.endsWith(': …')).length;
       for (const u of usesIn(uses, block)) {
-        if (facts.length >= USES_KEPT) break;
-        const shown = facts.length < PLACES_CITED || (uses.kind !== 'use' && usesAsAsked(uses, u.text));
-        add(`${block.path}:${u.line}: ${shown ? u.text : '…'}`);
+        const asked = usesAsAsked(uses, u.text);
+        const shown = facts.length < PLACES_CITED || (asked && quoted < PLACES_CITED);
+        const fact = `${block.path}:${u.line}: ${shown ? u.text : '…'}`;
+        const cost = this.count(fact) + 1;
+        if (tokens + cost + USES_FULL_TOKENS > this.memoryTokens) {
+          add(USES_FULL);
+          break;
+        }
+        if (shown && asked) quoted++;
+        tokens += cost;
+        add(fact);
       }
     }
     // A chain's memory is its hops and their calls: the reader's kept lines (every line of an
@@ -96,7 +109,9 @@ export class ExtractiveReasoner implements Reasoner {
       hasAnswer:
         (lead?.confident === true && (lead.fit ?? 0) === 0 && (!forms.described || lead.score >= DESCRIBED_SURE) && (!forms.value || source === 'value')) ||
         // A function's own calls: once a block after its head does not continue its body, the body has ended.
-        (forms.chain?.hops === 0 && !step && chainSoFar(input.memory).some((h) => h.name === forms.chain?.start && h.calls.length > 0)),
+        (forms.chain?.hops === 0 && !step && chainSoFar(input.memory).some((h) => h.name === forms.chain?.start && h.calls.length > 0)) ||
+        // Uses: once the memory holds no more, reading on finds nothing it can keep.
+        facts.includes(USES_FULL),
       blockTokens,
       promptTokens: blockTokens + this.count(input.question) + this.count(input.memory),
       outputTokens: 0,
@@ -216,8 +231,9 @@ function ownCallsAnswer(start: string, memory: string, tokens: AnswerTokens): An
 
 /** Places cited for a uses or calls answer, at most. */
 const PLACES_CITED = 8;
-/** Uses a uses question's memory holds, at most (about 12 tokens each past the first PLACES_CITED). */
-const USES_KEPT = 64;
+/** The memory's last line once it holds no more uses: the answer's count is then a floor. */
+const USES_FULL = '(more uses were found than the memory holds)';
+const USES_FULL_TOKENS = 16;
 
 /**
  * The answer to a uses question: the lines that use the name in the blocks read (the memory's
@@ -236,7 +252,7 @@ function usesAnswer(asked: UsesQuestion, memory: string, blocks: ReadonlyArray<{
     const f = factOf(line);
     if (f && !f.answer) note(f.citation, f.text);
   }
-  for (const b of blocks) for (const u of usesIn(asked, b)) note({ path: b.path, startLine: u.line, endLine: u.line }, u.text);
+  for (const b of blocks) for (const u of isProse(b.path) ? [] : usesIn(asked, b)) note({ path: b.path, startLine: u.line, endLine: u.line }, u.text);
   if (!found.length) {
     const none = asked.kind === 'import' ? 'imports' : asked.kind === 'extend' ? 'extends' : 'uses';
     return { answer: `not found: no line of the code read ${none} \`${asked.name}\``, citations: [], confidence: 'none', ...tokens };
@@ -244,10 +260,19 @@ function usesAnswer(asked: UsesQuestion, memory: string, blocks: ReadonlyArray<{
   // Uses of the kind asked for (raises for "where is it raised") first, in reading order.
   found.sort((a, b) => Number(usesAsAsked(asked, b.text)) - Number(usesAsAsked(asked, a.text)));
   const shown = found.slice(0, PLACES_CITED);
-  const more = found.length > shown.length ? ` (${found.length >= USES_KEPT ? 'at least ' : ''}${found.length - shown.length} more in the code read)` : '';
   const places = shown.map((f) => `${spanLabel(f.citation)}: ${oneLine(f.text)}`).join('; ');
   const what = asked.kind === 'import' ? 'Imports of' : asked.kind === 'extend' ? 'Classes extending' : 'Uses of';
-  return { answer: `${what} \`${asked.name}\` in the code read: ${places}${more}`, citations: shown.map((f) => f.citation), confidence: 'answer', ...tokens };
+  // Every place found is cited (a list to click through); the text quotes the first few.
+  const full = memory.split('\n').includes(USES_FULL);
+  return { answer: `${what} \`${asked.name}\` in the code read: ${places}${usesCount(found, full)}`, citations: found.map((f) => f.citation), confidence: 'answer', ...tokens };
+}
+
+/** " (N more cited; M lines in F files)" past the places quoted; "at least" when the memory was full. */
+function usesCount(found: ReadonlyArray<{ citation: Citation }>, full: boolean): string {
+  if (found.length <= PLACES_CITED && !full) return '';
+  const files = new Set(found.map((f) => f.citation.path)).size;
+  const more = found.length > PLACES_CITED ? `${found.length - PLACES_CITED} more cited; ` : '';
+  return ` (${more}${full ? 'at least ' : ''}${found.length} lines in ${files} file${files === 1 ? '' : 's'}${full ? ', more than the memory holds' : ''})`;
 }
 
 /** A block as one memory fact: its range and its first line that says something (a file's overview, a definition's head). */

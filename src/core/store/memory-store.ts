@@ -19,7 +19,7 @@ import { UserError } from '../types.js';
 import { isUri } from './location.js';
 import { StoreLock } from './lock.js';
 import { BLOCKS, DATA_STORAGE_VERSION, FILES, META, SCHEMA_VERSION, blocksSchema, filesSchema, metaSchema, pieces, sqlEq, sqlIn, sqlString } from './schema.js';
-import { queryTerms, termsOf } from './terms.js';
+import { nameTerm, queryTerms, termsOf } from './terms.js';
 
 export interface StoreStats {
   files: number;
@@ -127,7 +127,7 @@ function toHalfSafe(v: Float32Array): number[] {
   return out;
 }
 
-function byPathLine(a: MemoryBlock, b: MemoryBlock): number {
+function byPathLine(a: Pick<MemoryBlock, 'path' | 'startLine' | 'endLine'>, b: Pick<MemoryBlock, 'path' | 'startLine' | 'endLine'>): number {
   return a.path < b.path ? -1 : a.path > b.path ? 1 : a.startLine - b.startLine || a.endLine - b.endLine;
 }
 
@@ -432,6 +432,25 @@ export class MemoryStore {
       .sort((a, b) => Number(b.defines) - Number(a.defines) || b.hit.score - a.hit.score || a.hit.blockId.localeCompare(b.hit.blockId))
       .slice(0, k)
       .map((x) => x.hit);
+  }
+
+  /**
+   * Every block that mentions a code name (holds its term: see nameTerm), in path/line order, at
+   * most `limit`: where a search for all its uses looks. Null when the name has no term of its own.
+   * A superset: `close` is also a part of `closeAll`, and names in comments and strings count.
+   */
+  async mentioning(name: string, limit: number): Promise<SearchHit[] | null> {
+    this.live();
+    const term = nameTerm(name);
+    if (term === null) return null;
+    if (limit <= 0) return [];
+    const rows = (await this.t.blocks
+      .query()
+      .fullTextSearch(new lancedb.MatchQuery(term, 'terms'))
+      .limit(limit)
+      .select(['id', 'path', 'startLine', 'endLine', '_score'])
+      .toArray()) as Row[];
+    return rows.map((r) => hitOf(r, num(r, '_score'))).sort(byPathLine);
   }
 
   /** Rows matching any of the query's terms, with their BM25 `_score` (over-fetched: see searchLexical). */

@@ -20,11 +20,34 @@ const NOT_ALNUM = /[^\p{L}\p{N}]/gu;
  */
 function addTermsOf(ident: string, into: Set<string>): void {
   const parts = subWords(ident);
-  for (const p of parts) if (p.length >= 2 && p.length <= MAX_TERM_LENGTH && !STOP_WORDS.has(p)) into.add(p);
-  // Parts are letters only, so a name with digits (`test51`, `sha256`, `http2`) also stands
-  // whole: otherwise `test51` would be found by `test`, as every test is.
+  for (const p of parts) if (usablePart(p)) into.add(p);
+  const joined = joinedTerm(ident, parts);
+  if (joined !== null) into.add(joined);
+}
+
+function usablePart(part: string): boolean {
+  return part.length >= 2 && part.length <= MAX_TERM_LENGTH && !STOP_WORDS.has(part);
+}
+
+/**
+ * The one word a compound identifier or a name with digits stands as. Parts are letters only, so
+ * a name with digits (`test51`, `sha256`, `http2`) also stands whole: otherwise `test51` would
+ * be found by `test`, as every test is.
+ */
+function joinedTerm(ident: string, parts: readonly string[]): string | null {
   const joined = DIGIT.test(ident) ? ident.toLowerCase().replace(NOT_ALNUM, '') : parts.length >= 2 ? parts.join('') : '';
-  if (joined.length >= 2 && joined.length <= MAX_TERM_LENGTH) into.add(joined);
+  return joined.length >= 2 && joined.length <= MAX_TERM_LENGTH ? joined : null;
+}
+
+/**
+ * The term every block that mentions the identifier holds (`innerFrom` -> innerfrom, `close` ->
+ * close); null when it has none of its own (a stop word, or too long for the index).
+ */
+export function nameTerm(ident: string): string | null {
+  const parts = subWords(ident);
+  const joined = joinedTerm(ident, parts);
+  if (joined !== null) return joined;
+  return parts.length === 1 && usablePart(parts[0]!) ? parts[0]! : null;
 }
 
 function identifierTerms(texts: readonly string[]): Set<string> {
