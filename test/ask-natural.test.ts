@@ -45,6 +45,10 @@ test('questions in plain words are read as the forms the engine answers', () => 
     ['who calls open_connection', 'Where is `open_connection` called?'],
     ['Find all references to `one_of`', 'Where is `one_of` used?'],
     ['where is LineStart defined in pyparsing/core.py?', 'Where is `LineStart` defined?'],
+    ['How does open_connection work?', 'How does `open_connection` work?'],
+    ['how is the acquire method implemented', 'How does the method `acquire` work?'],
+    ['walk me through ConnectionPool.acquire', 'How does the method `acquire` of the class `ConnectionPool` work?'],
+    ['Explain how Engine works', 'How does `Engine` work?'],
   ];
   for (const [asked, read] of cases) assert.equal(interpretQuestion(asked).question, read, asked);
   // A file or folder the question ends on is its scope; a member's name is not a file.
@@ -67,6 +71,8 @@ test('questions in plain words are read as the forms the engine answers', () => 
   // Questions no form matches whole stay as they are: prose, descriptions, plain words, pronouns.
   for (const q of [
     'How does the pool reuse connections?',
+    // A plain word may name an idea, not code.
+    'How does caching work?',
     'Find the function that parses dates',
     'show me errors',
     'where is it?',
@@ -184,6 +190,19 @@ const FILES: Record<string, string> = {
     'export function flattenRecords(lists: unknown[][], depth = 1): unknown[] {',
     ...Array.from({ length: 40 }, (_, i) => `  const level${i} = lists.map((l) => pick(l as unknown[], ${i + 1})).flat(depth);`),
     '  return [level0, level1];',
+    '}',
+  ].join('\n'),
+  'web/format.ts': [
+    "import { toUnits } from 'money-lib';",
+    '',
+    '/** Formats a price for display. */',
+    'export function formatPrice(cents: number): string {',
+    '  const units = toUnits(cents); // was: legacyUnits(cents)',
+    '  const note = "see oldFormat(cents) for the old way";',
+    '  function pad(n: number): string {',
+    "    return String(n).padStart(2, '0');",
+    '  }',
+    '  return `${units}.${pad(cents % 100)} ${note}`;',
     '}',
   ].join('\n'),
   'db/cli.py': [
@@ -315,6 +334,33 @@ test('a call chain asked in plain words is followed into the other file', async 
   assert.equal(r.confidence, 'answer', r.answer);
   assert.equal(r.answer, 'open_connection');
   assert.deepEqual(r.citations, [{ path: 'db/connect.py', startLine: 4, endLine: 4 }]);
+});
+
+test('a name the workspace imports but does not define is not answered with its import', async () => {
+  const r = await ask('where is toUnits defined?');
+  assert.notEqual(r.confidence, 'answer', r.answer);
+  assert.ok(!/^web\/format\.ts:1$/.test(r.answer), r.answer);
+});
+
+test('how a name works: its documentation and the functions its body calls; a class, its documentation', async () => {
+  const open = await ask('How does open_connection work?');
+  assert.equal(open.confidence, 'answer', open.answer);
+  assert.equal(
+    open.answer,
+    '`open_connection` (db/connect.py:4): Opens a socket to host. Its body calls `create_connection` (by name; methods of objects are not listed).',
+  );
+  assert.deepEqual(
+    open.citations.map((c) => `${c.path}:${c.startLine}-${c.endLine}`),
+    ['db/connect.py:4-8', 'db/connect.py:4-4', 'db/connect.py:10-10'],
+  );
+  // Strings, comments and a nested function's head are no calls; a template literal's expressions are.
+  const price = await ask('how is formatPrice implemented?');
+  assert.equal(price.answer, '`formatPrice` (web/format.ts:4): Formats a price for display. Its body calls `toUnits`, `pad` (by name; methods of objects are not listed).');
+  const pool = await ask('how does the ConnectionPool class work?');
+  assert.equal(pool.answer, '`ConnectionPool` (db/pool.py:7): A pool of reusable connections to one host.');
+  // Without documentation, the calls alone.
+  const acquire = await ask('how does the acquire method work?');
+  assert.equal(acquire.answer, '`acquire` (db/pool.py:26) calls `PoolClosed`, `open_connection` (by name; methods of objects are not listed)');
 });
 
 test("a function's own calls are read from its body", async () => {

@@ -348,7 +348,7 @@ class AskRun {
     const step = ++this.step;
     const view: BlockView = { ...where(b), text: b.compressed };
     if (this.opts.reasoner.reads === 'raw') {
-      const raw = this.form === 'explain' ? await this.withDocAbove(b) : await this.source.lines(b.path, b.startLine, b.endLine);
+      const raw = this.form === 'explain' || this.form === 'overview' ? await this.withDocAbove(b) : await this.source.lines(b.path, b.startLine, b.endLine);
       if (Array.isArray(raw)) view.raw = raw.join('\n');
       else if (raw) Object.assign(view, { raw: raw.lines.join('\n'), startLine: raw.startLine });
     }

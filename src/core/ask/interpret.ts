@@ -9,7 +9,7 @@ import { CODE_SHAPED, escapeRegExp, STOP_WORDS } from '../compress/identifiers.j
 /** The form a question was read as, and its rewording (the question itself when no form matched). */
 export interface Interpreted {
   question: string;
-  form: 'place' | 'value' | 'default' | 'chain' | 'calls' | 'uses' | 'explain' | null;
+  form: 'place' | 'value' | 'default' | 'chain' | 'calls' | 'uses' | 'explain' | 'overview' | null;
   /** A file or folder the question is asked about ("... in pyparsing/core.py"), taken off the question. */
   scope?: string;
 }
@@ -119,6 +119,13 @@ const RULES: readonly Rule[] = [
   rule('explain', String.raw`what\s+(?:is|are)\s+${THING}(?:\s+(?:for|used\s+for))?`, (m) => explain(thingAt(m, 1, STRONG))),
   rule('explain', String.raw`what\s+is\s+the\s+(?:purpose|role|job)\s+of\s+${THING}`, (m) => explain(thingAt(m, 1, placeStrength))),
   rule('explain', String.raw`(?:explain|describe|summari[sz]e)\s+(?:what\s+)?${THING}(?:\s+does)?`, (m) => explain(thingAt(m, 1, STRONG))),
+  // how one name works: "how does X work", "how is X implemented", "walk me through X" (X names code:
+  // "how does caching work?" asks about an idea, and stays as written)
+  rule('overview', String.raw`how\s+(?:does|do)\s+${THING}\s+work`, (m) => overview(thingAt(m, 1, placeStrength))),
+  rule('overview', String.raw`how\s+(?:is|are)\s+${THING}\s+(?:implemented|written|coded)`, (m) => overview(thingAt(m, 1, placeStrength))),
+  rule('overview', String.raw`(?:(?:explain|describe|show\s+me)\s+how\s+${THING}\s+works|walk\s+me\s+through\s+${THING})`, (m) =>
+    overview(thingAt(m, m[2] ? 1 : 4, placeStrength)),
+  ),
   // places: "where is X (defined)", "which file defines X", "find X", "definition of X"
   rule('place', String.raw`where\s+(?:is|are)\s+${THING}(?:\s+${DEFINED})?`, (m) => place(thingAt(m, 1, STRONG))),
   rule('place', String.raw`where\s+${THING}\s+(?:is|are)\s+${DEFINED}`, (m) => place(thingAt(m, 1, STRONG))),
@@ -159,7 +166,9 @@ export function interpretQuestion(question: string): Interpreted {
 const CUED_WORDS = 9;
 // Cue words of each form, checked in this order; a question asking how, why or whether is none of them.
 const NOT_CUED = /^(?:how|why|should|can|could|would|is|are|does|do)\b|\b(?:how|why|should)\b/i;
-const CUES: ReadonlyArray<[NonNullable<Interpreted['form']>, RegExp]> = [
+/** The forms cue words may read ("how" questions are never cued, so no overview). */
+type CuedForm = Exclude<Interpreted['form'], null | 'overview'>;
+const CUES: ReadonlyArray<[CuedForm, RegExp]> = [
   ['chain', /\bcalls?\b.*\b(?:another|other|different|separate|outside|elsewhere)\b|\b(?:another|other|different|separate|outside|elsewhere)\b.*\bcalls?\b/i],
   ['default', /\bdefaults?\b/i],
   ['explain', /\b(?:purpose|used\s+for|for\??$|describe|explain|what\s+is\s+it|do\s+exactly|does\s*$|meaning)\b/i],
@@ -190,7 +199,7 @@ function byCues(q: string): Interpreted | null {
 }
 
 /** The question each cued form of one name is read as. */
-const CUED: Record<Exclude<Interpreted['form'], null | 'default'>, (n: Name) => string | null> = {
+const CUED: Record<Exclude<CuedForm, 'default'>, (n: Name) => string | null> = {
   chain: (n) => chain(n),
   uses: (n) => uses(n, undefined),
   calls: (n) => calls(n),
@@ -287,6 +296,10 @@ function what(n: Name, fallback?: string): string {
 
 function explain(n: Name | null): string | null {
   return n && `What does ${what(n)} do?`;
+}
+
+function overview(n: Name | null): string | null {
+  return n && `How does ${what(n)} work?`;
 }
 
 function place(n: Name | null): string | null {

@@ -167,6 +167,16 @@ export function definer(names: readonly string[]): LineDefiner {
     patterns.some((p) => p.test(line)) || (at !== undefined && lines !== undefined && opens.some((p) => p.test(line)) && spreadHead(lines, at));
 }
 
+// Quoted strings; not template literals or Python f-strings, whose `${...}` and `{...}` are code.
+const STRING_LITERAL = /(?<![fF]|[fF][rRbB]|[rRbB][fF])(["'])(?:\\.|(?!\1).)*\1/g;
+// `// ...` anywhere after code, `# ...` (Python) after a space: not `this.#field` or `'#'`.
+const TRAILING_COMMENT = /(?:^|\s)(?:\/\/|#(?=\s|$)).*$/;
+
+/** A line of code with its string literals emptied and a trailing comment cut: what it does, not what it says. */
+export function codeOnly(line: string): string {
+  return line.replace(STRING_LITERAL, '""').replace(TRAILING_COMMENT, '');
+}
+
 /** `text` matched literally inside a regular expression. */
 export function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -6,7 +6,7 @@
 // The memory carries the chain so far as `via NAME PATH:START-END calls \`a\` \`b\`` lines (the
 // hop's body and what it calls, in backticks so the gate reads them as names), so the
 // reasoner itself stays stateless. The reader's span head scored 0.30 on them.
-import { definer, escapeRegExp, SPREAD_HEAD_LINES } from '../compress/identifiers.js';
+import { codeOnly, definer, escapeRegExp, SPREAD_HEAD_LINES } from '../compress/identifiers.js';
 import { CONTINUATION_GAP } from '../types.js';
 
 export interface ChainQuestion {
@@ -86,7 +86,12 @@ export function chainQuestion(question: string): ChainQuestion | null {
 /** The answer to "which functions does `f` call": the calls of its body, or that it calls none by name. */
 export function callsOf(hop: Hop): string {
   if (!hop.calls.length) return `\`${hop.name}\` calls no function by name (${hop.path}:${hop.startLine}-${hop.endLine})`;
-  return `\`${hop.name}\` (${hop.path}:${hop.startLine}) calls ${hop.calls.map((c) => `\`${c}\``).join(', ')} (by name; methods of objects are not listed)`;
+  return `\`${hop.name}\` (${hop.path}:${hop.startLine}) calls ${callsList(hop)}`;
+}
+
+/** "`a`, `b` (by name; methods of objects are not listed)". */
+export function callsList(hop: Hop): string {
+  return `${hop.calls.map((c) => `\`${c}\``).join(', ')} (by name; methods of objects are not listed)`;
 }
 
 /** The hops found so far, from the memory's `via` lines, in order (a hop entered again counts once, as last entered). */
@@ -267,11 +272,16 @@ function bodyEnd(lines: readonly string[], at: number, head: number): number {
  */
 function calls(line: string, python: boolean, local: ReadonlySet<string> = new Set()): string[] {
   if (COMMENT.test(line)) return [];
-  const out = [...line.matchAll(PLAIN)].map((m) => m[1]!).filter((n) => !local.has(n));
-  if (python) for (const m of line.matchAll(MEMBER)) if (!SELF.has(m[1]!) && !local.has(m[1]!)) out.push(m[2]!);
+  // Not what strings and comments say (`// erase the type param (e.g. R)`), nor a nested definition's head.
+  const code = codeOnly(line);
+  const out = [...code.matchAll(PLAIN)].flatMap((m) => (HEAD_WORD.test(code.slice(0, m.index)) || local.has(m[1]!) ? [] : [m[1]!]));
+  if (python) for (const m of code.matchAll(MEMBER)) if (!SELF.has(m[1]!) && !local.has(m[1]!)) out.push(m[2]!);
   const language = python ? 'python' : 'other';
   return out.filter((n) => !NOT_CALLS[language].has(n) && !BUILTINS[language].has(n));
 }
+
+// A word that makes `name(` a definition's head, not a call: `def helper(`, `static create<T>(`.
+const HEAD_WORD = /(?:^|[\s(])(?:function\*?|def|async|static|public|private|protected|override|fn|func)\s+$/;
 
 // `name =`, `name: T =`, `for name in`, `as name`, `lambda a, b:`: names a Python body binds itself.
 const BINDS = [/^\s*([\p{L}_][\p{L}\p{N}_]*)\s*(?::[^=]+)?=(?!=)/u, /\bfor\s+([\p{L}_][\p{L}\p{N}_]*)\s+in\b/u, /\bas\s+([\p{L}_][\p{L}\p{N}_]*)/u];

@@ -1,7 +1,8 @@
 // "What does `X` do?" is answered, by a reader that writes no prose, with what the code says
 // about X itself: the first paragraph of its documentation (the comment above its head, or its
 // docstring), cited at the definition. Without documentation there is only the definition to
-// show, and the answer says it is evidence, not an explanation.
+// show, and the answer says it is evidence, not an explanation. "How does X work?" adds the
+// functions its body calls (see the extractive reasoner's overview).
 import { definer } from '../compress/identifiers.js';
 import { documentationOf } from './describe.js';
 
@@ -32,8 +33,20 @@ const DIRECTIVE = /^(?:tslint:|eslint-|prettier-ignore|istanbul\s|c8\s|noqa\b|ty
 /** A summary this long at most: a paragraph, not the whole docstring. */
 const SUMMARY_CHARS = 400;
 
+// "How does `X` work?": its documentation and the functions its body calls.
+const OVERVIEW = /^\s*how\s+does\s+(?:the\s+[a-z]+\s+)?`([^`]+)`(?:\s+of\s+the\s+class\s+`[^`]+`)?\s+work\s*\?\s*$/i;
+
 export function explainQuestion(question: string): ExplainQuestion | null {
-  const name = ASKS.exec(question)?.[1]?.trim().split(/[.#:]/).pop();
+  return nameAsked(ASKS, question);
+}
+
+/** "How does `X` work?": the name whose overview (documentation and own calls) is asked for. */
+export function overviewQuestion(question: string): ExplainQuestion | null {
+  return nameAsked(OVERVIEW, question);
+}
+
+function nameAsked(form: RegExp, question: string): ExplainQuestion | null {
+  const name = form.exec(question)?.[1]?.trim().split(/[.#:]/).pop();
   return name ? { name } : null;
 }
 

@@ -5,11 +5,11 @@ import { isProse } from '../chunk/index.js';
 import { definer, definesAny, mentionsAny, namesIn } from '../compress/identifiers.js';
 import { answerFit, ExtractiveReader, ModelTokenizer, NAME_PENALTY, questionForm, type ReaderLoadOptions, type ReaderOutput } from '../models/index.js';
 import type { Citation } from '../types.js';
-import { callsOf, chainQuestion, chainSoFar, hopOf, isChainLine, stepChain, type ChainQuestion, type ChainStep } from './chain.js';
+import { callsOf, callsList, chainQuestion, chainSoFar, hopOf, isChainLine, stepChain, type ChainQuestion, type ChainStep } from './chain.js';
 import { DESCRIBED_ANSWER, describedDefinition, describedWords } from './describe.js';
-import { explainedIn, explainQuestion, type ExplainQuestion } from './explain.js';
+import { explainedIn, explainQuestion, overviewQuestion, type ExplainQuestion } from './explain.js';
 import { asksForWords, WORDS_NOTE } from './prose.js';
-import { usesAsAsked, usesIn, usesQuestion, type UsesQuestion } from './uses.js';
+import { isImportLine, usesAsAsked, usesIn, usesQuestion, type UsesQuestion } from './uses.js';
 import { valueIn, valueQuestion, type ValueQuestion } from './value.js';
 import { betterLead, type AnswerInput, type AnswerOutput, type BlockView, type Lead, type ReadInput, type ReadOutput, type Reasoner } from './reasoner.js';
 
@@ -59,7 +59,8 @@ export class ExtractiveReasoner implements Reasoner {
       if (!facts.includes(line)) facts.push(line);
     };
     // For an explanation the evidence is the blocks themselves, in the gate's order.
-    if (forms.words || forms.explain) add(blockFact(block));
+    // (Not for an overview: its memory's lines inside the body are the calls.)
+    if (forms.words || (forms.explain && !forms.overview)) add(blockFact(block));
     // A uses question's memory is the uses found, each a fact: with its line while an answer would
     // show it (the first PLACES_CITED, and as many of the kind asked for), then its place alone,
     // while the memory budget holds them; past that, one line says more were found.
@@ -107,7 +108,9 @@ export class ExtractiveReasoner implements Reasoner {
       // A value question reads on until a block assigns the value (the reader's span may sit on
       // an overload signature that names the function).
       hasAnswer:
-        (lead?.confident === true && (lead.fit ?? 0) === 0 && (!forms.described || lead.score >= DESCRIBED_SURE) && (!forms.value || source === 'value')) ||
+        (lead?.confident === true && (lead.fit ?? 0) === 0 && (!forms.described || lead.score >= DESCRIBED_SURE) && (!forms.value || source === 'value') && !forms.overview) ||
+        // An overview of a definition with no body of calls (a constant): its documentation is all.
+        (forms.overview && lead?.confident === true && !chainSoFar(memory).some((h) => h.name === forms.chain?.start)) ||
         // A function's own calls: once a block after its head does not continue its body, the body has ended.
         (forms.chain?.hops === 0 && !step && chainSoFar(input.memory).some((h) => h.name === forms.chain?.start && h.calls.length > 0)) ||
         // Uses: once the memory holds no more, reading on finds nothing it can keep.
@@ -146,7 +149,9 @@ export class ExtractiveReasoner implements Reasoner {
       }
     }
     const tokens = { blocksUsed: used, blockTokens, promptTokens: blockTokens, outputTokens: 0 };
-    const own = forms.chain?.hops === 0 ? ownCallsAnswer(forms.chain.start, memory, tokens) : null;
+    const overview = forms.overview && forms.chain ? overviewAnswer(forms.chain.start, lead, memory, tokens) : null;
+    if (overview) return overview;
+    const own = forms.chain?.hops === 0 && !forms.overview ? ownCallsAnswer(forms.chain.start, memory, tokens) : null;
     if (own) return own;
     if (forms.uses) return usesAnswer(forms.uses, input.memory, input.blocks.map(plain), tokens);
     // An explanation from the documentation is an answer; without one, what was found is evidence.
@@ -227,6 +232,23 @@ function ownCallsAnswer(start: string, memory: string, tokens: AnswerTokens): An
   const citations = [head, ...lines].slice(0, PLACES_CITED);
   // No call found may be a signature whose body was not read: that is evidence, not an answer.
   return { answer: callsOf(hop), citations, confidence: hop.calls.length ? 'answer' : 'evidence', ...tokens };
+}
+
+/**
+ * "How does `X` work?" as far as the code says without prose: X's documentation (its lead) and
+ * the functions its body calls, cited at both. Null when neither was found (the evidence is then
+ * the answer, as for any question that wants words).
+ */
+function overviewAnswer(name: string, lead: Lead | null, memory: string, tokens: AnswerTokens): AnswerOutput | null {
+  const doc = lead?.confident ? lead : null;
+  const own = ownCallsAnswer(name, memory, tokens);
+  const hop = chainSoFar(memory).find((h) => h.name === name);
+  const calls = own?.confidence === 'answer' && hop ? hop : null;
+  if (!doc && !calls) return null;
+  const said = doc ? doc.text.replace(/[.\s]*$/, '.') : '';
+  const callSentence = calls ? (doc ? `Its body calls ${callsList(calls)}.` : callsOf(calls)) : '';
+  const citations = [...(doc ? [doc.citation] : []), ...(calls ? own!.citations : [])];
+  return { answer: [said, callSentence].filter(Boolean).join(' '), citations, confidence: 'answer', ...tokens };
 }
 
 /** Places cited for a uses or calls answer, at most. */
@@ -339,6 +361,7 @@ function describedLead(described: ReadonlySet<string>, block: { path: string; st
   return { text: d.name, citation, score: d.score, confident: d.score >= DESCRIBED_ANSWER, fit: 0 };
 }
 
+const TYPE_HEAD = /^\s*(?:(?:export|default|declare|abstract|public|private|sealed|final|data)\s+)*(?:class|interface|struct|trait|enum)\b/;
 const FUNCTION_VALUE = /^(?:async\s+)?(?:function\b|\(|[\p{L}_$][\p{L}\p{N}_$]*\s*=>)/u;
 
 /** An explained name's lead: its documentation's summary (an answer), or its bare definition (evidence); null when the block does not define it. */
@@ -375,6 +398,11 @@ interface Forms {
   uses: UsesQuestion | null;
   /** The name a "what does X do" question asks about: its documentation answers. */
   explain: ExplainQuestion | null;
+  /**
+   * "How does X work?": X's documentation (explain) and its own calls (chain, hops 0), read
+   * together; the reading ends with its body, not with its documentation.
+   */
+  overview: boolean;
   /** It asks for an explanation, in none of the forms above: the built-in reader gives evidence only. */
   words: boolean;
 }
@@ -382,8 +410,10 @@ interface Forms {
 function formsOf(question: string): Forms {
   const uses = usesQuestion(question);
   const names = !uses && questionForm(question) === 'place' ? namesIn(question) : [];
-  const explain = explainQuestion(question);
-  const forms = { described: describedWords(question), chain: chainQuestion(question), value: valueQuestion(question), place: names.length ? names : null, uses, explain };
+  const overview = overviewQuestion(question);
+  const explain = explainQuestion(question) ?? overview;
+  const chain = chainQuestion(question) ?? (overview ? { start: overview.name, hops: 0 } : null);
+  const forms = { described: describedWords(question), chain, value: valueQuestion(question), place: names.length ? names : null, uses, explain, overview: overview !== null };
   const structured = Boolean(forms.described ?? forms.chain ?? forms.value ?? forms.place ?? forms.uses ?? forms.explain);
   return { ...forms, words: !structured && asksForWords(question) };
 }
@@ -404,7 +434,12 @@ function blockLead(
 ): { lead: Lead | null; source: 'chain' | 'value' | 'described' | 'place' | 'uses' | 'explain' | 'reader'; step: ChainStep | null } {
   // Uses are facts of the memory, read to the end of the gate's picks: no block's lead ends it.
   if (forms.uses) return { lead: null, source: 'uses', step: null };
-  if (forms.explain) return { lead: explainedLead(forms.explain, block), source: 'explain', step: null };
+  if (forms.explain) {
+    const step = forms.overview && forms.chain ? stepChain(forms.chain, memory, block) : null;
+    // A class's body is its members, not calls: its overview is its documentation.
+    const typeHead = step?.hop !== undefined && TYPE_HEAD.test(block.text.split('\n')[step.hop.startLine - block.startLine] ?? '');
+    return { lead: explainedLead(forms.explain, block), source: 'explain', step: typeHead ? null : step };
+  }
   if (forms.chain) {
     const step = stepChain(forms.chain, memory, block);
     return { lead: chainLead(forms.chain, memory, step, block, out), source: 'chain', step };
@@ -437,8 +472,9 @@ function leadOf(question: string, block: { path: string; startLine: number; text
     text: out.answer ? out.answer.text : lines.map((l) => l.trim()).join('\n'),
     citation: { path: block.path, startLine: s.startLine, endLine: s.endLine },
     score: (1 - out.noAnswer) * s.score,
-    // A place or value answer on a line that does not even say the name is evidence at most.
-    confident: (out.answer !== null && fit > -NAME_PENALTY) || located,
+    // A place or value answer on a line that does not even say the name is evidence at most; so is
+    // one on a line importing it (the definition is elsewhere: maybe outside the workspace).
+    confident: (out.answer !== null && fit > -NAME_PENALTY && !(fit < 0 && isImportLine(first))) || located,
     fit,
   };
 }

@@ -3,7 +3,7 @@
 // definition (a place question asks for that), nor imports, comments, strings and docstring
 // examples, which mention X without using it. "Where is `X` imported?" takes the imports
 // alone, and "Which classes extend `X`?" the class heads that name X as a base.
-import { definer, escapeRegExp, mentionsAny } from '../compress/identifiers.js';
+import { codeOnly, definer, escapeRegExp, mentionsAny } from '../compress/identifiers.js';
 
 export interface UsesQuestion {
   name: string;
@@ -32,7 +32,6 @@ const IMPORT_OPENS = /^\s*(?:from\s+\S+\s+import\s*\(|(?:import|export)\s+(?:typ
 const IMPORT_CLOSES = /[)}]/;
 const RAISES = /\b(?:raise|throw)\b/;
 const COMMENT = /^\s*(?:\/\/|\/\*|\*|#)/;
-const STRING = /(["'`])(?:\\.|(?!\1).)*\1/g;
 const TRIPLE = /"""|'''/g;
 /** Uses taken from one block, at most: the memory keeps the places, not one file's every call. */
 export const USES_PER_BLOCK = 12;
@@ -43,6 +42,11 @@ export function usesQuestion(question: string): UsesQuestion | null {
   const name = (m ?? sub)?.[1]?.trim().split(/[.#:]/).pop();
   if (!name) return null;
   return { name, kind: m ? KIND[m[2]!.toLowerCase() as keyof typeof KIND] : 'extend' };
+}
+
+/** Whether a line imports names (`import`, `from m import`, `export {..} from`, `require(`): it defines none. */
+export function isImportLine(line: string): boolean {
+  return IMPORT.test(line);
 }
 
 /** Whether a use is of the kind asked for (every use is, when any use is asked for). */
@@ -67,11 +71,11 @@ export function usesIn(asked: UsesQuestion, block: { startLine: number; text: st
     const inString = inDocstring || quotes > 0;
     if (quotes % 2 === 1) inDocstring = !inDocstring;
     // The lines of an import list spread over lines are imports.
-    const importing = inImport || IMPORT.test(line);
+    const importing = inImport || isImportLine(line);
     if (inImport) inImport = !IMPORT_CLOSES.test(line);
     else if (IMPORT_OPENS.test(line)) inImport = true;
     if (inString || COMMENT.test(line) || !mention.test(line)) continue;
-    const code = line.replace(STRING, '""');
+    const code = codeOnly(line);
     if (!mentionsAny(code, [asked.name])) continue;
     const wanted = asked.kind === 'import' ? importing : asked.kind === 'extend' ? basesOf(code).includes(asked.name) : !importing && !defines(line, i, lines);
     if (wanted) out.push({ line: block.startLine + i, text: line.trim() });
