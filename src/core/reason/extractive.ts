@@ -2,7 +2,7 @@
 // spans instead of writing text, so its memory is a list of cited lines and its answer
 // is source text on known lines. It reads raw lines (it was trained on them).
 import { isProse } from '../chunk/index.js';
-import { definer, definesAny, mentionsAny, namesIn } from '../compress/identifiers.js';
+import { definer, definesAny, escapeRegExp, mentionsAny, namesIn } from '../compress/identifiers.js';
 import { answerFit, ExtractiveReader, ModelTokenizer, NAME_PENALTY, questionForm, type ReaderLoadOptions, type ReaderOutput } from '../models/index.js';
 import type { Citation } from '../types.js';
 import { callsOf, callsList, chainQuestion, chainSoFar, hopOf, isChainLine, stepChain, type ChainQuestion, type ChainStep } from './chain.js';
@@ -63,10 +63,12 @@ export class ExtractiveReasoner implements Reasoner {
     if (forms.words || (forms.explain && !forms.overview)) add(blockFact(block));
     // A uses question's memory is the uses found, each a fact: with its line while an answer would
     // show it (the first PLACES_CITED, and as many of the kind asked for), then its place alone,
-    // while the memory budget holds them; past that, one line says more were found.
+    // while the memory budget holds them; past that, its last line counts the uses not kept.
     const uses = forms.uses;
     // A mention in prose (a changelog's, a README's) is no use.
-    if (uses && !facts.includes(USES_FULL) && !isProse(block.path)) {
+    if (uses && !isProse(block.path)) {
+      let unkept = usesNotKept(facts);
+      if (unkept > 0) facts.pop();
       let tokens = this.count(facts.join('\n'));
       let quoted = facts.filter((f) => usesAsAsked(uses, f) && !f.endsWith(': …')).length;
       for (const u of usesIn(uses, block)) {
@@ -74,14 +76,15 @@ export class ExtractiveReasoner implements Reasoner {
         const shown = facts.length < PLACES_CITED || (asked && quoted < PLACES_CITED);
         const fact = `${block.path}:${u.line}: ${shown ? u.text : '…'}`;
         const cost = this.count(fact) + 1;
-        if (tokens + cost + USES_FULL_TOKENS > this.memoryTokens) {
-          add(USES_FULL);
-          break;
+        if (unkept > 0 || tokens + cost + USES_FULL_TOKENS > this.memoryTokens) {
+          unkept++;
+          continue;
         }
         if (shown && asked) quoted++;
         tokens += cost;
         add(fact);
       }
+      if (unkept > 0) facts.push(usesFullLine(unkept));
     }
     // A chain's memory is its hops and their calls: the reader's kept lines (every line of an
     // operator that calls the same helpers) would steer the gate off the next definition.
@@ -112,9 +115,7 @@ export class ExtractiveReasoner implements Reasoner {
         // An overview of a definition with no body of calls (a constant): its documentation is all.
         (forms.overview && lead?.confident === true && !chainSoFar(memory).some((h) => h.name === forms.chain?.start)) ||
         // A function's own calls: once a block after its head does not continue its body, the body has ended.
-        (forms.chain?.hops === 0 && !step && chainSoFar(input.memory).some((h) => h.name === forms.chain?.start && h.calls.length > 0)) ||
-        // Uses: once the memory holds no more, reading on finds nothing it can keep.
-        facts.includes(USES_FULL),
+        (forms.chain?.hops === 0 && !step && chainSoFar(input.memory).some((h) => h.name === forms.chain?.start && h.calls.length > 0)),
       blockTokens,
       promptTokens: blockTokens + this.count(input.question) + this.count(input.memory),
       outputTokens: 0,
@@ -254,8 +255,17 @@ function overviewAnswer(name: string, lead: Lead | null, memory: string, tokens:
 /** Places cited for a uses or calls answer, at most. */
 const PLACES_CITED = 8;
 /** The memory's last line once it holds no more uses: the answer's count is then a floor. */
-const USES_FULL = '(more uses were found than the memory holds)';
+const USES_FULL = /^\((\d+) more uses were found than the memory holds\)$/;
 const USES_FULL_TOKENS = 16;
+
+function usesFullLine(unkept: number): string {
+  return `(${unkept} more uses were found than the memory holds)`;
+}
+
+/** The uses a memory counted without keeping them (its last line), 0 when it kept all. */
+function usesNotKept(facts: readonly string[]): number {
+  return Number(USES_FULL.exec(facts[facts.length - 1] ?? '')?.[1] ?? 0);
+}
 
 /**
  * The answer to a uses question: the lines that use the name in the blocks read (the memory's
@@ -285,16 +295,17 @@ function usesAnswer(asked: UsesQuestion, memory: string, blocks: ReadonlyArray<{
   const places = shown.map((f) => `${spanLabel(f.citation)}: ${oneLine(f.text)}`).join('; ');
   const what = asked.kind === 'import' ? 'Imports of' : asked.kind === 'extend' ? 'Classes extending' : 'Uses of';
   // Every place found is cited (a list to click through); the text quotes the first few.
-  const full = memory.split('\n').includes(USES_FULL);
-  return { answer: `${what} \`${asked.name}\` in the code read: ${places}${usesCount(found, full)}`, citations: found.map((f) => f.citation), confidence: 'answer', ...tokens };
+  const unkept = usesNotKept(memory.split('\n'));
+  return { answer: `${what} \`${asked.name}\` in the code read: ${places}${usesCount(found, unkept)}`, citations: found.map((f) => f.citation), confidence: 'answer', ...tokens };
 }
 
-/** " (N more cited; M lines in F files)" past the places quoted; "at least" when the memory was full. */
-function usesCount(found: ReadonlyArray<{ citation: Citation }>, full: boolean): string {
-  if (found.length <= PLACES_CITED && !full) return '';
-  const files = new Set(found.map((f) => f.citation.path)).size;
+/** " (N more cited; M lines in F files)" past the places quoted, and the uses counted but not kept. */
+function usesCount(found: ReadonlyArray<{ citation: Citation }>, unkept: number): string {
+  if (found.length <= PLACES_CITED && unkept === 0) return '';
   const more = found.length > PLACES_CITED ? `${found.length - PLACES_CITED} more cited; ` : '';
-  return ` (${more}${full ? 'at least ' : ''}${found.length} lines in ${files} file${files === 1 ? '' : 's'}${full ? ', more than the memory holds' : ''})`;
+  if (unkept > 0) return ` (${more}${found.length + unkept} lines in all, the ${unkept} past what the working memory holds not cited)`;
+  const files = new Set(found.map((f) => f.citation.path)).size;
+  return ` (${more}${found.length} lines in ${files} file${files === 1 ? '' : 's'})`;
 }
 
 /** A block as one memory fact: its range and its first line that says something (a file's overview, a definition's head). */
@@ -467,16 +478,31 @@ function leadOf(question: string, block: { path: string; startLine: number; text
   const lines = block.text.split('\n').slice(s.startLine - block.startLine, s.endLine - block.startLine + 1);
   const first = lines[0] ?? '';
   const fit = answerFit(question, first);
-  const located = questionForm(question) === 'place' && definesAny(first, namesIn(question));
+  const place = questionForm(question) === 'place';
+  const names = namesIn(question);
+  const located = place && definesAny(first, names);
+  // A place or value answer on a line that does not even say the name is evidence at most; so is
+  // one on a line importing it (the definition is elsewhere: maybe outside the workspace), and a
+  // place on a line that only uses it (a call), unless the line binds it in a shape the
+  // definition patterns do not know (`exports.X =`, `X: function`).
+  const mentionOnly = fit < 0 && (isImportLine(first) || (place && !bindsName(first, names)));
+  const confident = (out.answer !== null && fit > -NAME_PENALTY && !mentionOnly) || located;
   return {
-    text: out.answer ? out.answer.text : lines.map((l) => l.trim()).join('\n'),
+    // Evidence is shown as its whole lines: a span alone (`c` of `toUnits(c)`) says nothing.
+    text: out.answer && confident ? out.answer.text : lines.map((l) => l.trim()).join('\n'),
     citation: { path: block.path, startLine: s.startLine, endLine: s.endLine },
     score: (1 - out.noAnswer) * s.score,
-    // A place or value answer on a line that does not even say the name is evidence at most; so is
-    // one on a line importing it (the definition is elsewhere: maybe outside the workspace).
-    confident: (out.answer !== null && fit > -NAME_PENALTY && !(fit < 0 && isImportLine(first))) || located,
+    confident,
     fit,
   };
+}
+
+/** `a.X =`, `X: ...`, `'X': ...`, `[X]: ...`: a line binding one of the names as a member or a property. */
+function bindsName(line: string, names: readonly string[]): boolean {
+  return names.some((n) => {
+    const e = escapeRegExp(n);
+    return new RegExp(String.raw`\.${e}\s*=(?!=)|^\s*(?:\[\s*)?["']?${e}["']?(?:\s*\])?\s*:(?!:)`, 'u').test(line);
+  });
 }
 
 function spanLabel(c: Citation): string {
