@@ -45,6 +45,10 @@ test('questions in plain words are read as the forms the engine answers', () => 
     ['who calls open_connection', 'Where is `open_connection` called?'],
     ['Find all references to `one_of`', 'Where is `one_of` used?'],
     ['where is LineStart defined in pyparsing/core.py?', 'Where is `LineStart` defined?'],
+    ['what arguments does ConnectionPool take?', 'What are the parameters of `ConnectionPool`?'],
+    ['What are the params of the connect method of Client?', 'What are the parameters of the method `connect` of the class `Client`?'],
+    ["what is retryRequest's signature", 'What are the parameters of `retryRequest`?'],
+    ['how do I call open_connection?', 'What are the parameters of `open_connection`?'],
     ['How does open_connection work?', 'How does `open_connection` work?'],
     ['how is the acquire method implemented', 'How does the method `acquire` work?'],
     ['walk me through ConnectionPool.acquire', 'How does the method `acquire` of the class `ConnectionPool` work?'],
@@ -62,6 +66,7 @@ test('questions in plain words are read as the forms the engine answers', () => 
     ['max_retries value', 'What is the value of the constant `max_retries`?'],
     ["create_diagram's show_groups default", 'What is the default value of the parameter `show_groups` of the function `create_diagram`?'],
     ["what's show_groups's default value in create_diagram?", 'What is the default value of the parameter `show_groups` of the function `create_diagram`?'],
+    ['one_of args', 'What are the parameters of `one_of`?'],
     ['one_of calls which function from another file?', 'The function `one_of` calls exactly one function defined in another file. Which function is it?'],
   ];
   for (const [asked, read] of cued) assert.equal(interpretQuestion(asked).question, read, asked);
@@ -356,6 +361,18 @@ test('a definition in a shape of its own is a place; a line that only calls the 
   } finally {
     await own.close();
   }
+});
+
+test("a function's parameters are its head as written; a class's, its constructor's; overloads, each", async () => {
+  const pool = await ask('what arguments does ConnectionPool take?');
+  assert.equal(pool.confidence, 'answer', pool.answer);
+  assert.equal(pool.answer, '`ConnectionPool` (db/pool.py:20): def __init__(self, host, size=DEFAULT_POOL_SIZE, timeout=30.0)');
+  assert.deepEqual(pool.citations, [{ path: 'db/pool.py', startLine: 20, endLine: 20 }]);
+  assert.equal((await ask('how do I call open_connection?')).answer, '`open_connection` (db/connect.py:4): def open_connection(host, timeout, retries=3)');
+  assert.equal(
+    (await ask('signature of pick')).answer,
+    '`pick` (web/pick.ts:2): export function pick<T>(xs: T[]): T; export function pick<T>(xs: T[], n: number): T[]; export function pick<T>(xs: T[], n?: number): T | T[]',
+  );
 });
 
 test('how a name works: its documentation and the functions its body calls; a class, its documentation', async () => {

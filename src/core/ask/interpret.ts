@@ -9,7 +9,7 @@ import { CODE_SHAPED, escapeRegExp, STOP_WORDS } from '../compress/identifiers.j
 /** The form a question was read as, and its rewording (the question itself when no form matched). */
 export interface Interpreted {
   question: string;
-  form: 'place' | 'value' | 'default' | 'chain' | 'calls' | 'uses' | 'explain' | 'overview' | null;
+  form: 'place' | 'value' | 'default' | 'chain' | 'calls' | 'uses' | 'signature' | 'explain' | 'overview' | null;
   /** A file or folder the question is asked about ("... in pyparsing/core.py"), taken off the question. */
   scope?: string;
 }
@@ -113,6 +113,14 @@ const RULES: readonly Rule[] = [
   rule('value', String.raw`what\s+value\s+(?:does|do)\s+(?:the\s+)?(?:constant\s+|variable\s+|setting\s+)?${NAME}\s+(?:have|hold|get|take)`, (m) => constant(nameOf(m[1], undefined, 'strong'))),
   rule('value', String.raw`what\s+is\s+(?:the\s+)?value\s+(?:of|for)\s+(?:the\s+)?(?:constant\s+|variable\s+|setting\s+)?${NAME}`, (m) => constant(nameOf(m[1], undefined, 'strong'))),
   rule('value', String.raw`what\s+(?:is|are)\s+${NAME}`, (m) => (SCREAMING.test(bare(m[1]!)) ? constant(nameOf(m[1], undefined, 'strong')) : null)),
+  // signatures: "what arguments does X take", "what are the parameters of X", "the signature of X", "how do I call X"
+  rule('signature', String.raw`what\s+(?:parameters|params|arguments|args)\s+(?:does|do)\s+${THING}\s+(?:take|accept|have|expect|need|require)`, (m) =>
+    signature(thingAt(m, 1, STRONG)),
+  ),
+  rule('signature', String.raw`what\s+(?:are|is)\s+(?:the\s+)?(?:parameters|params|arguments|args|signature)\s+(?:of|for|to)\s+${THING}`, (m) => signature(thingAt(m, 1, STRONG))),
+  rule('signature', String.raw`what\s+is\s+${BEFORE}${NAME}${AFTER}'s\s+signature`, (m) => signature(thingAt(m, 1, STRONG))),
+  rule('signature', String.raw`(?:(?:show|give)\s+me\s+)?(?:the\s+)?(?:signature|parameters|arguments)\s+of\s+${THING}`, (m) => signature(thingAt(m, 1, STRONG))),
+  rule('signature', String.raw`how\s+(?:do|can|should)\s+(?:i|you|we|one)\s+(?:call|invoke)\s+${THING}`, (m) => signature(thingAt(m, 1, placeStrength))),
   // explanations of one name: "what does X do", "what is X (for)", "explain X"
   rule('explain', String.raw`what\s+(?:does|do)\s+${THING}\s+do`, (m) => explain(thingAt(m, 1, STRONG))),
   // ("what is X": the reader's span head cannot answer it; the documentation, or the evidence, can)
@@ -171,6 +179,7 @@ type CuedForm = Exclude<Interpreted['form'], null | 'overview'>;
 const CUES: ReadonlyArray<[CuedForm, RegExp]> = [
   ['chain', /\bcalls?\b.*\b(?:another|other|different|separate|outside|elsewhere)\b|\b(?:another|other|different|separate|outside|elsewhere)\b.*\bcalls?\b/i],
   ['default', /\bdefaults?\b/i],
+  ['signature', /\b(?:signature|parameters|params|arguments|args)\b/i],
   ['explain', /\b(?:purpose|used\s+for|for\??$|describe|explain|what\s+is\s+it|do\s+exactly|does\s*$|meaning)\b/i],
   ['uses', /\b(?:who|callers?|usages?|references?|used|uses)\b/i],
   ['calls', /\bcalls?\b/i],
@@ -201,6 +210,7 @@ function byCues(q: string): Interpreted | null {
 /** The question each cued form of one name is read as. */
 const CUED: Record<Exclude<CuedForm, 'default'>, (n: Name) => string | null> = {
   chain: (n) => chain(n),
+  signature: (n) => signature(n),
   uses: (n) => uses(n, undefined),
   calls: (n) => calls(n),
   value: (n) => constant(n),
@@ -296,6 +306,10 @@ function what(n: Name, fallback?: string): string {
 
 function explain(n: Name | null): string | null {
   return n && `What does ${what(n)} do?`;
+}
+
+function signature(n: Name | null): string | null {
+  return n && `What are the parameters of ${what(n)}?`;
 }
 
 function overview(n: Name | null): string | null {

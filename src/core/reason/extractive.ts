@@ -9,6 +9,7 @@ import { callsOf, callsList, chainQuestion, chainSoFar, hopOf, isChainLine, step
 import { DESCRIBED_ANSWER, describedDefinition, describedWords } from './describe.js';
 import { explainedIn, explainQuestion, overviewQuestion, type ExplainQuestion } from './explain.js';
 import { asksForWords, WORDS_NOTE } from './prose.js';
+import { signaturesIn, signatureQuestion, type SignatureQuestion } from './signature.js';
 import { isImportLine, usesAsAsked, usesIn, usesQuestion, type UsesQuestion } from './uses.js';
 import { valueIn, valueQuestion, type ValueQuestion } from './value.js';
 import { betterLead, type AnswerInput, type AnswerOutput, type BlockView, type Lead, type ReadInput, type ReadOutput, type Reasoner } from './reasoner.js';
@@ -52,8 +53,8 @@ export class ExtractiveReasoner implements Reasoner {
   async read(input: ReadInput): Promise<ReadOutput> {
     const block = plain(input.block);
     const forms = formsOf(input.question);
-    // Uses are found by the code's shape alone: the reader is not asked.
-    const [out] = forms.uses ? [undefined] : await this.reader.read([{ question: input.question, memory: input.memory, block }], input.signal);
+    // Uses and signatures are found by the code's shape alone: the reader is not asked.
+    const [out] = forms.uses || forms.signature ? [undefined] : await this.reader.read([{ question: input.question, memory: input.memory, block }], input.signal);
     const facts = input.memory ? input.memory.split('\n') : [];
     const add = (line: string): void => {
       if (!facts.includes(line)) facts.push(line);
@@ -375,6 +376,16 @@ function describedLead(described: ReadonlySet<string>, block: { path: string; st
 const TYPE_HEAD = /^\s*(?:(?:export|default|declare|abstract|public|private|sealed|final|data)\s+)*(?:class|interface|struct|trait|enum)\b/;
 const FUNCTION_VALUE = /^(?:async\s+)?(?:function\b|\(|[\p{L}_$][\p{L}\p{N}_$]*\s*=>)/u;
 
+/** A signature question's lead: the name's heads in the block, on one line each, cited; null when it has none. */
+function signatureLead(asked: SignatureQuestion, block: { path: string; startLine: number; text: string }): Lead | null {
+  const heads = signaturesIn(asked, block);
+  if (!heads.length) return null;
+  const citation = { path: block.path, startLine: heads[0]!.startLine, endLine: heads[heads.length - 1]!.endLine };
+  const text = `\`${asked.name}\` (${block.path}:${heads[0]!.startLine}): ${heads.map((h) => h.text).join('; ')}`;
+  const sure = heads.some((h) => !h.classOnly);
+  return { text, citation, score: sure ? 1 : 0.5, confident: sure, fit: 0 };
+}
+
 /** An explained name's lead: its documentation's summary (an answer), or its bare definition (evidence); null when the block does not define it. */
 function explainedLead(asked: ExplainQuestion, block: { path: string; startLine: number; text: string }): Lead | null {
   const e = explainedIn(asked, block);
@@ -407,6 +418,8 @@ interface Forms {
   place: readonly string[] | null;
   /** The name a "where is X used" question asks about. */
   uses: UsesQuestion | null;
+  /** The name a "what are the parameters of X" question asks about: its heads answer. */
+  signature: SignatureQuestion | null;
   /** The name a "what does X do" question asks about: its documentation answers. */
   explain: ExplainQuestion | null;
   /**
@@ -424,8 +437,9 @@ function formsOf(question: string): Forms {
   const overview = overviewQuestion(question);
   const explain = explainQuestion(question) ?? overview;
   const chain = chainQuestion(question) ?? (overview ? { start: overview.name, hops: 0 } : null);
-  const forms = { described: describedWords(question), chain, value: valueQuestion(question), place: names.length ? names : null, uses, explain, overview: overview !== null };
-  const structured = Boolean(forms.described ?? forms.chain ?? forms.value ?? forms.place ?? forms.uses ?? forms.explain);
+  const signature = signatureQuestion(question);
+  const forms = { described: describedWords(question), chain, value: valueQuestion(question), place: names.length ? names : null, uses, signature, explain, overview: overview !== null };
+  const structured = Boolean(forms.described ?? forms.chain ?? forms.value ?? forms.place ?? forms.uses ?? forms.signature ?? forms.explain);
   return { ...forms, words: !structured && asksForWords(question) };
 }
 
@@ -442,9 +456,10 @@ function blockLead(
   memory: string,
   block: { path: string; startLine: number; text: string },
   out: ReaderOutput | undefined,
-): { lead: Lead | null; source: 'chain' | 'value' | 'described' | 'place' | 'uses' | 'explain' | 'reader'; step: ChainStep | null } {
+): { lead: Lead | null; source: 'chain' | 'value' | 'described' | 'place' | 'uses' | 'signature' | 'explain' | 'reader'; step: ChainStep | null } {
   // Uses are facts of the memory, read to the end of the gate's picks: no block's lead ends it.
   if (forms.uses) return { lead: null, source: 'uses', step: null };
+  if (forms.signature) return { lead: signatureLead(forms.signature, block), source: 'signature', step: null };
   if (forms.explain) {
     const step = forms.overview && forms.chain ? stepChain(forms.chain, memory, block) : null;
     // A class's body is its members, not calls: its overview is its documentation.

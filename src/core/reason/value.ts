@@ -39,6 +39,11 @@ export function valueQuestion(question: string): ValueQuestion | null {
   return names.length === 1 ? { name: names[0]! } : null;
 }
 
+/** The line whose parameters a head on lines[h] takes: itself, or a class's constructor (-1 when the block has none). */
+export function parametersHead(lines: readonly string[], h: number): number {
+  return CLASS_HEAD.test(lines[h]!) ? lines.findIndex((l, k) => k > h && CONSTRUCTOR.test(l)) : h;
+}
+
 /** The value the block gives the asked name, read from its definition; null when the block has none. */
 export function valueIn(asked: ValueQuestion, block: { startLine: number; text: string }): ValueFound | null {
   const lines = block.text.split('\n');
@@ -49,8 +54,7 @@ export function valueIn(asked: ValueQuestion, block: { startLine: number; text: 
     const param = new RegExp(String.raw`(?<![\p{L}\p{N}_$.])${e}\s*(?=[:=])`, 'u');
     for (let h = 0; h < lines.length; h++) {
       if (!head(lines[h]!, h, lines)) continue;
-      // A class's parameters are its constructor's.
-      const i = CLASS_HEAD.test(lines[h]!) ? lines.findIndex((l, k) => k > h && CONSTRUCTOR.test(l)) : h;
+      const i = parametersHead(lines, h);
       if (i < 0) continue;
       // SPREAD_HEAD_LINES on, or to where a longer parameter list closes.
       const end = Math.max(Math.min(lines.length - 1, i + SPREAD_HEAD_LINES), parametersClose(lines, i) ?? 0);
