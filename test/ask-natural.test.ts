@@ -407,7 +407,7 @@ test("a function's own calls are read from its body", async () => {
   );
 });
 
-test('what a name does is answered from its documentation; without documentation its definition is evidence', async () => {
+test('what a name does is answered from its documentation; without documentation its calls are evidence', async () => {
   const pool = await ask('What does ConnectionPool do?');
   assert.equal(pool.confidence, 'answer', pool.answer);
   assert.equal(pool.answer, '`ConnectionPool` (db/pool.py:7): A pool of reusable connections to one host.');
@@ -429,7 +429,9 @@ test('what a name does is answered from its documentation; without documentation
   const flatten = await ask('what does flattenRecords do?');
   assert.equal(flatten.answer, '`flattenRecords` (web/flatten.ts:77): Flattens nested lists of records into one list, keeping their order.');
   assert.deepEqual(flatten.citations, [{ path: 'web/flatten.ts', startLine: 3, endLine: 77 }]);
+  // Without documentation, the functions its body calls, as evidence.
   const main = await ask('What does main do?');
   assert.equal(main.confidence, 'evidence', main.answer);
+  assert.equal(main.answer, '`main` (db/cli.py:8) has no documentation; its body calls `ConnectionPool`, `PoolTimeout` (by name; methods of objects are not listed).');
   assert.deepEqual(main.citations[0], { path: 'db/cli.py', startLine: 8, endLine: 8 });
 });

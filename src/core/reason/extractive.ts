@@ -59,9 +59,6 @@ export class ExtractiveReasoner implements Reasoner {
     const add = (line: string): void => {
       if (!facts.includes(line)) facts.push(line);
     };
-    // For an explanation the evidence is the blocks themselves, in the gate's order.
-    // (Not for an overview: its memory's lines inside the body are the calls.)
-    if (forms.words || (forms.explain && !forms.overview)) add(blockFact(block));
     // A uses question's memory is the uses found, each a fact: with its line while an answer would
     // show it (the first PLACES_CITED, and as many of the kind asked for), then its place alone,
     // while the memory budget holds them; past that, its last line counts the uses not kept.
@@ -91,6 +88,9 @@ export class ExtractiveReasoner implements Reasoner {
     // operator that calls the same helpers) would steer the gate off the next definition.
     if (!forms.chain && !forms.uses) for (const k of out?.keepLines ?? []) add(`${input.block.path}:${k.line}: ${k.text.trim()}`);
     const { lead, source, step } = blockLead(input.question, forms, input.memory, block, out);
+    // For an explanation the evidence is the blocks themselves, in the gate's order (not those of
+    // the definition's body: the memory's lines there are its calls).
+    if (forms.words || (forms.explain && !forms.overview && !step)) add(blockFact(block));
     for (const f of step?.facts ?? []) {
       // A hop read on past its block is written again with all its calls: the new line replaces the old.
       const hop = hopOf(f);
@@ -153,10 +153,12 @@ export class ExtractiveReasoner implements Reasoner {
     const tokens = { blocksUsed: used, blockTokens, promptTokens: blockTokens, outputTokens: 0 };
     const overview = forms.overview && forms.chain ? overviewAnswer(forms.chain.start, lead, memory, tokens) : null;
     if (overview) return overview;
-    const own = forms.chain?.hops === 0 && !forms.overview ? ownCallsAnswer(forms.chain.start, memory, tokens) : null;
+    const own = forms.chain?.hops === 0 && !forms.explain ? ownCallsAnswer(forms.chain.start, memory, tokens) : null;
     if (own) return own;
     if (forms.uses) return usesAnswer(forms.uses, input.memory, input.blocks.map(plain), tokens);
-    // An explanation from the documentation is an answer; without one, what was found is evidence.
+    // An explanation from the documentation is an answer; without one, its calls or what was found are evidence.
+    const undocumented = forms.explain && !lead?.confident && forms.chain ? undocumentedAnswer(forms.chain.start, memory, tokens) : null;
+    if (undocumented) return undocumented;
     if (forms.words || (forms.explain && !lead?.confident)) return wordsAnswer(lead, input.memory, tokens, Boolean(forms.explain));
     // A memory written elsewhere (no leads came with it): its latest answer line.
     const found = lead?.confident ? lead : lead ? null : memoryAnswer(input.memory);
@@ -251,6 +253,18 @@ function overviewAnswer(name: string, lead: Lead | null, memory: string, tokens:
   const callSentence = calls ? (doc ? `Its body calls ${callsList(calls)}.` : callsOf(calls)) : '';
   const citations = [...(doc ? [doc.citation] : []), ...(calls ? own!.citations : [])];
   return { answer: [said, callSentence].filter(Boolean).join(' '), citations, confidence: 'answer', ...tokens };
+}
+
+/**
+ * "What does `X` do?" for an X with no documentation: the functions its body calls, as evidence
+ * (what it does is for a reader of prose to say). Null when no body with calls was read.
+ */
+function undocumentedAnswer(name: string, memory: string, tokens: AnswerTokens): AnswerOutput | null {
+  const own = ownCallsAnswer(name, memory, tokens);
+  const hop = chainSoFar(memory).find((h) => h.name === name);
+  if (!own || own.confidence !== 'answer' || !hop) return null;
+  const answer = `\`${name}\` (${hop.path}:${hop.startLine}) has no documentation; its body calls ${callsList(hop)}.`;
+  return { answer, citations: own.citations, confidence: 'evidence', ...tokens };
 }
 
 /** Places cited for a uses or calls answer, at most. */
@@ -436,7 +450,8 @@ function formsOf(question: string): Forms {
   const names = !uses && questionForm(question) === 'place' ? namesIn(question) : [];
   const overview = overviewQuestion(question);
   const explain = explainQuestion(question) ?? overview;
-  const chain = chainQuestion(question) ?? (overview ? { start: overview.name, hops: 0 } : null);
+  // An explanation reads the body too: without documentation, its calls are what it shows.
+  const chain = chainQuestion(question) ?? (explain ? { start: explain.name, hops: 0 } : null);
   const signature = signatureQuestion(question);
   const forms = { described: describedWords(question), chain, value: valueQuestion(question), place: names.length ? names : null, uses, signature, explain, overview: overview !== null };
   const structured = Boolean(forms.described ?? forms.chain ?? forms.value ?? forms.place ?? forms.uses ?? forms.signature ?? forms.explain);
@@ -461,7 +476,7 @@ function blockLead(
   if (forms.uses) return { lead: null, source: 'uses', step: null };
   if (forms.signature) return { lead: signatureLead(forms.signature, block), source: 'signature', step: null };
   if (forms.explain) {
-    const step = forms.overview && forms.chain ? stepChain(forms.chain, memory, block) : null;
+    const step = forms.chain ? stepChain(forms.chain, memory, block) : null;
     // A class's body is its members, not calls: its overview is its documentation.
     const typeHead = step?.hop !== undefined && TYPE_HEAD.test(block.text.split('\n')[step.hop.startLine - block.startLine] ?? '');
     return { lead: explainedLead(forms.explain, block), source: 'explain', step: typeHead ? null : step };
