@@ -287,6 +287,8 @@ test('every use in the workspace is found, past what recall ranks; past what the
     'CHANGELOG.md': '# Changes\n\n- `sendEvent` now logs.\n',
     'src/names.ts': 'export const sendevent = 1;\n',
   };
+  // A lowercase `sendevent` shares the index term of `sendEvent` and comes first in path order.
+  for (let i = 0; i < 60; i++) files[`src/a/d${i}.ts`] = `export const sendevent = ${i};\n`;
   for (let i = 0; i < 40; i++) files[`src/handlers/h${i}.ts`] = `import { sendEvent } from '../events';\n\nexport function handle${i}(): void {\n  sendEvent('h${i}');\n}\n`;
   for (let i = 0; i < 120; i++) files[`src/views/v${i}.ts`] = `import { track } from '../events';\n\nexport function view${i}(): void {\n  track('v${i}');\n}\n`;
   const many = await shippedEngine(files);
@@ -297,6 +299,9 @@ test('every use in the workspace is found, past what recall ranks; past what the
     const expected = ['src/events.ts:6', ...Array.from({ length: 40 }, (_, i) => `src/handlers/h${i}.ts:4`)];
     assert.deepEqual([...places].sort(), expected.sort(), sent.answer);
     assert.match(sent.answer, / \(33 more cited; 41 lines in 41 files\)$/);
+    // A block limit counts the blocks read, not those that only share the term.
+    const limited = await many.engine.ask('who calls sendEvent?', { mode: 'gated', reasoner: many.reader, gate: many.gate, gateOptions: { maxBlocks: 100 } });
+    assert.equal(limited.citations.length, 41, limited.answer);
     // track is called from 120 lines: the memory holds some, the answer counts them all.
     const tracked = await many.ask('who calls track?');
     const kept = tracked.citations.length;

@@ -242,24 +242,27 @@ class AskRun {
     const mentions = await this.ctx.store.mentioning(name, USES_MENTIONS);
     // Prose mentions a name without using it.
     const rest = (mentions ?? []).filter((h) => !read.has(h.blockId) && !excluded.has(h.blockId) && this.inScope(h.path) && !isProse(h.path));
-    const room = Math.max(0, gate.maxBlocks - this.blocksRead);
     const step = this.step + 1;
     const ms = performance.now() - started;
-    for (let at = 0; at < Math.min(rest.length, room); at += USES_PAGE) {
-      const page = rest.slice(at, Math.min(at + USES_PAGE, room));
+    for (let at = 0; at < rest.length; at += USES_PAGE) {
+      const page = rest.slice(at, at + USES_PAGE);
       const blocks = await this.ctx.store.getBlocks(page.map((h) => h.blockId));
-      for (const h of page) {
+      for (const [i, h] of page.entries()) {
         const b = blocks.get(h.blockId);
         if (this.overBudget()) return;
-        // The index's terms are lowercased words: `Subscriber` finds every `subscriber` too.
+        // The index's terms are stemmed, lowercased words (`operate` finds `operator`, `Subscriber`
+        // finds `subscriber`): a block is read when its text names the name itself.
         if (!b || !mentionsAny(await this.rawText(b), [name])) continue;
+        if (this.blocksRead >= gate.maxBlocks) {
+          this.stop(`block limit (${gate.maxBlocks}) reached with ${rest.length - at - i} more blocks that may use \`${name}\` unread`);
+          return;
+        }
         // Not a gate decision: every block that mentions the name is read, in order.
         this.emit({ type: 'gate', step, ...where(b), score: 0, text: 'kept', ms });
         read.add(b.id);
         if (await this.readBlock(b, undefined)) return;
       }
     }
-    if (rest.length > room) this.stop(`block limit (${gate.maxBlocks}) reached with ${rest.length - room} more blocks that mention \`${name}\` unread`);
   }
 
   /**
