@@ -49,6 +49,8 @@ test('questions in plain words are read as the forms the engine answers', () => 
     ['What are the params of the connect method of Client?', 'What are the parameters of the method `connect` of the class `Client`?'],
     ["what is retryRequest's signature", 'What are the parameters of `retryRequest`?'],
     ['how do I call open_connection?', 'What are the parameters of `open_connection`?'],
+    ['what does open_connection return?', 'What does `open_connection` return?'],
+    ['What is the return type of the acquire method', 'What does the method `acquire` return?'],
     ['How does open_connection work?', 'How does `open_connection` work?'],
     ['how is the acquire method implemented', 'How does the method `acquire` work?'],
     ['walk me through ConnectionPool.acquire', 'How does the method `acquire` of the class `ConnectionPool` work?'],
@@ -378,6 +380,22 @@ test("a function's parameters are its head as written; a class's, its constructo
     (await ask('signature of pick')).answer,
     '`pick` (web/pick.ts:2): export function pick<T>(xs: T[]): T; export function pick<T>(xs: T[], n: number): T[]; export function pick<T>(xs: T[], n?: number): T | T[]',
   );
+});
+
+test("what a function returns: its declared type, an arrow's expression, its own return statements (not a nested function's)", async () => {
+  const own = await shippedEngine({
+    'a.py': 'def parse(text: str) -> dict:\n    if not text:\n        return {}\n    def helper(x):\n        return x * 2\n    items = [helper(t) for t in text]\n    return dict(items)\n',
+    'b.ts': 'export async function fetchAll(\n  urls: string[],\n): Promise<Response[]> {\n  const out = urls.map((u) => {\n    return fetch(u);\n  });\n  return Promise.all(out);\n}\n\nexport const double = (x: number) => x * 2;\n',
+  });
+  try {
+    const parse = await own.ask('what does parse return?');
+    assert.equal(parse.answer, '`parse` (a.py:1) is declared to return `dict`; returns: `{}` (a.py:3), `dict(items)` (a.py:7)');
+    assert.deepEqual(parse.citations, [{ path: 'a.py', startLine: 1, endLine: 7 }]);
+    assert.equal((await own.ask('what is the return type of fetchAll')).answer, '`fetchAll` (b.ts:1) is declared to return `Promise<Response[]>`; returns: `Promise.all(out)` (b.ts:7)');
+    assert.equal((await own.ask('what does double return?')).answer, '`double` (b.ts:10) returns `x * 2`');
+  } finally {
+    await own.close();
+  }
 });
 
 test('how a name works: its documentation and the functions its body calls; a class, its documentation', async () => {

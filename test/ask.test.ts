@@ -164,7 +164,7 @@ test('a budget stops a step in flight and still answers; the user cancelling und
 test('a reader that is not confident says so, quotes the closest evidence it read and cites it', async () => {
   for (const mode of ['gated', 'rag', 'memagent'] as AskMode[]) {
     // A question no rule answers (a value would be read from its definition, whatever the reader's confidence).
-    const r = await engine.ask('What does `get_cached` return?', { mode, reasoner: unsure });
+    const r = await engine.ask('Which key does `get_cached` look up?', { mode, reasoner: unsure });
     assert.equal(r.confidence, 'evidence', mode);
     const m = /^Not sure \(low confidence\): the closest evidence is ([\w/.]+):(\d+)(?:-(\d+))?: (.+)$/.exec(r.answer);
     assert.ok(m, `${mode}: ${r.answer}`);
@@ -187,7 +187,7 @@ test('a reader that is not confident says so, quotes the closest evidence it rea
 });
 
 test('eval never counts a low-confidence answer as correct, but counts its evidence hit', async () => {
-  const question = 'What does `get_cached` return?';
+  const question = 'Which key does `get_cached` look up?';
   const first = await engine.ask(question, { mode: 'gated', reasoner: unsure });
   const cited = first.citations[0]!;
   const quote = first.answer.slice(first.answer.lastIndexOf(': ') + 2);

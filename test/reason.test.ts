@@ -91,7 +91,7 @@ test('the extractive reader is the default reasoner: cited facts as memory, answ
     assert.match(r.id, /^reader:/);
     assert.equal(r.reads, 'raw');
     await engine.index();
-    const res = await engine.ask('What does `clamp` return?', { mode: 'memagent', reasoner: r });
+    const res = await engine.ask('Which value does `clamp` give back?', { mode: 'memagent', reasoner: r });
     assert.equal(res.stats.blocksRead, res.stats.blocksTotal);
     for (const m of res.steps.filter((e) => e.type === 'memory')) {
       assert.ok(r.count(m.memory ?? '') <= 40);

@@ -87,7 +87,7 @@ const USES_PAGE = 64;
 const DOC_LOOKBACK = 120;
 
 /** Forms of question about one name, answered without following anything the memory learns. */
-const ONE_NAME_FORMS: ReadonlySet<Interpreted['form']> = new Set(['place', 'value', 'default', 'uses', 'signature', 'explain']);
+const ONE_NAME_FORMS: ReadonlySet<Interpreted['form']> = new Set(['place', 'value', 'default', 'uses', 'signature', 'returns', 'explain']);
 
 export async function ask(ctx: AskContext, question: string, opts: AskOptions): Promise<AskResult> {
   const asked = interpretQuestion(checkQuestion(question));

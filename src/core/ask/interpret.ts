@@ -9,7 +9,7 @@ import { CODE_SHAPED, escapeRegExp, STOP_WORDS } from '../compress/identifiers.j
 /** The form a question was read as, and its rewording (the question itself when no form matched). */
 export interface Interpreted {
   question: string;
-  form: 'place' | 'value' | 'default' | 'chain' | 'calls' | 'uses' | 'signature' | 'explain' | 'overview' | null;
+  form: 'place' | 'value' | 'default' | 'chain' | 'calls' | 'uses' | 'signature' | 'returns' | 'explain' | 'overview' | null;
   /** A file or folder the question is asked about ("... in pyparsing/core.py"), taken off the question. */
   scope?: string;
 }
@@ -121,6 +121,10 @@ const RULES: readonly Rule[] = [
   rule('signature', String.raw`what\s+is\s+${BEFORE}${NAME}${AFTER}'s\s+signature`, (m) => signature(thingAt(m, 1, STRONG))),
   rule('signature', String.raw`(?:(?:show|give)\s+me\s+)?(?:the\s+)?(?:signature|parameters|arguments)\s+of\s+${THING}`, (m) => signature(thingAt(m, 1, STRONG))),
   rule('signature', String.raw`how\s+(?:do|can|should)\s+(?:i|you|we|one)\s+(?:call|invoke)\s+${THING}`, (m) => signature(thingAt(m, 1, placeStrength))),
+  // returns: "what does X return", "what is the return type/value of X", "what type does X return"
+  rule('returns', String.raw`what\s+(?:does|do)\s+${THING}\s+return`, (m) => returns(thingAt(m, 1, STRONG))),
+  rule('returns', String.raw`what\s+(?:is|are)\s+(?:the\s+)?return\s+(?:type|value)s?\s+(?:of|for)\s+${THING}`, (m) => returns(thingAt(m, 1, STRONG))),
+  rule('returns', String.raw`what\s+(?:type|kind\s+of\s+\w+)\s+(?:does|do)\s+${THING}\s+return`, (m) => returns(thingAt(m, 1, STRONG))),
   // explanations of one name: "what does X do", "what is X (for)", "explain X"
   rule('explain', String.raw`what\s+(?:does|do)\s+${THING}\s+do`, (m) => explain(thingAt(m, 1, STRONG))),
   // ("what is X": the reader's span head cannot answer it; the documentation, or the evidence, can)
@@ -180,6 +184,7 @@ const CUES: ReadonlyArray<[CuedForm, RegExp]> = [
   ['chain', /\bcalls?\b.*\b(?:another|other|different|separate|outside|elsewhere)\b|\b(?:another|other|different|separate|outside|elsewhere)\b.*\bcalls?\b/i],
   ['default', /\bdefaults?\b/i],
   ['signature', /\b(?:signature|parameters|params|arguments|args)\b/i],
+  ['returns', /\breturns?\b/i],
   ['explain', /\b(?:purpose|used\s+for|for\??$|describe|explain|what\s+is\s+it|do\s+exactly|does\s*$|meaning)\b/i],
   ['uses', /\b(?:who|callers?|usages?|references?|used|uses)\b/i],
   ['calls', /\bcalls?\b/i],
@@ -211,6 +216,7 @@ function byCues(q: string): Interpreted | null {
 const CUED: Record<Exclude<CuedForm, 'default'>, (n: Name) => string | null> = {
   chain: (n) => chain(n),
   signature: (n) => signature(n),
+  returns: (n) => returns(n),
   uses: (n) => uses(n, undefined),
   calls: (n) => calls(n),
   value: (n) => constant(n),
@@ -306,6 +312,10 @@ function what(n: Name, fallback?: string): string {
 
 function explain(n: Name | null): string | null {
   return n && `What does ${what(n)} do?`;
+}
+
+function returns(n: Name | null): string | null {
+  return n && `What does ${what(n)} return?`;
 }
 
 function signature(n: Name | null): string | null {

@@ -241,7 +241,7 @@ function enter(name: string, block: { path: string; startLine: number }, lines: 
   return { facts: [called.size ? `${via} calls ${hop.calls.map((c) => `\`${c}\``).join(' ')}` : via, ...facts], hop };
 }
 
-function indentOf(line: string): number {
+export function indentOf(line: string): number {
   return line.length - line.trimStart().length;
 }
 
@@ -249,7 +249,7 @@ function indentOf(line: string): number {
  * Last line of the body whose head is lines[at] (indented `head`; at = -1: the head is in an
  * earlier block): up to the first line indented no deeper than the head (a closing bracket included).
  */
-function bodyEnd(lines: readonly string[], at: number, head: number): number {
+export function bodyEnd(lines: readonly string[], at: number, head: number): number {
   const indent = indentOf;
   const last = Math.min(lines.length - 1, at + BODY_LINES);
   let inString = false; // inside a triple-quoted string, whose lines may sit at any indent

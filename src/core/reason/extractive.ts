@@ -9,7 +9,7 @@ import { callsOf, callsList, chainQuestion, chainSoFar, hopOf, isChainLine, step
 import { DESCRIBED_ANSWER, describedDefinition, describedWords } from './describe.js';
 import { explainedIn, explainQuestion, overviewQuestion, type ExplainQuestion } from './explain.js';
 import { asksForWords, WORDS_NOTE } from './prose.js';
-import { signaturesIn, signatureQuestion, type SignatureQuestion } from './signature.js';
+import { returnsIn, returnsQuestion, signaturesIn, signatureQuestion, type ReturnsQuestion, type SignatureQuestion } from './signature.js';
 import { isImportLine, usesAsAsked, usesIn, usesQuestion, type UsesQuestion } from './uses.js';
 import { valueIn, valueQuestion, type ValueQuestion } from './value.js';
 import { betterLead, type AnswerInput, type AnswerOutput, type BlockView, type Lead, type ReadInput, type ReadOutput, type Reasoner } from './reasoner.js';
@@ -54,7 +54,7 @@ export class ExtractiveReasoner implements Reasoner {
     const block = plain(input.block);
     const forms = formsOf(input.question);
     // Uses and signatures are found by the code's shape alone: the reader is not asked.
-    const [out] = forms.uses || forms.signature ? [undefined] : await this.reader.read([{ question: input.question, memory: input.memory, block }], input.signal);
+    const [out] = forms.uses || forms.signature || forms.returns ? [undefined] : await this.reader.read([{ question: input.question, memory: input.memory, block }], input.signal);
     const facts = input.memory ? input.memory.split('\n') : [];
     const add = (line: string): void => {
       if (!facts.includes(line)) facts.push(line);
@@ -400,6 +400,27 @@ function signatureLead(asked: SignatureQuestion, block: { path: string; startLin
   return { text, citation, score: sure ? 1 : 0.5, confident: sure, fit: 0 };
 }
 
+/**
+ * A returns question's lead: the declared return type, an arrow's expression, and the function's
+ * own return statements (or that it has none), cited from its head to its last return; evidence
+ * only when its body goes on past the block and nothing was found.
+ */
+function returnsLead(asked: ReturnsQuestion, block: { path: string; startLine: number; text: string }): Lead | null {
+  const r = returnsIn(asked, block);
+  if (!r) return null;
+  const said: string[] = [];
+  if (r.annotation) said.push(`is declared to return \`${r.annotation}\``);
+  if (r.expression) said.push(`returns \`${r.expression}\``);
+  if (r.returns.length) {
+    const list = r.returns.map((x) => `\`${x.text || 'return'}\` (${block.path}:${x.line})`).join(', ');
+    said.push(`${r.open ? 'returns, in the lines read' : 'returns'}: ${list}`);
+  } else if (!r.expression && !r.open) said.push('has no return statement');
+  const last = r.returns[r.returns.length - 1]?.line ?? r.line;
+  const citation = { path: block.path, startLine: r.line, endLine: last };
+  const text = `\`${asked.name}\` (${block.path}:${r.line}) ${said.join('; ') || 'has no return statement in the lines read (its body may go on past them)'}`;
+  return { text, citation, score: said.length ? 1 : 0.5, confident: said.length > 0, fit: 0 };
+}
+
 /** An explained name's lead: its documentation's summary (an answer), or its bare definition (evidence); null when the block does not define it. */
 function explainedLead(asked: ExplainQuestion, block: { path: string; startLine: number; text: string }): Lead | null {
   const e = explainedIn(asked, block);
@@ -434,6 +455,8 @@ interface Forms {
   uses: UsesQuestion | null;
   /** The name a "what are the parameters of X" question asks about: its heads answer. */
   signature: SignatureQuestion | null;
+  /** The name a "what does X return" question asks about: its annotation and return statements answer. */
+  returns: ReturnsQuestion | null;
   /** The name a "what does X do" question asks about: its documentation answers. */
   explain: ExplainQuestion | null;
   /**
@@ -453,8 +476,9 @@ function formsOf(question: string): Forms {
   // An explanation reads the body too: without documentation, its calls are what it shows.
   const chain = chainQuestion(question) ?? (explain ? { start: explain.name, hops: 0 } : null);
   const signature = signatureQuestion(question);
-  const forms = { described: describedWords(question), chain, value: valueQuestion(question), place: names.length ? names : null, uses, signature, explain, overview: overview !== null };
-  const structured = Boolean(forms.described ?? forms.chain ?? forms.value ?? forms.place ?? forms.uses ?? forms.signature ?? forms.explain);
+  const returns = returnsQuestion(question);
+  const forms = { described: describedWords(question), chain, value: valueQuestion(question), place: names.length ? names : null, uses, signature, returns, explain, overview: overview !== null };
+  const structured = Boolean(forms.described ?? forms.chain ?? forms.value ?? forms.place ?? forms.uses ?? forms.signature ?? forms.returns ?? forms.explain);
   return { ...forms, words: !structured && asksForWords(question) };
 }
 
@@ -475,6 +499,7 @@ function blockLead(
   // Uses are facts of the memory, read to the end of the gate's picks: no block's lead ends it.
   if (forms.uses) return { lead: null, source: 'uses', step: null };
   if (forms.signature) return { lead: signatureLead(forms.signature, block), source: 'signature', step: null };
+  if (forms.returns) return { lead: returnsLead(forms.returns, block), source: 'signature', step: null };
   if (forms.explain) {
     const step = forms.chain ? stepChain(forms.chain, memory, block) : null;
     // A class's body is its members, not calls: its overview is its documentation.

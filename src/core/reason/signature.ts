@@ -3,6 +3,7 @@
 // parameter list closes (a class's: its constructor's), on one line, cited. TypeScript overloads
 // are heads of their own: each is given.
 import { definer, parametersClose } from '../compress/identifiers.js';
+import { bodyEnd, indentOf } from './chain.js';
 import { parametersHead } from './value.js';
 
 export interface SignatureQuestion {
@@ -60,4 +61,70 @@ function oneLine(lines: readonly string[]): string {
     .replace(/\s*(?:\{|=>\s*\{?|:|;)\s*$/, '')
     .replace(/\s+/g, ' ');
   return text.length > HEAD_CHARS ? `${text.slice(0, HEAD_CHARS - 1)}…` : text;
+}
+
+/** "What does `f` return?": the name asked about. */
+export interface ReturnsQuestion {
+  name: string;
+}
+
+/** What f's definition says it returns: its annotation, and the return statements of its own body. */
+export interface Returned {
+  /** 1-based line of the head. */
+  line: number;
+  /** The declared return type (`-> T`, `): T`), null without one. */
+  annotation: string | null;
+  /** f's own return statements (not those of functions nested in it), at most MAX_RETURNS: the expression, '' for a bare return. */
+  returns: Array<{ line: number; text: string }>;
+  /** An arrow function's expression body (`(x) => x + 1`): what it returns. */
+  expression: string | null;
+  /** The body goes on past the block: returns after it are not seen. */
+  open: boolean;
+}
+
+const RETURNS = /^\s*what\s+does\s+(?:the\s+[a-z]+\s+)?`([^`]+)`(?:\s+of\s+the\s+class\s+`[^`]+`)?\s+return\s*\?\s*$/i;
+const MAX_RETURNS = 8;
+// After the parameters: `) -> T:`, `): T {`, `): T =>`.
+const ANNOTATION = /\)\s*(?:->|:)\s*(.+?)\s*(?::|\{|=>.*)?\s*$/;
+const RETURN = /^\s*return\b\s*(.*?)\s*;?\s*$/;
+// A function nested in the body: its returns are its own.
+const NESTED_HEAD = /^\s*(?:(?:async\s+)?def\s|(?:export\s+)?(?:async\s+)?function\b|.*=>\s*\{\s*$|.*\bfunction\s*\*?\s*\w*\s*\([^)]*\)\s*\{\s*$)/;
+
+export function returnsQuestion(question: string): ReturnsQuestion | null {
+  const name = RETURNS.exec(question)?.[1]?.trim().split(/[.#:]/).pop();
+  return name ? { name } : null;
+}
+
+/** The asked function's returns as its last head in the block (an overload's implementation) declares and states them; null when it has no head here. */
+export function returnsIn(asked: ReturnsQuestion, block: { startLine: number; text: string }): Returned | null {
+  const lines = block.text.split('\n');
+  const defines = definer([asked.name]);
+  const heads = lines.flatMap((l, i) => (defines(l, i, lines) ? [i] : []));
+  const h = heads[heads.length - 1];
+  if (h === undefined) return null;
+  const close = parametersClose(lines, h);
+  if (close === null) return null;
+  const head = oneLine(lines.slice(h, close + 1));
+  const arrow = /=>\s*(?!\{)(\S.*?)\s*;?\s*$/.exec(lines[close]!);
+  const end = bodyEnd(lines, close, indentOf(lines[h]!));
+  const returns: Returned['returns'] = [];
+  let nested: number | null = null;
+  for (let i = close + 1; i <= end && returns.length < MAX_RETURNS; i++) {
+    const line = lines[i]!;
+    if (!line.trim()) continue;
+    if (nested !== null && indentOf(line) > nested) continue;
+    nested = NESTED_HEAD.test(line) ? indentOf(line) : null;
+    const r = RETURN.exec(line);
+    if (r) returns.push({ line: block.startLine + i, text: r[1]! });
+  }
+  // A body read to the block's end may go on, unless its last statement returns at the body's own level.
+  const body = lines.slice(close + 1, end + 1).filter((l) => l.trim());
+  const ended = body.length > 0 && RETURN.test(body[body.length - 1]!) && indentOf(body[body.length - 1]!) === indentOf(body[0]!);
+  return {
+    line: block.startLine + h,
+    annotation: ANNOTATION.exec(head)?.[1]?.trim() || null,
+    returns,
+    expression: arrow ? arrow[1]! : null,
+    open: end === lines.length - 1 && end > close && !ended,
+  };
 }
