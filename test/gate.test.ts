@@ -85,6 +85,22 @@ test('threshold, minimum and maximum block counts and the token budget bound wha
   assert.equal(budget.steps.at(-1)?.type, 'answer');
 });
 
+test('a question answered from one definition reads the blocks defining that name first', async () => {
+  const gate = await ModelGate.load(GATE);
+  try {
+    // Asked from start.ts's side: its import of resolvePort ranks it near the top.
+    const question = 'Which port does `startServer` get from `resolvePort`?';
+    const plain = await engine.gateRank(question, 100, { gate });
+    const first = await engine.gateRank(question, 100, { gate, gateOptions: { definitionOf: 'resolvePort' } });
+    assert.notEqual(plain[0]?.path, 'src/config/port.ts', `the scores alone put ${plain[0]?.path} first`);
+    assert.equal(first[0]?.path, 'src/config/port.ts', 'the block defining resolvePort comes first');
+    assert.deepEqual([...first].sort((a, b) => a.path.localeCompare(b.path)), [...plain].sort((a, b) => a.path.localeCompare(b.path)), 'the same candidates');
+    assert.deepEqual(first.slice(1), plain.filter((c) => c.path !== 'src/config/port.ts'), 'the rest in score order');
+  } finally {
+    await gate.close();
+  }
+});
+
 test('a missing or corrupt gate model falls back to recall ranking with a warning', async () => {
   const warnings: string[] = [];
   assert.equal(await openGate(join(tmp.dir, 'no-such-gate'), { onWarning: (m) => warnings.push(m) }), null);

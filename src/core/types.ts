@@ -90,6 +90,11 @@ export interface MemoryBlock extends Compressed {
   fileHash: string;
 }
 
+/** Whether a block's symbols define `name`, itself or as a member (`Pool.acquire` defines `acquire`). */
+export function definesSymbol(symbols: readonly string[], name: string): boolean {
+  return symbols.some((s) => s === name || s.endsWith(`.${name}`));
+}
+
 /** What the store remembers about each file of the workspace. */
 export interface FileRecord {
   path: string;

@@ -86,6 +86,9 @@ const USES_PAGE = 64;
 /** Lines above a block searched for the documentation of its first line, at most. */
 const DOC_LOOKBACK = 120;
 
+/** Forms answered from one name's definition, which the gate then reads first (see GateOptions.definitionOf). */
+const FROM_DEFINITION: ReadonlySet<Interpreted['form']> = new Set(['signature', 'returns', 'explain', 'overview', 'calls']);
+
 /** Forms of question about one name, answered without following anything the memory learns. */
 const ONE_NAME_FORMS: ReadonlySet<Interpreted['form']> = new Set(['place', 'value', 'default', 'uses', 'signature', 'returns', 'explain']);
 
@@ -275,6 +278,8 @@ class AskRun {
     const { store, compressor } = this.ctx;
     const text = (b: MemoryBlock): Promise<string> => this.rawText(b);
     const set = { ...this.opts.gateOptions, ...(this.within ? { within: this.within } : {}) };
+    const asked = this.form !== null && FROM_DEFINITION.has(this.form) ? /`([^`]+)`/.exec(this.question)?.[1]?.split('.').pop() : undefined;
+    if (asked) set.definitionOf = asked;
     if (this.form !== 'uses') return new Gate(store, compressor, this.opts.gate ?? null, text, set);
     const maxBlocks = set.maxBlocks ?? USES_MAX_BLOCKS;
     const recalled = Math.min(USES_RECALLED, maxBlocks);

@@ -6,7 +6,7 @@
 // block that continues it, which then comes first.
 import type { Compressor } from '../compress/index.js';
 import type { MemoryStore } from '../store/index.js';
-import { CONTINUATION_GAP, type MemoryBlock } from '../types.js';
+import { CONTINUATION_GAP, definesSymbol, type MemoryBlock } from '../types.js';
 import { namesIn } from '../compress/identifiers.js';
 import { recall, RRF_MAX } from './recall.js';
 import type { GateInput, GateScorer } from './scorer.js';
@@ -61,6 +61,13 @@ export interface GateOptions {
   candidates?: number;
   /** Only blocks of these files are candidates (a question asked about a file or a folder). */
   within?: ReadonlySet<string>;
+  /**
+   * The name whose definition answers the question (its parameters, returns, documentation, own
+   * calls): blocks defining it go first, whatever their score. The gate model was trained on
+   * place, value and chain questions; for "what does `innerFrom` return?" it ranked seven import
+   * blocks above the definition.
+   */
+  definitionOf?: string;
 }
 
 /** A scope of this many files or fewer has all its blocks among the candidates, recalled or not. */
@@ -90,6 +97,7 @@ export class Gate {
   readonly tokenBudget: number;
   readonly candidates: number;
   private readonly within: ReadonlySet<string> | null;
+  private readonly definitionOf: string | null;
   private readonly blocks = new Map<string, MemoryBlock>();
   /** The blocks of a small scope's files, read once per question. */
   private scopeBlocks: MemoryBlock[] | null = null;
@@ -107,6 +115,7 @@ export class Gate {
     this.tokenBudget = opts.tokenBudget ?? 8192;
     this.candidates = opts.candidates ?? 64;
     this.within = opts.within ?? null;
+    this.definitionOf = opts.definitionOf ?? null;
     if (!(this.maxBlocks >= 1 && this.minBlocks >= 0 && this.minBlocks <= this.maxBlocks)) {
       throw new RangeError(`gate block limits need 0 <= min (${this.minBlocks}) <= max (${this.maxBlocks}), max >= 1`);
     }
@@ -154,7 +163,9 @@ export class Gate {
       const byId = new Map(hits.map((h) => [h.blockId, h.score]));
       scores = blocks.map((b) => Math.min(1, (byId.get(b.id) ?? 0) / RRF_MAX));
     }
-    const ranked = blocks.map((block, i) => ({ block, score: scores[i] ?? 0 })).sort((a, b) => b.score - a.score || a.block.id.localeCompare(b.block.id));
+    const scored = blocks.map((block, i) => ({ block, score: scores[i] ?? 0 })).sort((a, b) => b.score - a.score || a.block.id.localeCompare(b.block.id));
+    const defining = (r: { block: MemoryBlock }): boolean => this.definitionOf !== null && definesSymbol(r.block.symbols, this.definitionOf);
+    const ranked = [...scored.filter(defining), ...scored.filter((r) => !defining(r))];
     const next = await this.continuation(memory, state);
     if (!next) return ranked;
     // The continuation comes first, unless the gate is sure of a block (the definition of a

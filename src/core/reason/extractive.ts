@@ -414,7 +414,7 @@ function returnsLead(asked: ReturnsQuestion, block: { path: string; startLine: n
   if (r.returns.length) {
     const list = r.returns.map((x) => `\`${x.text || 'return'}\` (${block.path}:${x.line})`).join(', ');
     said.push(`${r.open ? 'returns, in the lines read' : 'returns'}: ${list}`);
-  } else if (!r.expression && !r.open) said.push('has no return statement');
+  } else if (!r.bodiless && !r.open) said.push('has no return statement');
   const last = r.returns[r.returns.length - 1]?.line ?? r.line;
   const citation = { path: block.path, startLine: r.line, endLine: last };
   const text = `\`${asked.name}\` (${block.path}:${r.line}) ${said.join('; ') || 'has no return statement in the lines read (its body may go on past them)'}`;

@@ -80,15 +80,16 @@ export interface Returned {
   expression: string | null;
   /** The body goes on past the block: returns after it are not seen. */
   open: boolean;
+  /** A signature without a body (an overload, a declaration) or an arrow's expression. */
+  bodiless: boolean;
 }
 
 const RETURNS = /^\s*what\s+does\s+(?:the\s+[a-z]+\s+)?`([^`]+)`(?:\s+of\s+the\s+class\s+`[^`]+`)?\s+return\s*\?\s*$/i;
 const MAX_RETURNS = 8;
-// After the parameters: `) -> T:`, `): T {`, `): T =>`.
-const ANNOTATION = /\)\s*(?:->|:)\s*(.+?)\s*(?::|\{|=>.*)?\s*$/;
 const RETURN = /^\s*return\b\s*(.*?)\s*;?\s*$/;
 // A function nested in the body: its returns are its own.
 const NESTED_HEAD = /^\s*(?:(?:async\s+)?def\s|(?:export\s+)?(?:async\s+)?function\b|.*=>\s*\{\s*$|.*\bfunction\s*\*?\s*\w*\s*\([^)]*\)\s*\{\s*$)/;
+const DECLARED_FUNCTION = /\b(?:function|def)\b/;
 
 export function returnsQuestion(question: string): ReturnsQuestion | null {
   const name = RETURNS.exec(question)?.[1]?.trim().split(/[.#:]/).pop();
@@ -104,8 +105,7 @@ export function returnsIn(asked: ReturnsQuestion, block: { startLine: number; te
   if (h === undefined) return null;
   const close = parametersClose(lines, h);
   if (close === null) return null;
-  const head = oneLine(lines.slice(h, close + 1));
-  const arrow = /=>\s*(?!\{)(\S.*?)\s*;?\s*$/.exec(lines[close]!);
+  const { annotation, expression } = afterParameters(lines, h, close);
   const end = bodyEnd(lines, close, indentOf(lines[h]!));
   const returns: Returned['returns'] = [];
   let nested: number | null = null;
@@ -117,14 +117,43 @@ export function returnsIn(asked: ReturnsQuestion, block: { startLine: number; te
     const r = RETURN.exec(line);
     if (r) returns.push({ line: block.startLine + i, text: r[1]! });
   }
-  // A body read to the block's end may go on, unless its last statement returns at the body's own level.
+  // A body read to the block's end may go on, unless its last statement returns at the body's own
+  // level; a signature (`...;`) or an arrow's expression has no body to go on.
   const body = lines.slice(close + 1, end + 1).filter((l) => l.trim());
-  const ended = body.length > 0 && RETURN.test(body[body.length - 1]!) && indentOf(body[body.length - 1]!) === indentOf(body[0]!);
-  return {
-    line: block.startLine + h,
-    annotation: ANNOTATION.exec(head)?.[1]?.trim() || null,
-    returns,
-    expression: arrow ? arrow[1]! : null,
-    open: end === lines.length - 1 && end > close && !ended,
-  };
+  const last = body[body.length - 1] ?? '';
+  const closed = /^\s*[)}\]]/.test(last) && indentOf(last) <= indentOf(lines[h]!);
+  const ended = closed || (RETURN.test(last) && indentOf(last) === indentOf(body[0]!));
+  const bodiless = expression !== null || /;\s*$/.test(lines[close]!);
+  return { line: block.startLine + h, annotation, returns, expression, bodiless, open: end === lines.length - 1 && !ended && !bodiless };
+}
+
+/**
+ * What follows the parameter list of the head at lines[h] (closing on lines[close]): its declared
+ * return type (`-> T:`, `): T {`, `): T =>`) and, for an arrow function, the expression it returns.
+ */
+function afterParameters(lines: readonly string[], h: number, close: number): { annotation: string | null; expression: string | null } {
+  let depth = 0;
+  let after = '';
+  for (let j = h; j <= close && !after; j++) {
+    const line = lines[j]!;
+    for (let c = 0; c < line.length; c++) {
+      if (line[c] === '(') depth++;
+      else if (line[c] === ')' && depth > 0 && --depth === 0) {
+        after = line.slice(c + 1);
+        break;
+      }
+    }
+  }
+  const typed = /^\s*(?:->|:)\s*(.*)$/.exec(after);
+  let rest = (typed ? typed[1]! : after).trim();
+  let expression: string | null = null;
+  // An arrow function (not a declared one, whose type may hold `=>`): the type ends at its arrow.
+  const arrow = DECLARED_FUNCTION.test(lines[h]!) ? -1 : rest.lastIndexOf('=>');
+  if (arrow >= 0) {
+    const body = rest.slice(arrow + 2).trim().replace(/;\s*$/, '');
+    if (body && body !== '{') expression = body;
+    rest = rest.slice(0, arrow).trim();
+  }
+  const annotation = typed ? rest.replace(/\s*(?:\{|:|;)\s*$/, '').trim() || null : null;
+  return { annotation, expression };
 }

@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:f
 import { dirname, join } from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
 import type { Compressed, FileRecord, MemoryBlock, SearchHit, SkipReason } from '../types.js';
-import { UserError } from '../types.js';
+import { definesSymbol, UserError } from '../types.js';
 import { isUri } from './location.js';
 import { StoreLock } from './lock.js';
 import { BLOCKS, DATA_STORAGE_VERSION, FILES, META, SCHEMA_VERSION, blocksSchema, filesSchema, metaSchema, pieces, sqlEq, sqlIn, sqlString } from './schema.js';
@@ -426,7 +426,7 @@ export class MemoryStore {
    * `innerFrom`, imported by a hundred files, came after sixteen of them).
    */
   async searchName(name: string, k: number): Promise<SearchHit[]> {
-    const defines = (r: Row): boolean => str(r, 'symbols').split('\n').some((s) => s === name || s.endsWith(`.${name}`));
+    const defines = (r: Row): boolean => definesSymbol(str(r, 'symbols').split('\n'), name);
     return (await this.lexicalRows(name, k, ['symbols']))
       .map((r) => ({ hit: hitOf(r, num(r, '_score')), defines: defines(r) }))
       .sort((a, b) => Number(b.defines) - Number(a.defines) || b.hit.score - a.hit.score || a.hit.blockId.localeCompare(b.hit.blockId))
