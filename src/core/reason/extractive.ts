@@ -67,14 +67,19 @@ export class ExtractiveReasoner implements Reasoner {
     if (uses && !isProse(block.path)) {
       let unkept = usesNotKept(facts);
       if (unkept > 0) facts.pop();
-      let tokens = this.count(facts.join('\n'));
+      // Once the memory is full, uses are only counted: nothing needs its tokens counted.
+      let tokens = unkept > 0 ? 0 : this.count(facts.join('\n'));
       let quoted = facts.filter((f) => usesAsAsked(uses, f) && !f.endsWith(': …')).length;
       for (const u of usesIn(uses, block)) {
+        if (unkept > 0) {
+          unkept++;
+          continue;
+        }
         const asked = usesAsAsked(uses, u.text);
         const shown = facts.length < PLACES_CITED || (asked && quoted < PLACES_CITED);
         const fact = `${block.path}:${u.line}: ${shown ? u.text : '…'}`;
         const cost = this.count(fact) + 1;
-        if (unkept > 0 || tokens + cost + USES_FULL_TOKENS > this.memoryTokens) {
+        if (tokens + cost + USES_FULL_TOKENS > this.memoryTokens) {
           unkept++;
           continue;
         }
@@ -118,7 +123,8 @@ export class ExtractiveReasoner implements Reasoner {
         // A function's own calls: once a block after its head does not continue its body, the body has ended.
         (forms.chain?.hops === 0 && !step && chainSoFar(input.memory).some((h) => h.name === forms.chain?.start && h.calls.length > 0)),
       blockTokens,
-      promptTokens: blockTokens + this.count(input.question) + this.count(input.memory),
+      // What the reader was given; a form found by the code's shape runs no model.
+      promptTokens: out ? blockTokens + this.count(input.question) + this.count(input.memory) : 0,
       outputTokens: 0,
       lead,
     };
@@ -181,13 +187,15 @@ export class ExtractiveReasoner implements Reasoner {
   private bound(facts: string[]): string {
     const out = [...facts];
     let text = out.join('\n');
-    while (out.length > 1 && this.count(text) > this.memoryTokens) {
+    let tokens = this.count(text);
+    while (out.length > 1 && tokens > this.memoryTokens) {
       // Answers and the chain's hops stay; plain facts go first, oldest first.
       const drop = out.findIndex((l) => !l.startsWith(ANSWER) && !isChainLine(l));
       out.splice(drop >= 0 ? drop : 0, 1);
       text = out.join('\n');
+      tokens = this.count(text);
     }
-    return this.count(text) > this.memoryTokens ? this.tok.truncate(text, this.memoryTokens) : text;
+    return tokens > this.memoryTokens ? this.tok.truncate(text, this.memoryTokens) : text;
   }
 }
 
