@@ -2,6 +2,7 @@
 // nested contexts of growing size (each a prefix of one seeded file order), and
 // RULER-style questions drawn from each context whose answers are unique in it.
 // Kinds follow training/engram_training/qa (constant values and definition sites).
+import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { seededRandom } from '../src/core/models/sampling.ts';
@@ -109,3 +110,20 @@ export function buildContext(files, tokens, questions, dir) {
   writeFileSync(marker, JSON.stringify(info));
   return info;
 }
+
+/**
+ * The context bench:ask uses at `label` (`128k`, `1.75m`), built and indexed with `cli` (bin/engram.js)
+ * for the benchmarks that ask their own questions of it: its tokens, repo, store and source files.
+ */
+export function indexedContext(label, cli, here) {
+  const tokens = Math.round(parseFloat(label) * (label.endsWith('m') ? 1e6 : 1e3));
+  const dir = join(here, '.work', 'ask', label.toLowerCase());
+  buildContext(sourceFiles(), tokens, 12, dir);
+  const repo = join(dir, 'repo');
+  const store = join(dir, 'store');
+  execFileSync(process.execPath, [cli, 'index', '--repo', repo, '--store', store], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return { tokens, repo, store, files: sourceFiles().filter((f) => existsSync(join(repo, f.path))) };
+}
+
+export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+export const round = (x) => Math.round(x * 100) / 100;

@@ -8,14 +8,14 @@
 //
 //   node --import tsx bench/uses.mjs [--sizes 128k,1750k] [--names 16]
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Language, Parser } from 'web-tree-sitter';
 import { grammarWasmPath } from '../src/core/chunk/grammars.ts';
 import { seededRandom } from '../src/core/models/sampling.ts';
-import { buildContext, sourceFiles } from './ask-qa.mjs';
+import { indexedContext, median, round } from './ask-qa.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const CLI = join(resolve(HERE, '..'), 'bin', 'engram.js');
@@ -115,18 +115,10 @@ function wordLines(files, name) {
 
 /** The share of `part` that is in `whole` (1 for nothing). */
 const share = (part, whole) => (part.length ? part.filter((x) => whole.includes(x)).length / part.length : 1);
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const round = (x) => Math.round(x * 100) / 100;
 
 const rows = [];
 for (const label of values.sizes.split(',')) {
-  const tokens = Math.round(parseFloat(label) * (label.endsWith('m') ? 1e6 : 1e3));
-  const dir = join(HERE, '.work', 'ask', label.toLowerCase());
-  buildContext(sourceFiles(), tokens, 12, dir);
-  const repo = join(dir, 'repo');
-  const store = join(dir, 'store');
-  if (!existsSync(store)) execFileSync(process.execPath, [CLI, 'index', '--repo', repo, '--store', store], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const files = sourceFiles().filter((f) => existsSync(join(repo, f.path)));
+  const { tokens, repo, store, files } = indexedContext(label, CLI, HERE);
   const names = parseContext(files);
   for (const [name, truth] of pickNames(names, Number(values.names), tokens)) {
     const t0 = Date.now();

@@ -376,6 +376,29 @@ test("a function's parameters are its head as written; a class's, its constructo
   assert.equal(pool.answer, '`ConnectionPool` (db/pool.py:20): def __init__(self, host, size=DEFAULT_POOL_SIZE, timeout=30.0)');
   assert.deepEqual(pool.citations, [{ path: 'db/pool.py', startLine: 20, endLine: 20 }]);
   assert.equal((await ask('how do I call open_connection?')).answer, '`open_connection` (db/connect.py:4): def open_connection(host, timeout, retries=3)');
+  // A class whose constructor is a block of its own (a long doc comment and body between them).
+  const big = await shippedEngine({
+    'lib/store.js': [
+      'class BigStore {',
+      ...Array.from({ length: 30 }, (_, i) => `  /**\n   * Reads entry ${i} from the disk cache and the remote mirror.\n   */\n  read${i}(key) {\n    return this.cache.get(key + ${i}) ?? this.mirror.fetch(key, ${i});\n  }\n`),
+      '  /**',
+      '   * @param {string} root where the store keeps its files',
+      '   */',
+      '  constructor(root, { size = 64, mirror = null } = {}) {',
+      '    this.root = root;',
+      '  }',
+      '}',
+    ].join('\n'),
+  });
+  try {
+    const head = await big.engine.inspect('lib/store.js:1');
+    const ctor = await big.engine.inspect('lib/store.js:215');
+    assert.notEqual(head.id, ctor.id, 'the constructor is not in the block of the class head');
+    const r = await big.ask('what arguments does BigStore take?');
+    assert.equal(r.answer, '`BigStore` (lib/store.js:215): constructor(root, { size = 64, mirror = null } = {})', r.answer);
+  } finally {
+    await big.close();
+  }
   assert.equal(
     (await ask('signature of pick')).answer,
     '`pick` (web/pick.ts:2): export function pick<T>(xs: T[]): T; export function pick<T>(xs: T[], n: number): T[]; export function pick<T>(xs: T[], n?: number): T | T[]',

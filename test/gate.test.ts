@@ -91,7 +91,7 @@ test('a question answered from one definition reads the blocks defining that nam
     // Asked from start.ts's side: its import of resolvePort ranks it near the top.
     const question = 'Which port does `startServer` get from `resolvePort`?';
     const plain = await engine.gateRank(question, 100, { gate });
-    const first = await engine.gateRank(question, 100, { gate, gateOptions: { definitionOf: 'resolvePort' } });
+    const first = await engine.gateRank(question, 100, { gate, gateOptions: { definitionOf: ['resolvePort'] } });
     assert.notEqual(plain[0]?.path, 'src/config/port.ts', `the scores alone put ${plain[0]?.path} first`);
     assert.equal(first[0]?.path, 'src/config/port.ts', 'the block defining resolvePort comes first');
     assert.deepEqual([...first].sort((a, b) => a.path.localeCompare(b.path)), [...plain].sort((a, b) => a.path.localeCompare(b.path)), 'the same candidates');

@@ -89,6 +89,9 @@ const DOC_LOOKBACK = 120;
 /** Forms answered from one name's definition, which the gate then reads first (see GateOptions.definitionOf). */
 const FROM_DEFINITION: ReadonlySet<Interpreted['form']> = new Set(['signature', 'returns', 'explain', 'overview', 'calls']);
 
+/** What the chunker names a class's constructor (`Pool.__init__`). */
+const CONSTRUCTORS = ['constructor', '__init__'];
+
 /** Forms of question about one name, answered without following anything the memory learns. */
 const ONE_NAME_FORMS: ReadonlySet<Interpreted['form']> = new Set(['place', 'value', 'default', 'uses', 'signature', 'returns', 'explain']);
 
@@ -279,7 +282,8 @@ class AskRun {
     const text = (b: MemoryBlock): Promise<string> => this.rawText(b);
     const set = { ...this.opts.gateOptions, ...(this.within ? { within: this.within } : {}) };
     const asked = this.form !== null && FROM_DEFINITION.has(this.form) ? /`([^`]+)`/.exec(this.question)?.[1]?.split('.').pop() : undefined;
-    if (asked) set.definitionOf = asked;
+    // A class's parameters are its constructor's, which may be a block of its own.
+    if (asked) set.definitionOf = this.form === 'signature' ? [asked, ...CONSTRUCTORS.map((c) => `${asked}.${c}`)] : [asked];
     if (this.form !== 'uses') return new Gate(store, compressor, this.opts.gate ?? null, text, set);
     const maxBlocks = set.maxBlocks ?? USES_MAX_BLOCKS;
     const recalled = Math.min(USES_RECALLED, maxBlocks);
@@ -354,7 +358,7 @@ class AskRun {
   private async readBlock(b: MemoryBlock, score: number | undefined): Promise<boolean> {
     this.cancelled();
     const step = ++this.step;
-    const view: BlockView = { ...where(b), text: b.compressed };
+    const view: BlockView = { ...where(b), text: b.compressed, symbols: b.symbols };
     if (this.opts.reasoner.reads === 'raw') {
       const raw = this.form === 'explain' || this.form === 'overview' ? await this.withDocAbove(b) : await this.source.lines(b.path, b.startLine, b.endLine);
       if (Array.isArray(raw)) view.raw = raw.join('\n');

@@ -62,12 +62,12 @@ export interface GateOptions {
   /** Only blocks of these files are candidates (a question asked about a file or a folder). */
   within?: ReadonlySet<string>;
   /**
-   * The name whose definition answers the question (its parameters, returns, documentation, own
-   * calls): blocks defining it go first, whatever their score. The gate model was trained on
+   * The names whose definitions answer the question (its parameters, returns, documentation, own
+   * calls; a class's constructor): blocks defining one go first and are read, whatever their score. The gate model was trained on
    * place, value and chain questions; for "what does `innerFrom` return?" it ranked seven import
    * blocks above the definition.
    */
-  definitionOf?: string;
+  definitionOf?: readonly string[];
 }
 
 /** A scope of this many files or fewer has all its blocks among the candidates, recalled or not. */
@@ -97,7 +97,7 @@ export class Gate {
   readonly tokenBudget: number;
   readonly candidates: number;
   private readonly within: ReadonlySet<string> | null;
-  private readonly definitionOf: string | null;
+  private readonly definitionOf: readonly string[];
   private readonly blocks = new Map<string, MemoryBlock>();
   /** The blocks of a small scope's files, read once per question. */
   private scopeBlocks: MemoryBlock[] | null = null;
@@ -115,7 +115,7 @@ export class Gate {
     this.tokenBudget = opts.tokenBudget ?? 8192;
     this.candidates = opts.candidates ?? 64;
     this.within = opts.within ?? null;
-    this.definitionOf = opts.definitionOf ?? null;
+    this.definitionOf = opts.definitionOf ?? [];
     if (!(this.maxBlocks >= 1 && this.minBlocks >= 0 && this.minBlocks <= this.maxBlocks)) {
       throw new RangeError(`gate block limits need 0 <= min (${this.minBlocks}) <= max (${this.maxBlocks}), max >= 1`);
     }
@@ -132,7 +132,9 @@ export class Gate {
     const depth = Math.min(this.candidates + state.read.size + state.excluded.size, 1000);
     const open = (id: string): boolean => !state.read.has(id) && !state.excluded.has(id);
     const within = this.within;
-    const recalled = await recall(this.store, this.compressor, query, within ? 1000 : depth, searchNames(question, memory));
+    // The definitions asked about are searched for by name too (a class's constructor block is named `Class.constructor`).
+    const names = [...searchNames(question, memory), ...this.definitionOf.filter((n) => n.includes('.'))];
+    const recalled = await recall(this.store, this.compressor, query, within ? 1000 : depth, names);
     const hits = recalled.filter((h) => open(h.blockId) && (!within || within.has(h.path))).slice(0, this.candidates);
     const missing = hits.map((h) => h.blockId).filter((id) => !this.blocks.has(id));
     for (const [id, b] of await this.store.getBlocks(missing)) this.blocks.set(id, b);
@@ -164,8 +166,7 @@ export class Gate {
       scores = blocks.map((b) => Math.min(1, (byId.get(b.id) ?? 0) / RRF_MAX));
     }
     const scored = blocks.map((block, i) => ({ block, score: scores[i] ?? 0 })).sort((a, b) => b.score - a.score || a.block.id.localeCompare(b.block.id));
-    const defining = (r: { block: MemoryBlock }): boolean => this.definitionOf !== null && definesSymbol(r.block.symbols, this.definitionOf);
-    const ranked = [...scored.filter(defining), ...scored.filter((r) => !defining(r))];
+    const ranked = [...scored.filter((r) => this.defines(r.block)), ...scored.filter((r) => !this.defines(r.block))];
     const next = await this.continuation(memory, state);
     if (!next) return ranked;
     // The continuation comes first, unless the gate is sure of a block (the definition of a
@@ -194,7 +195,7 @@ export class Gate {
     let blocks = state.blocksRead;
     let tokens = state.tokensRead;
     return ranked.map(({ block, score }) => {
-      const wanted = score >= this.threshold || blocks < this.minBlocks;
+      const wanted = score >= this.threshold || blocks < this.minBlocks || this.defines(block);
       const fits = blocks < this.maxBlocks && tokens + block.compressedTokens <= this.tokenBudget;
       const kept = wanted && fits;
       if (kept) {
@@ -203,6 +204,11 @@ export class Gate {
       }
       return { block, score, kept };
     });
+  }
+
+  /** Whether the block defines a name whose definition answers the question (read first, and read whatever its score). */
+  private defines(block: MemoryBlock): boolean {
+    return this.definitionOf.some((n) => definesSymbol(block.symbols, n));
   }
 
   /** Candidates recur across rounds; fetch each block once per question. */

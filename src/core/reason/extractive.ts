@@ -399,7 +399,7 @@ const TYPE_HEAD = /^\s*(?:(?:export|default|declare|abstract|public|private|seal
 const FUNCTION_VALUE = /^(?:async\s+)?(?:function\b|\(|[\p{L}_$][\p{L}\p{N}_$]*\s*=>)/u;
 
 /** A signature question's lead: the name's heads in the block, on one line each, cited; null when it has none. */
-function signatureLead(asked: SignatureQuestion, block: { path: string; startLine: number; text: string }): Lead | null {
+function signatureLead(asked: SignatureQuestion, block: PlainBlock): Lead | null {
   const heads = signaturesIn(asked, block);
   if (!heads.length) return null;
   const citation = { path: block.path, startLine: heads[0]!.startLine, endLine: heads[heads.length - 1]!.endLine };
@@ -501,7 +501,7 @@ function blockLead(
   question: string,
   forms: Forms,
   memory: string,
-  block: { path: string; startLine: number; text: string },
+  block: PlainBlock,
   out: ReaderOutput | undefined,
 ): { lead: Lead | null; source: 'chain' | 'value' | 'described' | 'place' | 'uses' | 'signature' | 'explain' | 'reader'; step: ChainStep | null } {
   // Uses are facts of the memory, read to the end of the gate's picks: no block's lead ends it.
@@ -579,6 +579,14 @@ function oneLine(text: string): string {
 }
 
 /** The reader's input form: plain source lines from the block's first line. */
-function plain(b: BlockView): { path: string; startLine: number; text: string } {
-  return { path: b.path, startLine: b.startLine, text: b.raw ?? b.text.replace(/^\d+\| ?/gm, '') };
+function plain(b: BlockView): PlainBlock {
+  return { path: b.path, startLine: b.startLine, text: b.raw ?? b.text.replace(/^\d+\| ?/gm, ''), ...(b.symbols ? { symbols: b.symbols } : {}) };
+}
+
+/** A block as its plain source lines, and the names the chunker says it defines. */
+interface PlainBlock {
+  path: string;
+  startLine: number;
+  text: string;
+  symbols?: readonly string[];
 }

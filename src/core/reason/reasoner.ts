@@ -39,6 +39,8 @@ export interface BlockView {
   text: string;
   /** The plain source lines startLine..endLine, given to reasoners that read raw lines. */
   raw?: string;
+  /** The names the block defines, as the chunker named them (`Class.method`; a piece of a class: the class). */
+  symbols?: readonly string[];
 }
 
 export interface ReadInput {

@@ -4,7 +4,7 @@
 // are heads of their own: each is given.
 import { definer, parametersClose } from '../compress/identifiers.js';
 import { bodyEnd, indentOf } from './chain.js';
-import { parametersHead } from './value.js';
+import { constructorAt, parametersHead } from './value.js';
 
 export interface SignatureQuestion {
   name: string;
@@ -30,11 +30,19 @@ export function signatureQuestion(question: string): SignatureQuestion | null {
   return name ? { name } : null;
 }
 
-/** The asked name's heads with a parameter list in the block, in line order (none: a constant, or not defined here). */
-export function signaturesIn(asked: SignatureQuestion, block: { startLine: number; text: string }): Signature[] {
+/**
+ * The asked name's heads with a parameter list in the block, in line order (none: a constant, or
+ * not defined here); a class's constructor in a block of its own, when the chunker named the block
+ * after it (`Pool.constructor`).
+ */
+export function signaturesIn(asked: SignatureQuestion, block: { startLine: number; text: string; symbols?: readonly string[] }): Signature[] {
   const lines = block.text.split('\n');
   const defines = definer([asked.name]);
   const out: Signature[] = [];
+  const constructs = (block.symbols ?? []).some((s) => /\.(?:constructor|__init__)$/.test(s) && s.slice(0, s.lastIndexOf('.')).split('.').pop() === asked.name);
+  const c = constructs && !lines.some((l, i) => defines(l, i, lines)) ? constructorAt(lines) : -1;
+  const close = c < 0 ? null : parametersClose(lines, c);
+  if (close !== null) return [{ text: oneLine(lines.slice(c, close + 1)), startLine: block.startLine + c, endLine: block.startLine + close }];
   for (let h = 0; h < lines.length && out.length < MAX_HEADS; h++) {
     if (!defines(lines[h]!, h, lines)) continue;
     const i = parametersHead(lines, h);

@@ -41,7 +41,12 @@ export function valueQuestion(question: string): ValueQuestion | null {
 
 /** The line whose parameters a head on lines[h] takes: itself, or a class's constructor (-1 when the block has none). */
 export function parametersHead(lines: readonly string[], h: number): number {
-  return CLASS_HEAD.test(lines[h]!) ? lines.findIndex((l, k) => k > h && CONSTRUCTOR.test(l)) : h;
+  return CLASS_HEAD.test(lines[h]!) ? constructorAt(lines, h + 1) : h;
+}
+
+/** The first constructor head (`constructor(`, `def __init__(`) at or after lines[from]; -1 when there is none. */
+export function constructorAt(lines: readonly string[], from = 0): number {
+  return lines.findIndex((l, k) => k >= from && CONSTRUCTOR.test(l));
 }
 
 /** The value the block gives the asked name, read from its definition; null when the block has none. */
