@@ -118,7 +118,8 @@ export function buildContext(files, tokens, questions, dir) {
 export function indexedContext(label, cli, here) {
   const tokens = Math.round(parseFloat(label) * (label.endsWith('m') ? 1e6 : 1e3));
   const dir = join(here, '.work', 'ask', label.toLowerCase());
-  buildContext(sourceFiles(), tokens, 12, dir);
+  // The files are the same whatever number of questions bench:ask drew last: keep its context.
+  if (!existsSync(dir) || !readdirSync(dir).some((f) => f.startsWith('.done-'))) buildContext(sourceFiles(), tokens, 12, dir);
   const repo = join(dir, 'repo');
   const store = join(dir, 'store');
   execFileSync(process.execPath, [cli, 'index', '--repo', repo, '--store', store], { stdio: ['ignore', 'ignore', 'inherit'] });
