@@ -301,6 +301,8 @@ test('every use in the workspace is found, past what recall ranks; past what the
     const expected = ['src/events.ts:6', ...Array.from({ length: 40 }, (_, i) => `src/handlers/h${i}.ts:4`)];
     assert.deepEqual([...places].sort(), expected.sort(), sent.answer);
     assert.match(sent.answer, / \(33 more cited; 41 lines in 41 files\)$/);
+    // The trace's memory sizes are the reasoner's token counts (taken from the memory bound, not counted twice).
+    for (const e of sent.steps.filter((x) => x.type === 'memory')) assert.equal(e.tokens, many.reader.count(e.memory ?? ''));
     // A block limit counts the blocks read, not those that only share the term.
     const limited = await many.engine.ask('who calls sendEvent?', { mode: 'gated', reasoner: many.reader, gate: many.gate, gateOptions: { maxBlocks: 100 } });
     assert.equal(limited.citations.length, 41, limited.answer);

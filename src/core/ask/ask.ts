@@ -375,7 +375,7 @@ class AskRun {
     this.modelTokens += out.promptTokens + out.outputTokens;
     this.spans.push(view);
     this.emit({ type: 'read', step, ...where(b), ...(score === undefined ? {} : { score: round(score) }), tokens: out.blockTokens, ms });
-    this.emit({ type: 'memory', step, memory: out.memory, tokens: this.opts.reasoner.count(out.memory), text: out.hasAnswer ? 'found' : 'continue', ms });
+    this.emit({ type: 'memory', step, memory: out.memory, tokens: out.memoryTokens ?? this.opts.reasoner.count(out.memory), text: out.hasAnswer ? 'found' : 'continue', ms });
     this.sample();
     return out.hasAnswer;
   }

@@ -106,7 +106,7 @@ export class ExtractiveReasoner implements Reasoner {
     const found = source !== 'reader' ? (lead?.confident ? { ...lead.citation, text: lead.text } : null) : (out?.answer ?? null);
     if (found) add(`${ANSWER}${input.block.path}:${found.startLine}-${found.endLine}: ${found.text}`);
     const blockTokens = this.count(block.text);
-    const memory = this.bound(facts);
+    const { text: memory, tokens: memoryTokens } = this.bound(facts);
     return {
       memory,
       // The gate reads its surest block first, so the first confident answer ends the loop: on
@@ -127,6 +127,7 @@ export class ExtractiveReasoner implements Reasoner {
       promptTokens: out ? blockTokens + this.count(input.question) + this.count(input.memory) : 0,
       outputTokens: 0,
       lead,
+      memoryTokens,
     };
   }
 
@@ -183,8 +184,8 @@ export class ExtractiveReasoner implements Reasoner {
     return this.reader.release();
   }
 
-  /** Oldest facts go first; answers are kept as long as anything is. */
-  private bound(facts: string[]): string {
+  /** Oldest facts go first; answers are kept as long as anything is. The text, and its tokens. */
+  private bound(facts: string[]): { text: string; tokens: number } {
     const out = [...facts];
     let text = out.join('\n');
     let tokens = this.count(text);
@@ -195,7 +196,9 @@ export class ExtractiveReasoner implements Reasoner {
       text = out.join('\n');
       tokens = this.count(text);
     }
-    return tokens > this.memoryTokens ? this.tok.truncate(text, this.memoryTokens) : text;
+    if (tokens <= this.memoryTokens) return { text, tokens };
+    const cut = this.tok.truncate(text, this.memoryTokens);
+    return { text: cut, tokens: this.count(cut) };
   }
 }
 

@@ -65,6 +65,8 @@ export interface ReadOutput {
   outputTokens: number;
   /** The best span of this block, confident or not (reasoners that point at spans). */
   lead?: Lead | null;
+  /** The memory's size in this reasoner's tokens, when it counted them anyway (the loop counts otherwise). */
+  memoryTokens?: number;
 }
 
 export interface AnswerInput {
