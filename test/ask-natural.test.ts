@@ -423,7 +423,40 @@ test("what a function returns: its declared type, an arrow's expression, its own
   }
 });
 
-test('how a name works: its documentation and the functions its body calls; a class, its documentation', async () => {
+test('an undocumented class is shown by the members it defines, as evidence; a documented one adds them to how it works', async () => {
+  const own = await shippedEngine({
+    'web/cart.ts': [
+      'export class Cart {',
+      '  private items: string[] = [];',
+      '',
+      '  add(item: string): void {',
+      '    this.items.push(item);',
+      '  }',
+      '',
+      '  remove(item: string): void {',
+      '    this.items = this.items.filter((i) => i !== item);',
+      '  }',
+      '}',
+      '',
+      '/** A list of what is on sale this week. */',
+      'export class Offers {',
+      '  list(): string[] {',
+      '    return [];',
+      '  }',
+      '}',
+    ].join('\n'),
+  });
+  try {
+    const cart = await own.ask('what does Cart do?');
+    assert.equal(cart.confidence, 'evidence', cart.answer);
+    assert.equal(cart.answer, '`Cart` (web/cart.ts:1) has no documentation; it defines `add`, `remove` (in the lines read).');
+    assert.equal((await own.ask('how does Offers work?')).answer, '`Offers` (web/cart.ts:14): A list of what is on sale this week. It defines `list` (in the lines read).');
+  } finally {
+    await own.close();
+  }
+});
+
+test('how a name works: its documentation and the functions its body calls; a class, its documentation and members', async () => {
   const open = await ask('How does open_connection work?');
   assert.equal(open.confidence, 'answer', open.answer);
   assert.equal(
@@ -438,7 +471,7 @@ test('how a name works: its documentation and the functions its body calls; a cl
   const price = await ask('how is formatPrice implemented?');
   assert.equal(price.answer, '`formatPrice` (web/format.ts:4): Formats a price for display. Its body calls `toUnits`, `pad` (by name; methods of objects are not listed).');
   const pool = await ask('how does the ConnectionPool class work?');
-  assert.equal(pool.answer, '`ConnectionPool` (db/pool.py:7): A pool of reusable connections to one host.');
+  assert.equal(pool.answer, '`ConnectionPool` (db/pool.py:7): A pool of reusable connections to one host. It defines `__init__`, `acquire`, `close` (in the lines read).');
   // Without documentation, the calls alone.
   const acquire = await ask('how does the acquire method work?');
   assert.equal(acquire.answer, '`acquire` (db/pool.py:26) calls `PoolClosed`, `open_connection` (by name; methods of objects are not listed)');

@@ -4,7 +4,8 @@
 // show, and the answer says it is evidence, not an explanation. "How does X work?" adds the
 // functions its body calls (see the extractive reasoner's overview).
 import { definer } from '../compress/identifiers.js';
-import { documentationOf } from './describe.js';
+import { indentOf } from './chain.js';
+import { documentationOf, headName } from './describe.js';
 
 export interface ExplainQuestion {
   name: string;
@@ -21,7 +22,14 @@ export interface Explained {
   /** 1-based lines the head and its documentation take. */
   startLine: number;
   endLine: number;
+  /** A class's (interface's, struct's) members in the block, by name; none for other definitions. */
+  members: string[];
 }
+
+/** A class, interface, struct, trait or enum head. */
+export const TYPE_HEAD = /^\s*(?:(?:export|default|declare|abstract|public|private|sealed|final|data)\s+)*(?:class|interface|struct|trait|enum)\b/;
+/** Members named, at most. */
+const MAX_MEMBERS = 12;
 
 const ASKS = /^\s*what\s+does\s+(?:the\s+[a-z]+\s+)?`([^`]+)`(?:\s+of\s+the\s+class\s+`[^`]+`)?\s+do\s*\?\s*$/i;
 // Comment and docstring markers at a line's start or end, and JSDoc's leading stars.
@@ -65,7 +73,7 @@ export function explainedIn(asked: ExplainQuestion, block: { startLine: number; 
     const summary = doc ? summaryOf(doc.lines) : null;
     const from = doc ? Math.min(doc.from, at) : at;
     const to = doc ? Math.max(doc.from + doc.lines.length - 1, at) : at;
-    const found = { name: asked.name, line: block.startLine + at, head: lines[at]!.trim(), summary, startLine: block.startLine + from, endLine: block.startLine + to };
+    const found = { name: asked.name, line: block.startLine + at, head: lines[at]!.trim(), summary, startLine: block.startLine + from, endLine: block.startLine + to, members: membersOf(lines, at) };
     if (summary) return found;
     first ??= found;
   }
@@ -93,4 +101,23 @@ function summaryOf(lines: readonly string[]): string | null {
   const cut = text.slice(0, SUMMARY_CHARS);
   const sentence = cut.lastIndexOf('. ');
   return sentence > SUMMARY_CHARS / 2 ? cut.slice(0, sentence + 1) : `${cut.trimEnd()}…`;
+}
+
+/** The members a type head on lines[at] defines in the lines that follow it: the definition heads one level inside it. */
+function membersOf(lines: readonly string[], at: number): string[] {
+  if (!TYPE_HEAD.test(lines[at]!)) return [];
+  const outer = indentOf(lines[at]!);
+  let inner: number | null = null;
+  const out: string[] = [];
+  for (let i = at + 1; i < lines.length && out.length < MAX_MEMBERS; i++) {
+    const line = lines[i]!;
+    if (!line.trim()) continue;
+    const indent = indentOf(line);
+    // The type's body ends at a line no deeper than its head (its closing brace, the next definition).
+    if (indent <= outer) break;
+    inner ??= indent;
+    const name = indent === inner ? headName(line) : null;
+    if (name && !out.includes(name)) out.push(name);
+  }
+  return out;
 }

@@ -7,7 +7,7 @@ import { answerFit, ExtractiveReader, ModelTokenizer, NAME_PENALTY, questionForm
 import type { Citation } from '../types.js';
 import { callsOf, callsList, chainQuestion, chainSoFar, hopOf, isChainLine, stepChain, type ChainQuestion, type ChainStep } from './chain.js';
 import { DESCRIBED_ANSWER, describedDefinition, describedWords } from './describe.js';
-import { explainedIn, explainQuestion, overviewQuestion, type ExplainQuestion } from './explain.js';
+import { explainedIn, explainQuestion, overviewQuestion, TYPE_HEAD, type ExplainQuestion } from './explain.js';
 import { asksForWords, WORDS_NOTE } from './prose.js';
 import { returnsIn, returnsQuestion, signaturesIn, signatureQuestion, type ReturnsQuestion, type SignatureQuestion } from './signature.js';
 import { isImportLine, usesAsAsked, usesIn, usesQuestion, type UsesQuestion } from './uses.js';
@@ -96,6 +96,9 @@ export class ExtractiveReasoner implements Reasoner {
     // For an explanation the evidence is the blocks themselves, in the gate's order (not those of
     // the definition's body: the memory's lines there are its calls).
     if (forms.words || (forms.explain && !forms.overview && !step)) add(blockFact(block));
+    // A class asked about: its members, for an answer that has no documentation (or an overview) to give.
+    const members = forms.explain && source === 'explain' ? explainedIn(forms.explain, block) : null;
+    if (members?.members.length) add(`${block.path}:${members.line}: ${membersSaid(members.name, members.members)}`);
     for (const f of step?.facts ?? []) {
       // A hop read on past its block is written again with all its calls: the new line replaces the old.
       const hop = hopOf(f);
@@ -164,7 +167,7 @@ export class ExtractiveReasoner implements Reasoner {
     if (own) return own;
     if (forms.uses) return usesAnswer(forms.uses, input.memory, input.blocks.map(plain), tokens);
     // An explanation from the documentation is an answer; without one, its calls or what was found are evidence.
-    const undocumented = forms.explain && !lead?.confident && forms.chain ? undocumentedAnswer(forms.chain.start, memory, tokens) : null;
+    const undocumented = forms.explain && !lead?.confident && forms.chain ? (undocumentedAnswer(forms.chain.start, memory, tokens) ?? membersAnswer(forms.chain.start, memory, tokens)) : null;
     if (undocumented) return undocumented;
     if (forms.words || (forms.explain && !lead?.confident)) return wordsAnswer(lead, input.memory, tokens, Boolean(forms.explain));
     // A memory written elsewhere (no leads came with it): its latest answer line.
@@ -262,8 +265,11 @@ function overviewAnswer(name: string, lead: Lead | null, memory: string, tokens:
   if (!doc && !calls) return null;
   const said = doc ? doc.text.replace(/[.\s]*$/, '.') : '';
   const callSentence = calls ? (doc ? `Its body calls ${callsList(calls)}.` : callsOf(calls)) : '';
+  // A class: what it defines, where a function would have its calls.
+  const members = !calls && doc ? membersFact(name, memory) : null;
+  const memberSentence = members ? `It defines ${members.said} (in the lines read).` : '';
   const citations = [...(doc ? [doc.citation] : []), ...(calls ? own!.citations : [])];
-  return { answer: [said, callSentence].filter(Boolean).join(' '), citations, confidence: 'answer', ...tokens };
+  return { answer: [said, callSentence, memberSentence].filter(Boolean).join(' '), citations, confidence: 'answer', ...tokens };
 }
 
 /**
@@ -276,6 +282,32 @@ function undocumentedAnswer(name: string, memory: string, tokens: AnswerTokens):
   if (!own || own.confidence !== 'answer' || !hop) return null;
   const answer = `\`${name}\` (${hop.path}:${hop.startLine}) has no documentation; its body calls ${callsList(hop)}.`;
   return { answer, citations: own.citations, confidence: 'evidence', ...tokens };
+}
+
+/** "`X` defines `a`, `b`": the memory's fact of a class's members. */
+function membersSaid(name: string, members: readonly string[]): string {
+  return `\`${name}\` defines ${members.map((m) => `\`${m}\``).join(', ')}`;
+}
+
+/** A class's members from the memory's fact of them: its line and the list as said; null without one. */
+function membersFact(name: string, memory: string): { citation: Citation; said: string } | null {
+  const said = `\`${name}\` defines `;
+  for (const line of memory.split('\n')) {
+    const f = factOf(line);
+    if (f && !f.answer && f.text.startsWith(said)) return { citation: f.citation, said: f.text.slice(said.length) };
+  }
+  return null;
+}
+
+/**
+ * "What does `X` do?" for an undocumented class: the members it defines in the lines read, as
+ * evidence. Null when no class of that name was read.
+ */
+function membersAnswer(name: string, memory: string, tokens: AnswerTokens): AnswerOutput | null {
+  const m = membersFact(name, memory);
+  if (!m) return null;
+  const answer = `\`${name}\` (${m.citation.path}:${m.citation.startLine}) has no documentation; it defines ${m.said} (in the lines read).`;
+  return { answer, citations: [m.citation], confidence: 'evidence', ...tokens };
 }
 
 /** Places cited for a uses or calls answer, at most. */
@@ -398,7 +430,6 @@ function describedLead(described: ReadonlySet<string>, block: { path: string; st
   return { text: d.name, citation, score: d.score, confident: d.score >= DESCRIBED_ANSWER, fit: 0 };
 }
 
-const TYPE_HEAD = /^\s*(?:(?:export|default|declare|abstract|public|private|sealed|final|data)\s+)*(?:class|interface|struct|trait|enum)\b/;
 const FUNCTION_VALUE = /^(?:async\s+)?(?:function\b|\(|[\p{L}_$][\p{L}\p{N}_$]*\s*=>)/u;
 
 /** A signature question's lead: the name's heads in the block, on one line each, cited; null when it has none. */
