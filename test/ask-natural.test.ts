@@ -391,6 +391,7 @@ test("a function's parameters are its head as written; a class's, its constructo
       '  }',
       '}',
     ].join('\n'),
+    'lib/plain.js': 'class Plain extends Base {\n  run() {\n    return 1;\n  }\n}\n',
   });
   try {
     const head = await big.engine.inspect('lib/store.js:1');
@@ -398,6 +399,8 @@ test("a function's parameters are its head as written; a class's, its constructo
     assert.notEqual(head.id, ctor.id, 'the constructor is not in the block of the class head');
     const r = await big.ask('what arguments does BigStore take?');
     assert.equal(r.answer, '`BigStore` (lib/store.js:215): constructor(root, { size = 64, mirror = null } = {})', r.answer);
+    // A whole class read with no constructor in it declares none.
+    assert.equal((await big.ask('what arguments does Plain take?')).answer, '`Plain` (lib/plain.js:1): class Plain extends Base (declares no constructor)');
   } finally {
     await big.close();
   }

@@ -46,9 +46,13 @@ export function signaturesIn(asked: SignatureQuestion, block: { startLine: numbe
   for (let h = 0; h < lines.length && out.length < MAX_HEADS; h++) {
     if (!defines(lines[h]!, h, lines)) continue;
     const i = parametersHead(lines, h);
-    // A class whose constructor is not in this block: its head, for what it says (type parameters, bases).
+    // A class whose constructor is not in this block: its head, for what it says (type parameters,
+    // bases); when its closing brace is in the block too, it declares none.
     if (i < 0) {
-      out.push({ text: oneLine([lines[h]!]), startLine: block.startLine + h, endLine: block.startLine + h, classOnly: true });
+      const end = lines.findIndex((l, k) => k > h && /^\s*\}/.test(l) && indentOf(l) === indentOf(lines[h]!));
+      const head = oneLine([lines[h]!]);
+      if (end > h) out.push({ text: `${head} (declares no constructor)`, startLine: block.startLine + h, endLine: block.startLine + end });
+      else out.push({ text: head, startLine: block.startLine + h, endLine: block.startLine + h, classOnly: true });
       continue;
     }
     const close = parametersClose(lines, i);
