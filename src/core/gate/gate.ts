@@ -63,9 +63,9 @@ export interface GateOptions {
   within?: ReadonlySet<string>;
   /**
    * The names whose definitions answer the question (its parameters, returns, documentation, own
-   * calls; a class's constructor): blocks defining one go first and are read, whatever their score. The gate model was trained on
-   * place, value and chain questions; for "what does `innerFrom` return?" it ranked seven import
-   * blocks above the definition.
+   * calls; a class's constructor): blocks defining one go first and are read, whatever their
+   * score. The gate model was trained on place, value and chain questions; for "what does
+   * `innerFrom` return?" it ranked seven import blocks above the definition.
    */
   definitionOf?: readonly string[];
 }
@@ -165,8 +165,11 @@ export class Gate {
       const byId = new Map(hits.map((h) => [h.blockId, h.score]));
       scores = blocks.map((b) => Math.min(1, (byId.get(b.id) ?? 0) / RRF_MAX));
     }
-    const scored = blocks.map((block, i) => ({ block, score: scores[i] ?? 0 })).sort((a, b) => b.score - a.score || a.block.id.localeCompare(b.block.id));
-    const ranked = [...scored.filter((r) => this.defines(r.block)), ...scored.filter((r) => !this.defines(r.block))];
+    // Blocks defining what the question is answered from first, then by score.
+    const ranked = blocks
+      .map((block, i) => ({ block, score: scores[i] ?? 0, first: this.defines(block) }))
+      .sort((a, b) => Number(b.first) - Number(a.first) || b.score - a.score || a.block.id.localeCompare(b.block.id))
+      .map(({ block, score }) => ({ block, score }));
     const next = await this.continuation(memory, state);
     if (!next) return ranked;
     // The continuation comes first, unless the gate is sure of a block (the definition of a

@@ -5,9 +5,9 @@ import { isProse } from '../chunk/index.js';
 import { definer, definesAny, escapeRegExp, mentionsAny, namesIn } from '../compress/identifiers.js';
 import { answerFit, ExtractiveReader, ModelTokenizer, NAME_PENALTY, questionForm, type ReaderLoadOptions, type ReaderOutput } from '../models/index.js';
 import type { Citation } from '../types.js';
-import { callsOf, callsList, chainQuestion, chainSoFar, hopOf, isChainLine, stepChain, type ChainQuestion, type ChainStep } from './chain.js';
+import { callsOf, callsList, chainQuestion, chainSoFar, hopOf, isChainLine, stepChain, type ChainQuestion, type ChainStep, type Hop } from './chain.js';
 import { DESCRIBED_ANSWER, describedDefinition, describedWords } from './describe.js';
-import { explainedIn, explainQuestion, overviewQuestion, TYPE_HEAD, type ExplainQuestion } from './explain.js';
+import { explainedIn, explainQuestion, overviewQuestion, TYPE_HEAD, type Explained, type ExplainQuestion } from './explain.js';
 import { asksForWords, WORDS_NOTE } from './prose.js';
 import { returnsIn, returnsQuestion, signaturesIn, signatureQuestion, type ReturnsQuestion, type SignatureQuestion } from './signature.js';
 import { isImportLine, usesAsAsked, usesIn, usesQuestion, type UsesQuestion } from './uses.js';
@@ -92,13 +92,12 @@ export class ExtractiveReasoner implements Reasoner {
     // A chain's memory is its hops and their calls: the reader's kept lines (every line of an
     // operator that calls the same helpers) would steer the gate off the next definition.
     if (!forms.chain && !forms.uses) for (const k of out?.keepLines ?? []) add(`${input.block.path}:${k.line}: ${k.text.trim()}`);
-    const { lead, source, step } = blockLead(input.question, forms, input.memory, block, out);
+    const { lead, source, step, explained } = blockLead(input.question, forms, input.memory, block, out);
     // For an explanation the evidence is the blocks themselves, in the gate's order (not those of
     // the definition's body: the memory's lines there are its calls).
     if (forms.words || (forms.explain && !forms.overview && !step)) add(blockFact(block));
     // A class asked about: its members, for an answer that has no documentation (or an overview) to give.
-    const members = forms.explain && source === 'explain' ? explainedIn(forms.explain, block) : null;
-    if (members?.members.length) add(`${block.path}:${members.line}: ${membersSaid(members.name, members.members)}`);
+    if (explained?.members.length) add(`${block.path}:${explained.line}: ${membersSaid(explained.name, explained.members)}`);
     for (const f of step?.facts ?? []) {
       // A hop read on past its block is written again with all its calls: the new line replaces the old.
       const hop = hopOf(f);
@@ -240,16 +239,22 @@ function wordsAnswer(lead: Lead | null, memory: string, tokens: AnswerTokens, le
  * The gate brings a continuing block first, so a body still open when reading ended has no more.
  */
 function ownCallsAnswer(start: string, memory: string, tokens: AnswerTokens): AnswerOutput | null {
-  const hop = chainSoFar(memory).find((h) => h.name === start);
+  const own = ownCalls(start, memory);
+  if (!own) return null;
+  // No call found may be a signature whose body was not read: that is evidence, not an answer.
+  return { answer: callsOf(own.hop), citations: own.citations, confidence: own.hop.calls.length ? 'answer' : 'evidence', ...tokens };
+}
+
+/** The memory's hop for `name` (its body's calls) and its citations: its head, then the lines that call. */
+function ownCalls(name: string, memory: string): { hop: Hop; citations: Citation[] } | null {
+  const hop = chainSoFar(memory).find((h) => h.name === name);
   if (!hop) return null;
   const head = { path: hop.path, startLine: hop.startLine, endLine: hop.startLine };
   const lines = memory
     .split('\n')
     .map(factOf)
     .flatMap((f) => (f && !f.answer && f.citation.path === hop.path && f.citation.startLine > hop.startLine && f.citation.startLine <= hop.endLine ? [f.citation] : []));
-  const citations = [head, ...lines].slice(0, PLACES_CITED);
-  // No call found may be a signature whose body was not read: that is evidence, not an answer.
-  return { answer: callsOf(hop), citations, confidence: hop.calls.length ? 'answer' : 'evidence', ...tokens };
+  return { hop, citations: [head, ...lines].slice(0, PLACES_CITED) };
 }
 
 /**
@@ -259,16 +264,15 @@ function ownCallsAnswer(start: string, memory: string, tokens: AnswerTokens): An
  */
 function overviewAnswer(name: string, lead: Lead | null, memory: string, tokens: AnswerTokens): AnswerOutput | null {
   const doc = lead?.confident ? lead : null;
-  const own = ownCallsAnswer(name, memory, tokens);
-  const hop = chainSoFar(memory).find((h) => h.name === name);
-  const calls = own?.confidence === 'answer' && hop ? hop : null;
+  const own = ownCalls(name, memory);
+  const calls = own?.hop.calls.length ? own : null;
   if (!doc && !calls) return null;
   const said = doc ? doc.text.replace(/[.\s]*$/, '.') : '';
-  const callSentence = calls ? (doc ? `Its body calls ${callsList(calls)}.` : callsOf(calls)) : '';
+  const callSentence = calls ? (doc ? `Its body calls ${callsList(calls.hop)}.` : callsOf(calls.hop)) : '';
   // A class: what it defines, where a function would have its calls.
   const members = !calls && doc ? membersFact(name, memory) : null;
   const memberSentence = members ? `It defines ${members.said} (in the lines read).` : '';
-  const citations = [...(doc ? [doc.citation] : []), ...(calls ? own!.citations : [])];
+  const citations = [...(doc ? [doc.citation] : []), ...(calls?.citations ?? [])];
   return { answer: [said, callSentence, memberSentence].filter(Boolean).join(' '), citations, confidence: 'answer', ...tokens };
 }
 
@@ -277,11 +281,11 @@ function overviewAnswer(name: string, lead: Lead | null, memory: string, tokens:
  * (what it does is for a reader of prose to say). Null when no body with calls was read.
  */
 function undocumentedAnswer(name: string, memory: string, tokens: AnswerTokens): AnswerOutput | null {
-  const own = ownCallsAnswer(name, memory, tokens);
-  const hop = chainSoFar(memory).find((h) => h.name === name);
-  if (!own || own.confidence !== 'answer' || !hop) return null;
+  const own = ownCalls(name, memory);
+  if (!own?.hop.calls.length) return null;
+  const { hop, citations } = own;
   const answer = `\`${name}\` (${hop.path}:${hop.startLine}) has no documentation; its body calls ${callsList(hop)}.`;
-  return { answer, citations: own.citations, confidence: 'evidence', ...tokens };
+  return { answer, citations, confidence: 'evidence', ...tokens };
 }
 
 /** "`X` defines `a`, `b`": the memory's fact of a class's members. */
@@ -464,12 +468,11 @@ function returnsLead(asked: ReturnsQuestion, block: { path: string; startLine: n
 }
 
 /** An explained name's lead: its documentation's summary (an answer), or its bare definition (evidence); null when the block does not define it. */
-function explainedLead(asked: ExplainQuestion, block: { path: string; startLine: number; text: string }): Lead | null {
-  const e = explainedIn(asked, block);
+function explainedLead(e: Explained | null, block: { path: string; startLine: number; text: string }): Lead | null {
   if (!e) return null;
   const citation = { path: block.path, startLine: e.startLine, endLine: e.endLine };
   // A constant or variable is also what it is assigned; a function expression's head says nothing more.
-  const value = valueIn({ name: asked.name }, block);
+  const value = valueIn({ name: e.name }, block);
   const assigned = value?.line === e.line && !FUNCTION_VALUE.test(value.text) ? ` = ${value.text}` : '';
   if (!e.summary && !assigned) return { text: e.head, citation, score: 0.5, confident: false, fit: 0 };
   return { text: `\`${e.name}\` (${block.path}:${e.line})${assigned}${e.summary ? `: ${e.summary}` : ''}`, citation, score: 1, confident: true, fit: 0 };
@@ -537,7 +540,7 @@ function blockLead(
   memory: string,
   block: PlainBlock,
   out: ReaderOutput | undefined,
-): { lead: Lead | null; source: 'chain' | 'value' | 'described' | 'place' | 'uses' | 'signature' | 'explain' | 'reader'; step: ChainStep | null } {
+): { lead: Lead | null; source: 'chain' | 'value' | 'described' | 'place' | 'uses' | 'signature' | 'explain' | 'reader'; step: ChainStep | null; explained?: Explained | null } {
   // Uses are facts of the memory, read to the end of the gate's picks: no block's lead ends it.
   if (forms.uses) return { lead: null, source: 'uses', step: null };
   if (forms.signature) return { lead: signatureLead(forms.signature, block), source: 'signature', step: null };
@@ -546,7 +549,8 @@ function blockLead(
     const step = forms.chain ? stepChain(forms.chain, memory, block) : null;
     // A class's body is its members, not calls: its overview is its documentation.
     const typeHead = step?.hop !== undefined && TYPE_HEAD.test(block.text.split('\n')[step.hop.startLine - block.startLine] ?? '');
-    return { lead: explainedLead(forms.explain, block), source: 'explain', step: typeHead ? null : step };
+    const explained = explainedIn(forms.explain, block);
+    return { lead: explainedLead(explained, block), source: 'explain', step: typeHead ? null : step, explained };
   }
   if (forms.chain) {
     const step = stepChain(forms.chain, memory, block);
