@@ -55,6 +55,11 @@ test('questions in plain words are read as the forms the engine answers', () => 
     ['how is the acquire method implemented', 'How does the method `acquire` work?'],
     ['walk me through ConnectionPool.acquire', 'How does the method `acquire` of the class `ConnectionPool` work?'],
     ['Explain how Engine works', 'How does `Engine` work?'],
+    // Two kind words: the second, a plain function/method/class, is the kind.
+    ['where is the error function located?', 'Where is the function `error` defined?'],
+    ['where is the function error located?', 'Where is the function `error` defined?'],
+    ['what does the type function return?', 'What does the function `type` return?'],
+    ['where is the class Module defined?', 'Where is the class `Module` defined?'],
   ];
   for (const [asked, read] of cases) assert.equal(interpretQuestion(asked).question, read, asked);
   // A file or folder the question ends on is its scope; a member's name is not a file.
@@ -311,6 +316,16 @@ test('every use in the workspace is found, past what recall ranks; past what the
     const kept = tracked.citations.length;
     assert.ok(kept >= 30 && kept < 120, `${kept} calls kept`);
     assert.ok(tracked.answer.endsWith(` (${kept - 8} more cited; 120 lines in all, the ${120 - kept} past what the working memory holds not cited)`), tracked.answer);
+    // The result lists them all, in path and line order, with their lines: the uncited too.
+    const refs = tracked.references ?? [];
+    assert.equal(refs.length, 120);
+    const inOrder = Array.from({ length: 120 }, (_, i) => `src/views/v${i}.ts`).sort();
+    assert.deepEqual(refs.map((r) => `${r.path}:${r.startLine}-${r.endLine}`), inOrder.map((p) => `${p}:4-4`));
+    assert.equal(refs.find((r) => r.path === 'src/views/v7.ts')?.text, "track('v7');");
+    // The definition, the imports and the changelog are not uses.
+    assert.deepEqual(sent.references?.map((r) => `${r.path}:${r.startLine}`).sort(), expected.sort());
+    // Other questions have none.
+    assert.equal((await many.ask('where is track defined?')).references, undefined);
   } finally {
     await many.close();
   }
@@ -367,6 +382,35 @@ test('a definition in a shape of its own is a place; a line that only calls the 
     const called = await own.ask('where is toUnits defined?');
     assert.equal(called.confidence, 'evidence', called.answer);
     assert.equal(called.answer, 'Not sure (low confidence): the closest evidence is lib/use.js:4: return toUnits(parseThing(t));');
+  } finally {
+    await own.close();
+  }
+});
+
+test("the reader's span for a question in words no form reads is evidence, not an answer", async () => {
+  const own = await shippedEngine({
+    'stats.py': [
+      'def count_lines(path):',
+      '    """Counts the lines of a file."""',
+      '    numlines = 0',
+      '    with open(path) as f:',
+      '        for _ in f:',
+      '            numlines += 1',
+      '    return numlines',
+      '',
+      '',
+      'def is_package(name):',
+      '    return name.endswith("__init__")',
+    ].join('\n'),
+  });
+  try {
+    // The reader's spans here are `numlines` and `def is_package`, stated as sure before.
+    for (const [q, line] of [['numlines = ?', 'stats.py:3: numlines = 0'], ['tell me what is_package is about', 'stats.py:10: def is_package(name):']] as const) {
+      const r = await own.ask(q);
+      assert.equal(r.interpreted, undefined, 'a wording no form reads');
+      assert.equal(r.confidence, 'evidence', r.answer);
+      assert.equal(r.answer, `Not sure (low confidence): the closest evidence is ${line}`);
+    }
   } finally {
     await own.close();
   }

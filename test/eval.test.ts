@@ -61,6 +61,10 @@ test('engram ask --json prints DESIGN.md\'s object; the plain form prints the an
   assert.equal(plain.code, 0, plain.stderr);
   assert.match(plain.stdout, /^`8080`\.\n\n {2}src\/config\/port\.ts:1-3\n$/);
   assert.match(plain.stderr, /memagent read 6\/6 blocks .*1 citation\(s\) outside the lines read were dropped/);
+  // A uses question lists every use found by the code's shape, whatever the reasoner answers.
+  const uses = await engramAsync(['ask', ...reasonerArgs(), 'who calls resolvePort?']);
+  assert.equal(uses.code, 0, uses.stderr);
+  assert.match(uses.stdout, /\nAll 1 uses found, in 1 file:\n {2}src\/server\/start\.ts:5: return listen\(resolvePort\(\)\);\n$/);
 });
 
 test('engram ask rejects bad input with exit code 1 and a clear message', async () => {
@@ -109,7 +113,9 @@ test('engram eval scores accuracy, citations, gate recall@k, latency and memory'
   // The evidence lines are constants, which the structural compressor keeps whole; it drops body statements.
   assert.equal(report.evidenceKept, 1);
   assert.ok((report.blockWordsKept as number) > 0 && (report.blockWordsKept as number) < 1, String(report.blockWordsKept));
-  for (const k of ['msPerQuestion', 'peakRssMb'] as const) assert.ok(typeof report[k] === 'number' && (report[k] as number) > 0);
+  for (const k of ['msPerQuestion', 'peakRssMb', 'readyRssMb'] as const) assert.ok(typeof report[k] === 'number' && (report[k] as number) > 0);
+  // The peak is the process's whole life: it holds the engine at rest.
+  assert.ok((report.peakRssMb as number) >= (report.readyRssMb as number), `${report.peakRssMb} < ${report.readyRssMb}`);
   assert.deepEqual(report.perQuestion.map((q) => [q.id, q.exact]), [['port', true], ['pool', false]]);
 
   const human = await engramAsync(['eval', '--qa', qa, ...reasonerArgs()]);

@@ -224,11 +224,21 @@ test('sidebar state: questions, streamed trace, results, late messages, history,
   done = reduce(done, {
     type: 'askDone',
     askId: 'a5',
-    result: { answer: 'Uses of `open_connection`: db/pool.py:29', citations: [citation], steps: [], stats, confidence: 'answer', interpreted: 'Where is `open_connection` called?' },
+    result: {
+      answer: 'Uses of `open_connection`: db/pool.py:29',
+      citations: [citation],
+      references: [{ ...citation, text: 'conn = open_connection(host)' }, { path: 'db/cli.py', startLine: 4, endLine: 4, text: 'open_connection(argv[0])' }],
+      steps: [],
+      stats,
+      confidence: 'answer',
+      interpreted: 'Where is `open_connection` called?',
+    },
   });
   assert.equal(done.current?.status, 'done');
   assert.deepEqual(done.current?.citations, [citation]);
   assert.equal(done.current?.interpreted, 'Where is `open_connection` called?');
+  // Every use found, also those the answer could not cite.
+  assert.deepEqual(done.current?.references?.map((r) => `${r.path}:${r.startLine}: ${r.text}`), ['db/pool.py:29: conn = open_connection(host)', 'db/cli.py:4: open_connection(argv[0])']);
 });
 
 test('the engine client talks to engram serve, restarts it after a crash, and gives up on a crash loop', async () => {

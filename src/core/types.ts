@@ -191,10 +191,21 @@ export interface AskStats {
  */
 export type AnswerConfidence = 'answer' | 'evidence' | 'none';
 
+/** A line that uses a name, as found by the code's shape. */
+export interface Reference extends Citation {
+  /** The line, trimmed. */
+  text: string;
+}
+
 /** `engram ask --json` and the JSON-RPC `ask` result (DESIGN.md). */
 export interface AskResult {
   answer: string;
   citations: Citation[];
+  /**
+   * A uses question ("who calls X"): every line that uses X in the blocks read, in path and
+   * line order (at most REFERENCES_MAX), also those past what the working memory holds.
+   */
+  references?: Reference[];
   steps: TraceEvent[];
   stats: AskStats;
   confidence: AnswerConfidence;

@@ -258,6 +258,16 @@ test('the packaged extension indexes, answers with citations, inspects and takes
     assert.equal(await view.locator('.interpreted').innerText(), 'Read as: Where is `startServer` defined?');
     assert.match(await view.locator('#answer').innerText(), /src\/server\/start\.ts:4/);
 
+    // A uses question lists every use found by the code's shape; each opens its line.
+    await view.locator('#question textarea').fill('who calls resolvePort?');
+    await view.locator('#question textarea').press('Enter');
+    await until('the uses listed', async () => /All 1 uses found, in 1 file/.test(await view.locator('.references summary').innerText().catch(() => '')), 120_000);
+    await view.locator('.references summary').click();
+    assert.match(await view.locator('.references li').innerText(), /^src\/server\/start\.ts:5\s+return listen\(resolvePort\(\)\);$/);
+    await view.locator('.references a.cite').click();
+    await until('the cursor on the use, line 5', async () => /Ln 5, Col 1/.test(await page.locator('.statusbar').innerText()), 20_000);
+    view = await webview(page, 'sidebar');
+
     // A running question stops on Stop.
     await view.locator('#question textarea').fill('Where is the connection pool size set?');
     await view.locator('#question textarea').press('Enter');

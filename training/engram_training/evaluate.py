@@ -146,6 +146,9 @@ def _aggregate(rows: list[dict], reports: list[dict], index_s: float) -> dict:
     conf = [r["confidence"] for r in rows if isinstance(r.get("confidence"), str)]
     if conf:
         out["confidentRate"] = round(sum(c == "answer" for c in conf) / len(conf), 4)
+        # What costs a user's trust: an answer stated as sure that is wrong.
+        out["confidentWrongRate"] = round(
+            sum(r.get("confidence") == "answer" and not r["correct"] for r in rows) / len(conf), 4)
     # Other report fields: averaged over contexts, weighted by their questions.
     for key in ("citationRecall", "gateRecallAtK", "evidenceKept", "blockWordsKept", "blocksReadPerQuestion", "tokensReadPerQuestion"):
         vals = [(rep[key], rep.get("questions", 0)) for rep in reports if isinstance(rep.get(key), (int, float))]
@@ -246,15 +249,16 @@ def _phrasing_table(report: dict) -> list[str]:
     totals: dict[str, list[int]] = {}
     for r in report["perQuestion"]:
         if "phrasing" in r:
-            t = totals.setdefault(f"{r['kind']}/{r['phrasing']}", [0, 0])
+            t = totals.setdefault(f"{r['kind']}/{r['phrasing']}", [0, 0, 0])
             t[0] += int(r["correct"])
             t[1] += 1
+            t[2] += int(r.get("confidence") == "answer" and not r["correct"])
     if not totals:
         return []
     phrasing = report.get("settings", {}).get("phrasing", "natural")
     rows = ["", f"Questions reworded in plain words (`--phrasing {phrasing}`; `ctl-` wordings are controls the engine is not built to read):",
-            "", "| kind/wording | questions | accuracy |", "|---|---|---|"]
-    rows += [f"| {k} | {n} | {c / n:.2f} |" for k, (c, n) in sorted(totals.items())]
+            "", "| kind/wording | questions | accuracy | confident and wrong |", "|---|---|---|---|"]
+    rows += [f"| {k} | {n} | {c / n:.2f} | {w / n:.2f} |" for k, (c, n, w) in sorted(totals.items())]
     return rows
 
 
@@ -266,7 +270,7 @@ def markdown(report: dict) -> str:
     has_kept = any("evidenceKept" in r for r in report["summary"])
     head = ["size", "mode", "questions", "accuracy", *KINDS, "citation precision"]
     head += ["evidence hit rate"] if has_hit else []
-    head += ["confident"] if has_conf else []
+    head += ["confident", "confident and wrong"] if has_conf else []
     head += ["gate recall@8", "evidence kept in text form", "all words kept"] if has_kept else []
     head += ["s / question"]
     lines = [f"Engine end-to-end on held-out {s['split']} repositories: model `{Path(report['model']).name}`, "
@@ -275,7 +279,7 @@ def markdown(report: dict) -> str:
              "Accuracy: the engine's verdict (a confident answer containing the expected one); kind cells: "
              "accuracy (questions). Citation precision: cited spans overlapping the evidence (answerable questions);",
              "evidence hit rate: answerable questions with a citation, confident or not, on the evidence; "
-             "confident: share of questions answered confidently. Evidence kept in text form: share of the evidence lines' "
+             "confident: share of questions answered confidently; confident and wrong: share answered confidently and wrongly. Evidence kept in text form: share of the evidence lines' "
              "words that the compressed text of their blocks holds (what a reasoner reading that form sees); all words kept: "
              "the same over every line of those blocks.",
              "",
@@ -285,7 +289,7 @@ def markdown(report: dict) -> str:
         kinds = [f"{r['byKind'][k]['accuracy']:.2f} ({r['byKind'][k]['n']})" if k in r["byKind"] else "–" for k in KINDS]
         cells = [r["size"], r["mode"], str(r["questions"]), _cell(r["accuracy"]), *kinds, _cell(r["citationPrecision"])]
         cells += [_cell(r.get("evidenceHitRate"))] if has_hit else []
-        cells += [_cell(r.get("confidentRate"))] if has_conf else []
+        cells += [_cell(r.get("confidentRate")), _cell(r.get("confidentWrongRate"))] if has_conf else []
         cells += [_cell(r.get("gateRecallAtK")), _cell(r.get("evidenceKept")), _cell(r.get("blockWordsKept"))] if has_kept else []
         cells += [_cell(r["secondsPerQuestion"])]
         body.append("| " + " | ".join(cells) + " |")

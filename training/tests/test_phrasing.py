@@ -50,10 +50,14 @@ def test_the_report_gives_accuracy_by_wording() -> None:
     rows = [{"kind": "constant", "phrasing": "set-to", "correct": True, "exact": True, "evidence": [], "citations": [], "ms": 10},
             {"kind": "constant", "phrasing": "set-to", "correct": False, "exact": False, "evidence": [], "citations": [], "ms": 10},
             {"kind": "constant", "phrasing": "ctl-eq", "correct": False, "exact": False, "evidence": [], "citations": [], "ms": 10}]
+    for r, conf in zip(rows, ["answer", "answer", "evidence"]):
+        r["confidence"] = conf
     agg = _aggregate(rows, [], 0.0)
     assert agg["byPhrasing"] == {"ctl-eq": {"n": 1, "accuracy": 0.0}, "set-to": {"n": 2, "accuracy": 0.5}}
+    # One of three answered wrongly as if sure: the stated-but-wrong answer, not the evidence.
+    assert agg["confidentRate"] == round(2 / 3, 4) and agg["confidentWrongRate"] == round(1 / 3, 4)
     table = _phrasing_table({"perQuestion": rows})
-    assert "| constant/set-to | 2 | 0.50 |" in table and "| constant/ctl-eq | 1 | 0.00 |" in table
+    assert "| constant/set-to | 2 | 0.50 | 0.50 |" in table and "| constant/ctl-eq | 1 | 0.00 | 0.00 |" in table
 
 
 def _base(q: dict) -> str:

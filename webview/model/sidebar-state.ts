@@ -1,6 +1,6 @@
 // The sidebar's state and how host messages change it. The webview persists this with
 // setState, so the view looks the same after it is hidden and shown again.
-import type { AskResult, Citation, TraceEvent } from '../../src/core/types.js';
+import type { AskResult, Citation, Reference, TraceEvent } from '../../src/core/types.js';
 import type { HostToSidebar, PinView, StatusView } from '../../src/extension/webview-protocol.js';
 
 export interface AskView {
@@ -10,6 +10,8 @@ export interface AskView {
   steps: TraceEvent[];
   answer: string;
   citations: Citation[];
+  /** A uses question's every use found (the answer cites those the working memory held). */
+  references?: Reference[];
   stats?: AskResult['stats'];
   /** Set when the answer is done: 'evidence' is shown as a low-confidence answer. */
   confidence?: AskResult['confidence'];
@@ -94,6 +96,7 @@ export function reduce(state: SidebarState, msg: HostToSidebar): SidebarState {
           stats: msg.result.stats,
           ...(msg.result.confidence ? { confidence: msg.result.confidence } : {}),
           ...(msg.result.interpreted ? { interpreted: msg.result.interpreted } : {}),
+          ...(msg.result.references ? { references: msg.result.references } : {}),
         },
       };
     case 'askFailed':

@@ -6,7 +6,7 @@ import '@vscode-elements/elements/dist/vscode-textarea/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
 import '@vscode-elements/elements/dist/vscode-badge/index.js';
 import type { HostToSidebar, SidebarToHost } from '../../src/extension/webview-protocol.js';
-import type { Citation } from '../../src/core/types.js';
+import type { Citation, Reference } from '../../src/core/types.js';
 import { formatMs, formatTokens, h, icon } from '../shared/dom.js';
 import { getState, onMessage, post as postAny, setState } from '../shared/host.js';
 import { citationLabel, linkCitations } from '../model/answer.js';
@@ -163,6 +163,7 @@ function renderAsk(cur: AskView): HTMLElement[] {
   if (cur.citations.length) {
     out.push(h('ul', { class: 'citations', 'aria-label': 'Citations' }, ...cur.citations.map((c) => h('li', {}, icon('file-code'), ' ', citeLink(c, citationLabel(c))))));
   }
+  if (cur.status === 'done' && cur.references?.length) out.push(renderReferences(cur.references));
   if (cur.status === 'done') {
     if (cur.stats) {
       const s = cur.stats;
@@ -172,6 +173,17 @@ function renderAsk(cur: AskView): HTMLElement[] {
   }
   if (cur.steps.length || cur.status === 'running') out.push(renderTrace(cur));
   return out;
+}
+
+/** Every use a uses question found, each line a link: the answer cites only those its memory held. */
+function renderReferences(refs: readonly Reference[]): HTMLElement {
+  const files = new Set(refs.map((r) => r.path)).size;
+  return h(
+    'details',
+    { class: 'references' },
+    h('summary', {}, `All ${refs.length} uses found, in ${files} file${files === 1 ? '' : 's'}`),
+    h('ul', { 'aria-label': 'All uses found' }, ...refs.map((r) => h('li', {}, citeLink(r, `${r.path}:${r.startLine}`), ' ', h('code', {}, r.text)))),
+  );
 }
 
 /** A low-confidence answer is evidence, not an answer: say so next to the heading. */

@@ -160,6 +160,12 @@ export const askCommand: Command = async (argv, io) => {
     }
     io.stdout.write(`${result.answer || '(no answer)'}\n`);
     if (result.citations.length) io.stdout.write(`\n${result.citations.map((c) => `  ${c.path}:${c.startLine}-${c.endLine}`).join('\n')}\n`);
+    // A uses question lists every use found, also those past what the answer could cite.
+    const refs = result.references ?? [];
+    if (refs.length) {
+      const files = new Set(refs.map((r) => r.path)).size;
+      io.stdout.write(`\nAll ${refs.length} uses found, in ${files} file${files === 1 ? '' : 's'}:\n${refs.map((r) => `  ${r.path}:${r.startLine}: ${r.text}`).join('\n')}\n`);
+    }
     const s = result.stats;
     if (result.interpreted) io.stderr.write(`engram: read the question as: ${result.interpreted}\n`);
     io.stderr.write(

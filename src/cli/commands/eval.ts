@@ -39,7 +39,7 @@ export const evalCommand: Command = async (argv, io) => {
             `evidence kept      ${pct(report.evidenceKept)} of the evidence's words in its blocks' compressed text (${pct(report.blockWordsKept)} of all their words)\n` +
             `ms per question    ${report.msPerQuestion}\n` +
             `blocks / tokens    ${report.blocksReadPerQuestion} / ${report.tokensReadPerQuestion} per question\n` +
-            `peak RSS           ${report.peakRssMb} MB\n`,
+            `peak RSS           ${report.peakRssMb} MB (${report.readyRssMb} MB with the engine open and its models loaded, before the first question)\n`,
         );
       }
       return 0;

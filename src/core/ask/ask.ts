@@ -8,9 +8,9 @@ import { isProse } from '../chunk/index.js';
 import { mentionsAny } from '../compress/identifiers.js';
 import type { Compressor } from '../compress/index.js';
 import { Gate, recall, type GateDecision, type GateOptions, type GateScorer } from '../gate/index.js';
-import { betterLead, documentationOf, usesQuestion, type BlockView, type Lead, type Reasoner } from '../reason/index.js';
+import { betterLead, documentationOf, usesIn, usesQuestion, type BlockView, type Lead, type Reasoner, type UsesQuestion } from '../reason/index.js';
 import type { MemoryStore } from '../store/index.js';
-import { CancelledError, UserError, type AnswerConfidence, type AskMode, type AskResult, type MemoryBlock, type TraceEvent } from '../types.js';
+import { CancelledError, UserError, type AnswerConfidence, type AskMode, type AskResult, type MemoryBlock, type Reference, type SearchHit, type TraceEvent } from '../types.js';
 import { verifyCitations, type Span } from './citations.js';
 import { interpretQuestion, type Interpreted } from './interpret.js';
 import { SourceLines } from './source.js';
@@ -83,6 +83,8 @@ export const USES_MAX_BLOCKS = 512;
 /** Blocks that mention a name looked up for its uses, at most; and fetched at a time. */
 const USES_MENTIONS = 4096;
 const USES_PAGE = 64;
+/** Lines a uses question's result lists, at most (AskResult.references). */
+export const REFERENCES_MAX = 2000;
 /** Lines above a block searched for the documentation of its first line, at most. */
 const DOC_LOOKBACK = 120;
 
@@ -133,6 +135,9 @@ class AskRun {
   private readonly stepSignal: AbortSignal | undefined;
   /** The files the scope matches, which alone may be read; null: all (resolved in run()). */
   private within: ReadonlySet<string> | null = null;
+  /** What a uses question asks for, and the blocks that mention its name (see mentionsOf). */
+  private readonly asked: UsesQuestion | null;
+  private mentioned: SearchHit[] | null = null;
 
   constructor(
     private readonly ctx: AskContext,
@@ -144,6 +149,7 @@ class AskRun {
   ) {
     this.source = new SourceLines(ctx.repo);
     this.mode = opts.mode ?? 'gated';
+    this.asked = form === 'uses' ? usesQuestion(question) : null;
     this.budget = opts.timeoutMs === undefined ? undefined : AbortSignal.timeout(Math.max(0, opts.timeoutMs));
     this.stepSignal = this.budget && opts.signal ? AbortSignal.any([opts.signal, this.budget]) : (this.budget ?? opts.signal);
   }
@@ -174,12 +180,14 @@ class AskRun {
       this.tokensRead += out.blockTokens;
     }
     const { citations, dropped } = verifyCitations(out.citations, this.spans);
+    const references = this.asked ? await this.referencesOf(this.asked) : null;
     this.emit({ type: 'answer', step: ++this.step, text: out.answer, tokens: out.outputTokens, ms: performance.now() - started });
     this.sample();
     return {
       answer: out.answer,
       citations,
       confidence: out.confidence ?? inferConfidence(out.answer),
+      ...(references ? { references } : {}),
       steps: this.steps,
       stats: {
         blocksTotal,
@@ -242,12 +250,10 @@ class AskRun {
       read.add(d.block.id);
       if (await this.readBlock(d.block, d.score)) return;
     }
-    const name = usesQuestion(this.question)?.name;
+    const name = this.asked?.name;
     if (!name || this.overBudget()) return;
     const started = performance.now();
-    const mentions = await this.ctx.store.mentioning(name, USES_MENTIONS);
-    // Prose mentions a name without using it.
-    const rest = (mentions ?? []).filter((h) => !read.has(h.blockId) && !excluded.has(h.blockId) && this.inScope(h.path) && !isProse(h.path));
+    const rest = (await this.mentionsOf(name)).filter((h) => !read.has(h.blockId));
     const step = this.step + 1;
     const ms = performance.now() - started;
     for (let at = 0; at < rest.length; at += USES_PAGE) {
@@ -393,6 +399,35 @@ class AskRun {
     const doc = lines[first] === undefined ? null : documentationOf(lines, first);
     const start = doc && doc.from < first ? doc.from : first;
     return { startLine: from + start, lines: lines.slice(start) };
+  }
+
+  /**
+   * Every line that uses the asked name in the blocks that mention it, found by the code's shape
+   * with no reasoner: what a find-references list shows, also past what the working memory holds
+   * or the reading reached (a reasoner may stop once it has an answer).
+   */
+  private async referencesOf(asked: UsesQuestion): Promise<Reference[]> {
+    const out: Reference[] = [];
+    for (const h of await this.mentionsOf(asked.name)) {
+      this.cancelled();
+      if (out.length >= REFERENCES_MAX) break;
+      const lines = await this.source.lines(h.path, h.startLine, h.endLine);
+      if (!lines) continue;
+      for (const u of usesIn(asked, { startLine: h.startLine, text: lines.join('\n') }, REFERENCES_MAX - out.length)) {
+        out.push({ path: h.path, startLine: u.line, endLine: u.line, text: u.text });
+      }
+    }
+    return out;
+  }
+
+  /** The blocks whose index terms hold `name`, in path order, in scope and not excluded; prose mentions a name without using it. Looked up once. */
+  private async mentionsOf(name: string): Promise<SearchHit[]> {
+    if (!this.mentioned) {
+      const excluded = new Set(this.opts.excluded ?? []);
+      const hits = (await this.ctx.store.mentioning(name, USES_MENTIONS)) ?? [];
+      this.mentioned = hits.filter((h) => !excluded.has(h.blockId) && this.inScope(h.path) && !isProse(h.path));
+    }
+    return this.mentioned;
   }
 
   private async rawText(b: MemoryBlock): Promise<string> {

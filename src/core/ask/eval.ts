@@ -58,6 +58,8 @@ export interface EvalReport {
   k: number;
   msPerQuestion: number;
   peakRssMb: number;
+  /** RSS with the engine open and its models loaded, before the first question: what every mode holds at rest. */
+  readyRssMb: number;
   blocksReadPerQuestion: number;
   tokensReadPerQuestion: number;
   perQuestion: QuestionReport[];
@@ -138,6 +140,7 @@ export interface EvalHooks {
 
 export async function evaluate(items: readonly QaItem[], hooks: EvalHooks): Promise<EvalReport> {
   const k = hooks.k ?? 8;
+  const readyRss = process.memoryUsage().rss;
   const per: QuestionReport[] = [];
   let citedOk = 0;
   let cited = 0;
@@ -226,6 +229,7 @@ export async function evaluate(items: readonly QaItem[], hooks: EvalHooks): Prom
     k,
     msPerQuestion: Math.round(mean((q) => q.ms)),
     peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+    readyRssMb: Math.round(readyRss / 1048576),
     blocksReadPerQuestion: round(mean((q) => q.blocksRead)),
     tokensReadPerQuestion: Math.round(mean((q) => q.tokensRead)),
     perQuestion: per,

@@ -18,6 +18,7 @@ const IDENT = String.raw`[\p{L}_$][\p{L}\p{N}_$]*`;
 // A name: in backticks, or an identifier, maybe qualified (`Class.method`, `mod::f`), maybe with `()`.
 const NAME = '(`[^`\\n]{1,200}`|' + String.raw`${IDENT}(?:(?:\.|::|#)${IDENT})*(?:\(\))?)`;
 const KINDS = 'function|method|class|constant|variable|interface|type|enum|struct|trait|module|component|hook|macro|constructor|property|field|exception|error';
+const PLAIN_KIND = /^(?:function|method|class)$/u;
 // The kind of definition, before the name ("the class X") or after it ("the X class").
 const BEFORE = String.raw`(?:the\s+)?(?:(${KINDS})\s+)?`;
 const AFTER = String.raw`(?:\s+(${KINDS}))?`;
@@ -48,8 +49,12 @@ const rule = (form: Rule['form'], body: string, make: Rule['make']): Rule => ({ 
 
 /** `thing` read from a THING match starting at group `at` (kind before, name, kind after). */
 function thingAt(m: RegExpExecArray, at: number, strength: (kind: string | undefined) => Strength): Name | null {
-  const kind = (m[at] ?? m[at + 2])?.toLowerCase();
-  return nameOf(m[at + 1], kind, strength(kind));
+  let [before, name] = [m[at], m[at + 1]];
+  // "the error function", "the type class": of two kind words, a lowercase function/method/class
+  // after another is the kind, and the other the name ("the function error" stays as read).
+  if (before && !m[at + 2] && name && PLAIN_KIND.test(name) && !PLAIN_KIND.test(before.toLowerCase())) [before, name] = [name, before];
+  const kind = (before ?? m[at + 2])?.toLowerCase();
+  return nameOf(name, kind, strength(kind));
 }
 
 const STRONG = (): Strength => 'strong';

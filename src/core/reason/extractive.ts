@@ -415,7 +415,7 @@ function chainLead(chain: ChainQuestion, memory: string, step: ChainStep | null,
   // Evidence: the farthest hop reached scores highest.
   const hop = chainSoFar(memory).length + 1;
   if (via) return { text: via.name, citation: { path: via.path, startLine: via.startLine, endLine: via.startLine }, score: hop / (chain.hops + 2), confident: false, fit: 0 };
-  const read = out ? leadOf('', block, out) : null;
+  const read = out ? leadOf('', block, out, true) : null;
   return read ? { ...read, score: read.score * 0.1, confident: false } : null;
 }
 
@@ -511,6 +511,8 @@ interface Forms {
   overview: boolean;
   /** It asks for an explanation, in none of the forms above: the built-in reader gives evidence only. */
   words: boolean;
+  /** It is in one of the forms above (the reader was trained on those questions). */
+  structured: boolean;
 }
 
 function formsOf(question: string): Forms {
@@ -524,7 +526,7 @@ function formsOf(question: string): Forms {
   const returns = returnsQuestion(question);
   const forms = { described: describedWords(question), chain, value: valueQuestion(question), place: names.length ? names : null, uses, signature, returns, explain, overview: overview !== null };
   const structured = Boolean(forms.described ?? forms.chain ?? forms.value ?? forms.place ?? forms.uses ?? forms.signature ?? forms.returns ?? forms.explain);
-  return { ...forms, words: !structured && asksForWords(question) };
+  return { ...forms, structured, words: !structured && asksForWords(question) };
 }
 
 /**
@@ -562,7 +564,7 @@ function blockLead(
   // A definition's place is read from its shape (spread heads included); the reader's span is the fallback.
   const placed = forms.place ? placeLead(forms.place, block) : null;
   if (placed) return { lead: placed, source: 'place', step: null };
-  return { lead: out ? leadOf(question, block, out) : null, source: 'reader', step: null };
+  return { lead: out ? leadOf(question, block, out, forms.structured) : null, source: 'reader', step: null };
 }
 
 /**
@@ -573,7 +575,7 @@ function blockLead(
  * whatever the thresholds: the definition is checked by its shape, not guessed (held-out
  * test definitions 0.75 -> 0.81, see the reader's card). Mirrors `stated` in reader.py.
  */
-function leadOf(question: string, block: { path: string; startLine: number; text: string }, out: ReaderOutput): Lead | null {
+function leadOf(question: string, block: { path: string; startLine: number; text: string }, out: ReaderOutput, inForm: boolean): Lead | null {
   const s = out.answer ?? out.best;
   if (!s) return null;
   const lines = block.text.split('\n').slice(s.startLine - block.startLine, s.endLine - block.startLine + 1);
@@ -587,7 +589,9 @@ function leadOf(question: string, block: { path: string; startLine: number; text
   // place on a line that only uses it (a call), unless the line binds it in a shape the
   // definition patterns do not know (`exports.X =`, `X: function`).
   const mentionOnly = fit < 0 && (isImportLine(first) || (place && !bindsName(first, names)));
-  const confident = (out.answer !== null && fit > -NAME_PENALTY && !mentionOnly) || located;
+  // Its confidence means something only for the forms it was trained on: on the held-out questions
+  // in other words ("numlines = ?", "look up X for me"), 58 of its 59 confident spans were wrong.
+  const confident = (out.answer !== null && fit > -NAME_PENALTY && !mentionOnly && inForm) || located;
   return {
     // Evidence is shown as its whole lines: a span alone (`c` of `toUnits(c)`) says nothing.
     text: out.answer && confident ? out.answer.text : lines.map((l) => l.trim()).join('\n'),

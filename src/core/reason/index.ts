@@ -15,7 +15,7 @@ import type { Reasoner } from './reasoner.js';
 export type { AnswerInput, AnswerOutput, BlockView, Lead, ReadInput, ReadOutput, Reasoner } from './reasoner.js';
 export { betterLead, DEFAULT_MEMORY_TOKENS } from './reasoner.js';
 export { documentationOf } from './describe.js';
-export { usesQuestion } from './uses.js';
+export { usesIn, usesQuestion, type UsesQuestion } from './uses.js';
 export { GenerativeReasoner, type Completer, type Completion, type GenerativeOptions } from './generative.js';
 export { DecoderBackend } from './decoder-backend.js';
 export { ExtractiveReasoner } from './extractive.js';

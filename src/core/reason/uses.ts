@@ -56,15 +56,15 @@ export function usesAsAsked(asked: UsesQuestion, text: string): boolean {
   return true;
 }
 
-/** The block's lines that use the asked name, in line order, at most USES_PER_BLOCK. */
-export function usesIn(asked: UsesQuestion, block: { startLine: number; text: string }): Use[] {
+/** The block's lines that use the asked name, in line order, at most `max`. */
+export function usesIn(asked: UsesQuestion, block: { startLine: number; text: string }, max = USES_PER_BLOCK): Use[] {
   const lines = block.text.split('\n');
   const defines = definer([asked.name]);
   const mention = new RegExp(escapeRegExp(asked.name));
   const out: Use[] = [];
   let inDocstring = false;
   let inImport = false;
-  for (let i = 0; i < lines.length && out.length < USES_PER_BLOCK; i++) {
+  for (let i = 0; i < lines.length && out.length < max; i++) {
     const line = lines[i]!;
     const quotes = line.match(TRIPLE)?.length ?? 0;
     // A docstring's lines (and a line opening or closing one) are prose, not uses.
