@@ -126,6 +126,8 @@ for (const label of values.sizes.split(',')) {
     const seconds = (Date.now() - t0) / 1000;
     const r = JSON.parse(out);
     const cited = [...new Set(r.citations.map((c) => `${c.path}:${c.startLine}`))];
+    // Every use found (the result's list), also past what the working memory holds.
+    const listed = [...new Set((r.references ?? []).map((c) => `${c.path}:${c.startLine}`))];
     const calls = [...truth.calls];
     const uses = [...truth.uses];
     const grep = wordLines(files, name);
@@ -143,27 +145,33 @@ for (const label of values.sizes.split(',')) {
         blocksRead: r.stats.blocksRead,
         full: /past what the working memory holds/.test(r.answer),
       },
+      listed: { lines: listed.length, callRecall: share(calls, listed), precision: share(listed, uses) },
       grep: { lines: grep.length, callRecall: share(calls, grep), precision: share(grep, uses) },
     });
     const row = rows[rows.length - 1];
-    process.stderr.write(`bench:uses ${label} ${name}: ${calls.length} calls; engine ${cited.length} cited, recall ${round(row.engine.callRecall)}, precision ${round(row.engine.precision)}, ${seconds.toFixed(2)} s; grep ${grep.length} lines, precision ${round(row.grep.precision)}\n`);
+    process.stderr.write(`bench:uses ${label} ${name}: ${calls.length} calls; engine ${cited.length} cited, recall ${round(row.engine.callRecall)}, precision ${round(row.engine.precision)}, ${seconds.toFixed(2)} s; listed ${listed.length}, recall ${round(row.listed.callRecall)}, precision ${round(row.listed.precision)}; grep ${grep.length} lines, precision ${round(row.grep.precision)}\n`);
   }
 }
 
 const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
 writeFileSync(join(HERE, 'uses-results.json'), JSON.stringify({ commit, date: new Date().toISOString(), rows }, null, 2) + '\n');
-const table = ['| context | functions | calls (median) | engine call recall | engine precision | lines the engine cites (median) | s/question (median) | memory full | word search precision | lines it gives (median) |', '|---|---|---|---|---|---|---|---|---|---|'];
+const table = [
+  '| context | functions | calls (median) | engine call recall | engine precision | lines the engine cites (median) | s/question (median) | memory full | uses listed: call recall | uses listed: precision | word search precision | lines it gives (median) |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|',
+];
+// Results saved before the list existed have no `listed`.
+const listedMean = (rs, f) => (rs.every((r) => r.listed) ? round(rs.reduce((s, r) => s + f(r.listed), 0) / rs.length) : '–');
 for (const size of [...new Set(rows.map((r) => r.size))]) {
   const rs = rows.filter((r) => r.size === size);
   const mean = (f) => round(rs.reduce((s, r) => s + f(r), 0) / rs.length);
   table.push(
-    `| ${size} | ${rs.length} | ${median(rs.map((r) => r.calls))} | ${mean((r) => r.engine.callRecall)} | ${mean((r) => r.engine.precision)} | ${median(rs.map((r) => r.engine.cited))} | ${median(rs.map((r) => r.engine.seconds)).toFixed(2)} | ${rs.filter((r) => r.engine.full).length} | ${mean((r) => r.grep.precision)} | ${median(rs.map((r) => r.grep.lines))} |`,
+    `| ${size} | ${rs.length} | ${median(rs.map((r) => r.calls))} | ${mean((r) => r.engine.callRecall)} | ${mean((r) => r.engine.precision)} | ${median(rs.map((r) => r.engine.cited))} | ${median(rs.map((r) => r.engine.seconds)).toFixed(2)} | ${rs.filter((r) => r.engine.full).length} | ${listedMean(rs, (l) => l.callRecall)} | ${listedMean(rs, (l) => l.precision)} | ${mean((r) => r.grep.precision)} | ${median(rs.map((r) => r.grep.lines))} |`,
   );
 }
-const perName = ['| context | function | calls | engine: cited, call recall, precision | engine: lines counted | word search: lines, precision |', '|---|---|---|---|---|---|'];
+const perName = ['| context | function | calls | engine: cited, call recall, precision | engine: lines counted | uses listed: lines, call recall, precision | word search: lines, precision |', '|---|---|---|---|---|---|---|'];
 for (const r of rows) {
   perName.push(
-    `| ${r.size} | \`${r.name}\` | ${r.calls} | ${r.engine.cited}, ${round(r.engine.callRecall)}, ${round(r.engine.precision)}${r.engine.full ? ' (memory full)' : ''} | ${r.engine.counted} | ${r.grep.lines}, ${round(r.grep.precision)} |`,
+    `| ${r.size} | \`${r.name}\` | ${r.calls} | ${r.engine.cited}, ${round(r.engine.callRecall)}, ${round(r.engine.precision)}${r.engine.full ? ' (memory full)' : ''} | ${r.engine.counted} | ${r.listed ? `${r.listed.lines}, ${round(r.listed.callRecall)}, ${round(r.listed.precision)}` : '–'} | ${r.grep.lines}, ${round(r.grep.precision)} |`,
   );
 }
 writeFileSync(
@@ -174,6 +182,7 @@ writeFileSync(
     `Commit \`${commit}\`, ${new Date().toISOString().slice(0, 10)}, the shipped engine (gated mode), contexts of bench:ask (eslint, webpack and rxjs code from npm).`,
     'Ground truth from tree-sitter: call sites are call expressions whose callee is the bare name; a cited line is precise when it',
     "holds a reference to the name (not its declaration, an import or export, a comment or a string). Call recall is the share of call sites cited;",
+    'uses listed are the result\'s `references`, every use found in the blocks that mention the name (the sidebar\'s "All N uses found"), also those the answer could not cite;',
     'the word search is every line holding the name as a word (grep -w). Means over functions, medians where said.',
     '',
     ...table,
