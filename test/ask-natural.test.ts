@@ -55,6 +55,10 @@ test('questions in plain words are read as the forms the engine answers', () => 
     ['how is the acquire method implemented', 'How does the method `acquire` work?'],
     ['walk me through ConnectionPool.acquire', 'How does the method `acquire` of the class `ConnectionPool` work?'],
     ['Explain how Engine works', 'How does `Engine` work?'],
+    // A parameter next to "default" may be a plain word; the other name is its function.
+    ["ensure_str's errors default", 'What is the default value of the parameter `errors` of the function `ensure_str`?'],
+    ["what's delay's default value in executeSchedule?", 'What is the default value of the parameter `delay` of the function `executeSchedule`?'],
+    ['what does ensure_str use for errors by default?', 'What is the default value of the parameter `errors` of the function `ensure_str`?'],
     // Two kind words: the second, a plain function/method/class, is the kind.
     ['where is the error function located?', 'Where is the function `error` defined?'],
     ['where is the function error located?', 'Where is the function `error` defined?'],
@@ -387,7 +391,7 @@ test('a definition in a shape of its own is a place; a line that only calls the 
   }
 });
 
-test("the reader's span for a question in words no form reads is evidence, not an answer", async () => {
+test("the reader's span for a question in words no form reads is evidence, not an answer, unless it places a word asked", async () => {
   const own = await shippedEngine({
     'stats.py': [
       'def count_lines(path):',
@@ -401,6 +405,10 @@ test("the reader's span for a question in words no form reads is evidence, not a
       '',
       'def is_package(name):',
       '    return name.endswith("__init__")',
+      '',
+      '',
+      'def tally(values):',
+      '    return sum(values)',
     ].join('\n'),
   });
   try {
@@ -411,6 +419,11 @@ test("the reader's span for a question in words no form reads is evidence, not a
       assert.equal(r.confidence, 'evidence', r.answer);
       assert.equal(r.answer, `Not sure (low confidence): the closest evidence is ${line}`);
     }
+    // A "where" question whose name is a plain word: a span on the line defining it is its place.
+    const placed = await own.ask('where does tally get defined?');
+    assert.equal(placed.interpreted, undefined, 'a wording no form reads');
+    assert.equal(placed.confidence, 'answer', placed.answer);
+    assert.deepEqual(placed.citations, [{ path: 'stats.py', startLine: 14, endLine: 14 }]);
   } finally {
     await own.close();
   }

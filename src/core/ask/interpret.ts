@@ -110,6 +110,15 @@ const RULES: readonly Rule[] = [
   rule('default', String.raw`what\s+is\s+${BEFORE}${NAME}${AFTER}'s\s+default(?:\s+value)?\s+(?:of|for)\s+(?:the\s+)?(?:${PARAM_WORD}\s+)?${NAME}(?:\s+${PARAM_WORD})?`, (m) =>
     defaultOf(m[4], m, 1),
   ),
+  // "F's P default", "what's P's default value in F", "what does F use for P by default": P is the
+  // slot next to "default" even as a plain word (`errors`, `concurrent`), F the other name.
+  rule('default', String.raw`${THING}'s\s+(?:the\s+)?${NAME}(?:\s+${PARAM_WORD})?\s+default(?:\s+value)?`, (m) => defaultOf(m[4], m, 1)),
+  rule('default', String.raw`what(?:'s|\s+is)\s+(?:the\s+)?${NAME}(?:\s+${PARAM_WORD})?'s\s+default(?:\s+value)?\s+(?:in|of|for|on)\s+${THING}`, (m) => defaultOf(m[1], m, 2)),
+  rule(
+    'default',
+    String.raw`what\s+(?:does|do)\s+${THING}\s+use\s+(?:for|as)\s+(?:the\s+)?(?:${PARAM_WORD}\s+)?${NAME}(?:\s+${PARAM_WORD})?\s+(?:by\s+default|when\s+(?:it\s+is\s+)?not\s+(?:given|passed|set))`,
+    (m) => defaultOf(m[4], m, 1),
+  ),
   // constants: "what is X set to", "what does X equal", "what is the value of X", "what is MAX_RETRIES"
   rule('value', String.raw`what\s+(?:is|are)\s+(?:the\s+)?(?:constant\s+|variable\s+|setting\s+)?${NAME}\s+(?:set\s+to|equal\s+to|assigned(?:\s+to)?|initiali[sz]ed\s+(?:to|with|as)|defined\s+as)`, (m) =>
     constant(nameOf(m[1], undefined, 'strong')),

@@ -2,7 +2,7 @@
 // spans instead of writing text, so its memory is a list of cited lines and its answer
 // is source text on known lines. It reads raw lines (it was trained on them).
 import { isProse } from '../chunk/index.js';
-import { definer, definesAny, escapeRegExp, mentionsAny, namesIn } from '../compress/identifiers.js';
+import { definer, definesAny, escapeRegExp, mentionsAny, namesIn, STOP_WORDS, WORD } from '../compress/identifiers.js';
 import { answerFit, ExtractiveReader, ModelTokenizer, NAME_PENALTY, questionForm, type ReaderLoadOptions, type ReaderOutput } from '../models/index.js';
 import type { Citation } from '../types.js';
 import { callsOf, callsList, chainQuestion, chainSoFar, hopOf, isChainLine, stepChain, type ChainQuestion, type ChainStep, type Hop } from './chain.js';
@@ -18,6 +18,8 @@ const ANSWER = 'answer ';
 /** How a low-confidence answer starts: it says so before quoting the evidence. */
 export const LOW_CONFIDENCE = 'Not sure (low confidence): the closest evidence is ';
 const EVIDENCE_CHARS = 240;
+/** Words of a place question that ask for the place, not name what is placed. */
+const PLACE_WORDS = /^(?:defined|declared|located|implemented|written|created|found|find|live|lives|kept|stored|code|file|files|source)$/i;
 /** A definition saying this much of a description ends the reading; one saying less lets it go on. */
 const DESCRIBED_SURE = 0.8;
 // answer path:3-4: text   |   path:12: text
@@ -583,7 +585,8 @@ function leadOf(question: string, block: { path: string; startLine: number; text
   const fit = answerFit(question, first);
   const place = questionForm(question) === 'place';
   const names = namesIn(question);
-  const located = place && definesAny(first, names);
+  // "where does debounce get defined?" names no code-shaped word: its plain words are what it places.
+  const located = place && definesAny(first, names.length ? names : placedWords(question));
   // A place or value answer on a line that does not even say the name is evidence at most; so is
   // one on a line importing it (the definition is elsewhere: maybe outside the workspace), and a
   // place on a line that only uses it (a call), unless the line binds it in a shape the
@@ -600,6 +603,11 @@ function leadOf(question: string, block: { path: string; startLine: number; text
     confident,
     fit,
   };
+}
+
+/** The words of a place question that may be a name: not function words, nor its verbs of place. */
+function placedWords(question: string): string[] {
+  return (question.match(WORD) ?? []).filter((w) => !STOP_WORDS.has(w.toLowerCase()) && !PLACE_WORDS.test(w));
 }
 
 /** `a.X =`, `X: ...`, `'X': ...`, `[X]: ...`: a line binding one of the names as a member or a property. */
