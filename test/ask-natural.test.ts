@@ -59,6 +59,8 @@ test('questions in plain words are read as the forms the engine answers', () => 
     ["ensure_str's errors default", 'What is the default value of the parameter `errors` of the function `ensure_str`?'],
     ["what's delay's default value in executeSchedule?", 'What is the default value of the parameter `delay` of the function `executeSchedule`?'],
     ['what does ensure_str use for errors by default?', 'What is the default value of the parameter `errors` of the function `ensure_str`?'],
+    ['mergeMap: default for concurrent?', 'What is the default value of the parameter `concurrent` of the function `mergeMap`?'],
+    ['in executeSchedule, what is repeat by default?', 'What is the default value of the parameter `repeat` of the function `executeSchedule`?'],
     // Two kind words: the second, a plain function/method/class, is the kind.
     ['where is the error function located?', 'Where is the function `error` defined?'],
     ['where is the function error located?', 'Where is the function `error` defined?'],
@@ -332,6 +334,24 @@ test('every use in the workspace is found, past what recall ranks; past what the
     assert.equal((await many.ask('where is track defined?')).references, undefined);
   } finally {
     await many.close();
+  }
+});
+
+test('a name too long to be one index term is found in every file that uses it', async () => {
+  const long = 'isIdentifierUsedBetweenAssignedAndEqualSign';
+  const files: Record<string, string> = { 'lib/ast.js': `function ${long}(node) {\n  return node.range[0] > 0;\n}\nmodule.exports = { ${long} };\n` };
+  // More callers than recall's candidates for a uses question (USES_RECALLED).
+  for (let i = 0; i < 40; i++) files[`lib/rules/r${i}.js`] = `const { ${long} } = require('../ast');\n\nfunction check${i}(node) {\n  return ${long}(node);\n}\n`;
+  const own = await shippedEngine(files);
+  try {
+    const r = await own.ask(`who calls ${long}?`);
+    assert.deepEqual(
+      (r.references ?? []).map((x) => `${x.path}:${x.startLine}`),
+      // The export names it too: a reference.
+      ['lib/ast.js:4', ...Array.from({ length: 40 }, (_, i) => `lib/rules/r${i}.js:4`).sort()],
+    );
+  } finally {
+    await own.close();
   }
 });
 

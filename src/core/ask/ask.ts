@@ -402,22 +402,28 @@ class AskRun {
   }
 
   /**
-   * Every line that uses the asked name in the blocks that mention it, found by the code's shape
-   * with no reasoner: what a find-references list shows, also past what the working memory holds
-   * or the reading reached (a reasoner may stop once it has an answer).
+   * Every line that uses the asked name in the blocks that mention it and those read, found by the
+   * code's shape with no reasoner: what a find-references list shows, also past what the working
+   * memory holds or the reading reached (a reasoner may stop once it has an answer). The blocks
+   * read count too: a name with no terms of its own (a stop word, `get`) is found by recall alone.
    */
   private async referencesOf(asked: UsesQuestion): Promise<Reference[]> {
+    const blocks = [...(await this.mentionsOf(asked.name)), ...this.spans.filter((s) => !isProse(s.path))];
     const out: Reference[] = [];
-    for (const h of await this.mentionsOf(asked.name)) {
+    const seen = new Set<string>();
+    for (const b of blocks) {
       this.cancelled();
       if (out.length >= REFERENCES_MAX) break;
-      const lines = await this.source.lines(h.path, h.startLine, h.endLine);
+      const lines = await this.source.lines(b.path, b.startLine, b.endLine);
       if (!lines) continue;
-      for (const u of usesIn(asked, { startLine: h.startLine, text: lines.join('\n') }, REFERENCES_MAX - out.length)) {
-        out.push({ path: h.path, startLine: u.line, endLine: u.line, text: u.text });
+      for (const u of usesIn(asked, { startLine: b.startLine, text: lines.join('\n') }, REFERENCES_MAX - out.length)) {
+        const key = `${b.path}:${u.line}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        out.push({ path: b.path, startLine: u.line, endLine: u.line, text: u.text });
       }
     }
-    return out;
+    return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.startLine - b.startLine));
   }
 
   /** The blocks whose index terms hold `name`, in path order, in scope and not excluded; prose mentions a name without using it. Looked up once. */

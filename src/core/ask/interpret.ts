@@ -190,6 +190,8 @@ export function interpretQuestion(question: string): Interpreted {
 
 /** Words a question may have at most to be read by its cue words alone. */
 const CUED_WORDS = 9;
+/** Words of a default question that ask, and do not name a parameter. */
+const ASKING_WORDS = new RegExp(String.raw`^(?:defaults?|value|values|by|${PARAM_WORD.replace(/^\(\?:|\)$/g, '')}|parameters|params|arguments|args|options|${KINDS})$`, 'i');
 // Cue words of each form, checked in this order; a question asking how, why or whether is none of them.
 const NOT_CUED = /^(?:how|why|should|can|could|would|is|are|does|do)\b|\b(?:how|why|should)\b/i;
 /** The forms cue words may read ("how" questions are never cued, so no overview). */
@@ -218,7 +220,9 @@ function byCues(q: string): Interpreted | null {
   if (!form || !names.length) return null;
   if (form === 'default') {
     if (names.length > 2) return null;
-    const [p, fn] = names.length === 1 ? [names[0]!, null] : parameterAndFunction(q, names);
+    // One code name and one plain word ("mergeMap: default for concurrent?"): the word is the parameter.
+    const plain = names.length === 1 ? plainParameter(q, names[0]!) : null;
+    const [p, fn] = plain ? [plain, names[0]!] : names.length === 1 ? [names[0]!, null] : parameterAndFunction(q, names);
     return { question: defaultQuestion(p, fn), form };
   }
   if (names.length !== 1) return null;
@@ -253,6 +257,16 @@ function codeNames(q: string): Name[] {
  * follows "in" or "of", else ends the question after "for", else is possessive ("f's p"); with no
  * sign either way, the first name is the function's ("f: default for p").
  */
+/** The one plain word of a default question besides its code name and the words of asking, if it has exactly one. */
+function plainParameter(q: string, named: Name): Name | null {
+  const asked = new Set([named.name, named.owner].filter(Boolean).map((w) => w!.toLowerCase()));
+  const words = (q.match(/[\p{L}_$][\p{L}\p{N}_$]*/gu) ?? []).filter((w) => {
+    const low = w.toLowerCase();
+    return !asked.has(low) && !STOP_WORDS.has(low) && !ASKING_WORDS.test(w) && !CODE_SHAPED.test(w);
+  });
+  return words.length === 1 ? { name: words[0]! } : null;
+}
+
 function parameterAndFunction(q: string, names: readonly Name[]): [Name, Name] {
   const [a, b] = names as [Name, Name];
   const sign = (n: Name): number => {

@@ -19,7 +19,7 @@ import { definesSymbol, UserError } from '../types.js';
 import { isUri } from './location.js';
 import { StoreLock } from './lock.js';
 import { BLOCKS, DATA_STORAGE_VERSION, FILES, META, SCHEMA_VERSION, blocksSchema, filesSchema, metaSchema, pieces, sqlEq, sqlIn, sqlString } from './schema.js';
-import { nameTerm, queryTerms, termsOf } from './terms.js';
+import { nameTerms, queryTerms, termsOf } from './terms.js';
 
 export interface StoreStats {
   files: number;
@@ -435,18 +435,18 @@ export class MemoryStore {
   }
 
   /**
-   * Every block that mentions a code name (holds its term: see nameTerm), in path/line order, at
-   * most `limit`: where a search for all its uses looks. Null when the name has no term of its own.
+   * Every block that mentions a code name (holds its terms: see nameTerms), in path/line order, at
+   * most `limit`: where a search for all its uses looks. Null when the name has no terms of its own.
    * A superset: `close` is also a part of `closeAll`, and names in comments and strings count.
    */
   async mentioning(name: string, limit: number): Promise<SearchHit[] | null> {
     this.live();
-    const term = nameTerm(name);
-    if (term === null) return null;
+    const terms = nameTerms(name);
+    if (!terms.length) return null;
     if (limit <= 0) return [];
     const rows = (await this.t.blocks
       .query()
-      .fullTextSearch(new lancedb.MatchQuery(term, 'terms'))
+      .fullTextSearch(new lancedb.MatchQuery(terms.join(' '), 'terms', { operator: lancedb.Operator.And }))
       .limit(limit)
       .select(['id', 'path', 'startLine', 'endLine', '_score'])
       .toArray()) as Row[];

@@ -50,6 +50,17 @@ export function nameTerm(ident: string): string | null {
   return parts.length === 1 && usablePart(parts[0]!) ? parts[0]! : null;
 }
 
+/**
+ * The terms every block that mentions the identifier holds: its own (nameTerm), or for a compound
+ * too long to be one index token, all of its parts (`isIdentifierUsedBetweenAssignedAndEqualSign`).
+ */
+export function nameTerms(ident: string): string[] {
+  const own = nameTerm(ident);
+  if (own !== null) return [own];
+  const parts = subWords(ident).filter(usablePart);
+  return parts.length >= 2 ? [...new Set(parts)] : [];
+}
+
 function identifierTerms(texts: readonly string[]): Set<string> {
   const terms = new Set<string>();
   const seen = new Set<string>();
