@@ -61,6 +61,8 @@ test('questions in plain words are read as the forms the engine answers', () => 
     ['what does ensure_str use for errors by default?', 'What is the default value of the parameter `errors` of the function `ensure_str`?'],
     ['mergeMap: default for concurrent?', 'What is the default value of the parameter `concurrent` of the function `mergeMap`?'],
     ['in executeSchedule, what is repeat by default?', 'What is the default value of the parameter `repeat` of the function `executeSchedule`?'],
+    ['default configOrCount for retry', 'What is the default value of the parameter `configOrCount` of the function `retry`?'],
+    ['bufferCount: default for startBufferEvery?', 'What is the default value of the parameter `startBufferEvery` of the function `bufferCount`?'],
     // Two kind words: the second, a plain function/method/class, is the kind.
     ['where is the error function located?', 'Where is the function `error` defined?'],
     ['where is the function error located?', 'Where is the function `error` defined?'],

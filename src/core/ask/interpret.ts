@@ -220,9 +220,12 @@ function byCues(q: string): Interpreted | null {
   if (!form || !names.length) return null;
   if (form === 'default') {
     if (names.length > 2) return null;
-    // One code name and one plain word ("mergeMap: default for concurrent?"): the word is the parameter.
-    const plain = names.length === 1 ? plainParameter(q, names[0]!) : null;
-    const [p, fn] = plain ? [plain, names[0]!] : names.length === 1 ? [names[0]!, null] : parameterAndFunction(q, names);
+    // One code name and one plain word ("mergeMap: default for concurrent?", "default delay for
+    // executeSchedule"): the two are told apart as two names are, a name before a colon being the function.
+    const plain = names.length === 1 ? plainWord(q, names[0]!) : null;
+    const pair = plain ? [names[0]!, plain] : names.length === 2 ? names : null;
+    const heading = pair?.find((n) => new RegExp(String.raw`^\W*${escapeRegExp(fullName(n))}\x60?\s*:`).test(q));
+    const [p, fn] = !pair ? [names[0]!, null] : heading ? [pair.find((n) => n !== heading)!, heading] : parameterAndFunction(q, pair);
     return { question: defaultQuestion(p, fn), form };
   }
   if (names.length !== 1) return null;
@@ -258,7 +261,7 @@ function codeNames(q: string): Name[] {
  * sign either way, the first name is the function's ("f: default for p").
  */
 /** The one plain word of a default question besides its code name and the words of asking, if it has exactly one. */
-function plainParameter(q: string, named: Name): Name | null {
+function plainWord(q: string, named: Name): Name | null {
   const asked = new Set([named.name, named.owner].filter(Boolean).map((w) => w!.toLowerCase()));
   const words = (q.match(/[\p{L}_$][\p{L}\p{N}_$]*/gu) ?? []).filter((w) => {
     const low = w.toLowerCase();
@@ -267,10 +270,14 @@ function plainParameter(q: string, named: Name): Name | null {
   return words.length === 1 ? { name: words[0]! } : null;
 }
 
+function fullName(n: Name): string {
+  return n.owner ? `${n.owner}.${n.name}` : n.name;
+}
+
 function parameterAndFunction(q: string, names: readonly Name[]): [Name, Name] {
   const [a, b] = names as [Name, Name];
   const sign = (n: Name): number => {
-    const e = escapeRegExp(n.owner ? `${n.owner}.${n.name}` : n.name);
+    const e = escapeRegExp(fullName(n));
     if (new RegExp(String.raw`\b(?:in|of)\s+(?:the\s+)?(?:\w+\s+)?\x60?${e}`, 'i').test(q)) return 3;
     if (new RegExp(String.raw`\bfor\s+\x60?${e}\x60?\W*$`, 'i').test(q)) return 2;
     return new RegExp(String.raw`${e}\x60?'s\b`).test(q) ? 1 : 0;
