@@ -27,6 +27,7 @@ test('questions in plain words are read as the forms the engine answers', () => 
     ['Which function does one_of call from another file?', 'The function `one_of` calls exactly one function defined in another file. Which function is it?'],
     // "which function in another file" names no member of a class `another`.
     ['which function in another file does audit call?', 'The function `audit` calls exactly one function defined in another file. Which function is it?'],
+    ['which function outside its file does audit call?', 'The function `audit` calls exactly one function defined in another file. Which function is it?'],
     ['What does one_of call?', 'Which functions does the function `one_of` call?'],
     ['which functions are called by Engine.ask', 'Which functions does the method `ask` of the class `Engine` call?'],
     ['Where is ParseException raised?', 'Where is `ParseException` raised?'],

@@ -25,7 +25,7 @@ const AFTER = String.raw`(?:\s+(${KINDS}))?`;
 const THING = `${BEFORE}${NAME}${AFTER}`;
 const PARAM_WORD = String.raw`(?:parameter|param|argument|arg|option|keyword\s+argument|kwarg)`;
 const DEFINED = String.raw`(?:defined|declared|implemented|located|written|created)`;
-const ANOTHER_FILE = String.raw`(?:in|from)\s+(?:another|a\s+different|an\s+other|other|a\s+separate)\s+(?:file|module)`;
+const ANOTHER_FILE = String.raw`(?:(?:in|from)\s+(?:another|a\s+different|an\s+other|other|a\s+separate)\s+(?:file|module)|outside\s+(?:of\s+)?(?:its|the|this)\s+(?:own\s+)?(?:file|module))`;
 const PRONOUNS: ReadonlySet<string> = new Set('it its this that these those them they he she we you i me one something anything everything what which who'.split(' '));
 const SCREAMING = /^\p{Lu}[\p{Lu}\p{N}]*(?:_[\p{Lu}\p{N}]+)+$/u;
 
