@@ -69,6 +69,9 @@ test('questions in plain words are read as the forms the engine answers', () => 
     ['where is the function error located?', 'Where is the function `error` defined?'],
     ['what does the type function return?', 'What does the function `type` return?'],
     ['where is the class Module defined?', 'Where is the class `Module` defined?'],
+    // A codebase's own words for its functions.
+    ['how does the retry operator work', 'How does the function `retry` work?'],
+    ['who uses the cached decorator?', 'Where is the function `cached` used?'],
   ];
   for (const [asked, read] of cases) assert.equal(interpretQuestion(asked).question, read, asked);
   // A file or folder the question ends on is its scope; a member's name is not a file.

@@ -17,7 +17,9 @@ export interface Interpreted {
 const IDENT = String.raw`[\p{L}_$][\p{L}\p{N}_$]*`;
 // A name: in backticks, or an identifier, maybe qualified (`Class.method`, `mod::f`), maybe with `()`.
 const NAME = '(`[^`\\n]{1,200}`|' + String.raw`${IDENT}(?:(?:\.|::|#)${IDENT})*(?:\(\))?)`;
-const KINDS = 'function|method|class|constant|variable|interface|type|enum|struct|trait|module|component|hook|macro|constructor|property|field|exception|error';
+const KINDS = 'function|method|class|constant|variable|interface|type|enum|struct|trait|module|component|hook|macro|constructor|property|field|exception|error|operator|decorator|helper';
+/** Kinds said in a codebase's own words that are functions to the engine ("the retry operator", "the cached decorator"). */
+const FUNCTION_KINDS: ReadonlySet<string> = new Set(['operator', 'decorator', 'helper']);
 const PLAIN_KIND = /^(?:function|method|class)$/u;
 // The kind of definition, before the name ("the class X") or after it ("the X class").
 const BEFORE = String.raw`(?:the\s+)?(?:(${KINDS})\s+)?`;
@@ -53,7 +55,8 @@ function thingAt(m: RegExpExecArray, at: number, strength: (kind: string | undef
   // "the error function", "the type class": of two kind words, a lowercase function/method/class
   // after another is the kind, and the other the name ("the function error" stays as read).
   if (before && !m[at + 2] && name && PLAIN_KIND.test(name) && !PLAIN_KIND.test(before.toLowerCase())) [before, name] = [name, before];
-  const kind = (before ?? m[at + 2])?.toLowerCase();
+  const said = (before ?? m[at + 2])?.toLowerCase();
+  const kind = said && FUNCTION_KINDS.has(said) ? 'function' : said;
   return nameOf(name, kind, strength(kind));
 }
 
