@@ -180,6 +180,8 @@ test('definesAny tells a definition of a name from a use of it', async () => {
   for (const line of ['case RBDT_FILE:', 'load(dir);', 'if (RETRIES == 5) {', 'return new Store();', 'const other = RBDT_FILE;', 'x = load(dir) {'])
     assert.ok(!definesAny(line, ['RBDT_FILE', 'load', 'RETRIES', 'Store']), line);
   assert.ok(definesAny('const $el = 1', ['$el']) && !definesAny('const a$el = 1', ['$el']));
+  // A binding of what another file defines is no definition.
+  assert.ok(!definesAny('const NormalModule = require("./NormalModule");', ['NormalModule']));
 });
 
 test('a method head spread over lines defines its name; a call spread the same way does not', async () => {

@@ -86,10 +86,22 @@ SPREAD_HEAD_LINES = 12  # lines after `name(` that a head's parameters may take
 HEAD_END = re.compile(r"^\s*(?::[^;={}]*)?\{\s*$")
 
 
+IMPORT = re.compile(r"^\s*(?:import\b|from\s+\S+\s+import\b|export\s+(?:\*|\{[^}]*\})\s+from\b|(?:const|let|var)\s+.*=\s*require\s*\()")
+
+
+def is_import_line(line: str) -> bool:
+    """A line importing names (`import`, `from m import`, `export {..} from`, `require(`): it defines none.
+    Mirrors isImportLine in src/core/compress/identifiers.ts."""
+    return IMPORT.match(line) is not None
+
+
 def defines_any(line: str, names: Sequence[str], at: int | None = None, lines: Sequence[str] | None = None) -> bool:
     """`line` defines one of `names`: declaration words then the name, an assignment to it, or a method head.
     Given the line's index in `lines`, a method head spread over lines counts too (`x(`, its parameters on
-    the lines after it, then `): T {`). Mirrors definer in src/core/compress/identifiers.ts."""
+    the lines after it, then `): T {`); `const X = require("./X")` does not (it binds what another file
+    defines). Mirrors definer in src/core/compress/identifiers.ts."""
+    if is_import_line(line):
+        return False
     for n in names:
         e = re.escape(n)
         if re.match(rf"^\s*(?:{DECL}\s+)+{e}(?![\w$])", line):

@@ -132,6 +132,7 @@ def test_question_names_outrank_look_alike_lines(tmp_path: Path) -> None:
     assert defines_any("LIMIT = 42", ["LIMIT"]) and not defines_any("check(LIMIT, 5)", ["LIMIT"])
     assert defines_any("    def load(self):", ["load"]) and defines_any("  load(dir) {", ["load"])
     assert not defines_any("if (LIMIT == 4) {", ["LIMIT"])
+    assert not defines_any('const NormalModule = require("./NormalModule");', ["NormalModule"])
     head, call = ["  pipe(", "    ...ops: Op[]", "  ): Observable {"], ["  pipe(", "    a,", "  );"]
     assert defines_any(head[0], ["pipe"], 0, head) and not defines_any(head[0], ["pipe"])
     assert not defines_any(call[0], ["pipe"], 0, call)

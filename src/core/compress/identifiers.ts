@@ -163,8 +163,17 @@ export function definer(names: readonly string[]): LineDefiner {
     ].map((p) => new RegExp(p, 'u')),
   );
   const opens = escaped.map((e) => new RegExp(String.raw`^\s*(?:${METHOD_WORDS}\s+)*${e}\s*(?:<[^()]*>)?\(`, 'u'));
+  // `const X = require("./X")` binds X to what another file defines.
   return (line, at, lines) =>
-    patterns.some((p) => p.test(line)) || (at !== undefined && lines !== undefined && opens.some((p) => p.test(line)) && spreadHead(lines, at));
+    !isImportLine(line) &&
+    (patterns.some((p) => p.test(line)) || (at !== undefined && lines !== undefined && opens.some((p) => p.test(line)) && spreadHead(lines, at)));
+}
+
+const IMPORT = /^\s*(?:import\b|from\s+\S+\s+import\b|export\s+(?:\*|\{[^}]*\})\s+from\b|(?:const|let|var)\s+.*=\s*require\s*\()/;
+
+/** Whether a line imports names (`import`, `from m import`, `export {..} from`, `require(`): it defines none. Mirrors is_import_line in names.py. */
+export function isImportLine(line: string): boolean {
+  return IMPORT.test(line);
 }
 
 // Quoted strings; not template literals or Python f-strings, whose `${...}` and `{...}` are code.

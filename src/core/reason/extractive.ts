@@ -2,7 +2,7 @@
 // spans instead of writing text, so its memory is a list of cited lines and its answer
 // is source text on known lines. It reads raw lines (it was trained on them).
 import { isProse } from '../chunk/index.js';
-import { definer, definesAny, escapeRegExp, mentionsAny, namesIn, STOP_WORDS, WORD } from '../compress/identifiers.js';
+import { definer, definesAny, escapeRegExp, isImportLine, mentionsAny, namesIn, STOP_WORDS, WORD } from '../compress/identifiers.js';
 import { answerFit, ExtractiveReader, ModelTokenizer, NAME_PENALTY, questionForm, type ReaderLoadOptions, type ReaderOutput } from '../models/index.js';
 import type { Citation } from '../types.js';
 import { callsOf, callsList, chainQuestion, chainSoFar, hopOf, isChainLine, stepChain, type ChainQuestion, type ChainStep, type Hop } from './chain.js';
@@ -10,7 +10,7 @@ import { DESCRIBED_ANSWER, describedDefinition, describedWords } from './describ
 import { explainedIn, explainQuestion, overviewQuestion, TYPE_HEAD, type Explained, type ExplainQuestion } from './explain.js';
 import { asksForWords, WORDS_NOTE } from './prose.js';
 import { returnsIn, returnsQuestion, signaturesIn, signatureQuestion, type ReturnsQuestion, type SignatureQuestion } from './signature.js';
-import { isImportLine, usesAsAsked, usesIn, usesQuestion, type UsesQuestion } from './uses.js';
+import { usesAsAsked, usesIn, usesQuestion, type UsesQuestion } from './uses.js';
 import { valueIn, valueQuestion, type ValueQuestion } from './value.js';
 import { betterLead, type AnswerInput, type AnswerOutput, type BlockView, type Lead, type ReadInput, type ReadOutput, type Reasoner } from './reasoner.js';
 

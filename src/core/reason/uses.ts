@@ -3,7 +3,7 @@
 // definition (a place question asks for that), nor imports, comments, strings and docstring
 // examples, which mention X without using it. "Where is `X` imported?" takes the imports
 // alone, and "Which classes extend `X`?" the class heads that name X as a base.
-import { codeOnly, definer, escapeRegExp, mentionsAny } from '../compress/identifiers.js';
+import { codeOnly, definer, escapeRegExp, isImportLine, mentionsAny } from '../compress/identifiers.js';
 
 export interface UsesQuestion {
   name: string;
@@ -26,7 +26,6 @@ const EXTENDS = /^\s*which\s+classes\s+extend\s+(?:the\s+[a-z]+\s+)?`([^`]+)`\s*
 const KIND = { used: 'use', called: 'call', raised: 'raise', imported: 'import' } as const;
 // A class head naming bases: `class Y(A, B):`, `class Y extends A implements B {`, `interface Y extends A`.
 const BASES = /^\s*(?:(?:export|default|abstract|declare|public|private|final|sealed|data)\s+)*(?:class|interface|struct|trait)\s+[\p{L}_$][\p{L}\p{N}_$]*\s*(?:<[^>]*>\s*)?(?:\((.*)\)|(?:extends|implements|:)\s*([^{]*))/u;
-const IMPORT = /^\s*(?:import\b|from\s+\S+\s+import\b|export\s+(?:\*|\{[^}]*\})\s+from\b|(?:const|let|var)\s+.*=\s*require\s*\()/;
 // An import list spread over lines: `from m import (` ... `)`, `import {` ... `} from 'm'`.
 const IMPORT_OPENS = /^\s*(?:from\s+\S+\s+import\s*\(|(?:import|export)\s+(?:type\s+)?\{)[^)}]*$/;
 const IMPORT_CLOSES = /[)}]/;
@@ -42,11 +41,6 @@ export function usesQuestion(question: string): UsesQuestion | null {
   const name = (m ?? sub)?.[1]?.trim().split(/[.#:]/).pop();
   if (!name) return null;
   return { name, kind: m ? KIND[m[2]!.toLowerCase() as keyof typeof KIND] : 'extend' };
-}
-
-/** Whether a line imports names (`import`, `from m import`, `export {..} from`, `require(`): it defines none. */
-export function isImportLine(line: string): boolean {
-  return IMPORT.test(line);
 }
 
 /** Whether a use is of the kind asked for (every use is, when any use is asked for). */
