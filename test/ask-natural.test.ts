@@ -4,7 +4,7 @@
 // questions list the lines that use X, not its definition, imports, comments or docstrings.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { interpretQuestion } from '../src/core/ask/index.js';
+import { interpretQuestion, referencesTitle } from '../src/core/ask/index.js';
 import { UserError, type AskResult } from '../src/core/types.js';
 import { shippedEngine, type ShippedEngine } from './support/shipped.js';
 
@@ -356,6 +356,25 @@ test('a name too long to be one index term is found in every file that uses it',
       // The export names it too: a reference.
       ['lib/ast.js:4', ...Array.from({ length: 40 }, (_, i) => `lib/rules/r${i}.js:4`).sort()],
     );
+  } finally {
+    await own.close();
+  }
+});
+
+test("a method asked with its class lists its uses in files that name the class first", async () => {
+  const own = await shippedEngine({
+    'net/pool.py': 'class Pool:\n    def close(self):\n        self.closed = True\n\n    def reset(self):\n        self.close()\n',
+    'net/app.py': 'from .pool import Pool\n\n\ndef shutdown(pool: Pool):\n    pool.close()\n',
+    'aaa/logs.py': 'def end(handler):\n    handler.close()\n',
+    'io/files.py': 'def finish(f):\n    f.close()\n',
+  });
+  try {
+    const r = await own.ask('who calls the close method of the Pool class?');
+    assert.deepEqual(
+      (r.references ?? []).map((x) => `${x.path}:${x.startLine}${x.namesClass ? ' (names Pool)' : ''}`),
+      ['net/app.py:5 (names Pool)', 'net/pool.py:6 (names Pool)', 'aaa/logs.py:2', 'io/files.py:2'],
+    );
+    assert.equal(referencesTitle(r.references ?? []), 'All 4 uses found, in 4 files (the 2 in files that name its class first)');
   } finally {
     await own.close();
   }

@@ -195,6 +195,8 @@ export type AnswerConfidence = 'answer' | 'evidence' | 'none';
 export interface Reference extends Citation {
   /** The line, trimmed. */
   text: string;
+  /** For a method asked with its class (`Pool.close`): the file names the class (these are listed first). */
+  namesClass?: boolean;
 }
 
 /** `engram ask --json` and the JSON-RPC `ask` result (DESIGN.md). */

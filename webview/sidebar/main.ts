@@ -10,6 +10,7 @@ import type { Citation, Reference } from '../../src/core/types.js';
 import { formatMs, formatTokens, h, icon } from '../shared/dom.js';
 import { getState, onMessage, post as postAny, setState } from '../shared/host.js';
 import { citationLabel, linkCitations } from '../model/answer.js';
+import { referencesTitle } from '../../src/core/ask/references.js';
 import { browseHistory, reduce, restoreState, type AskView, type SidebarState } from '../model/sidebar-state.js';
 import { timeline, traceTotals, type DiffPart, type TimelineEntry } from '../model/timeline.js';
 
@@ -177,11 +178,10 @@ function renderAsk(cur: AskView): HTMLElement[] {
 
 /** Every use a uses question found, each line a link: the answer cites only those its memory held. */
 function renderReferences(refs: readonly Reference[]): HTMLElement {
-  const files = new Set(refs.map((r) => r.path)).size;
   return h(
     'details',
     { class: 'references' },
-    h('summary', {}, `All ${refs.length} uses found, in ${files} file${files === 1 ? '' : 's'}`),
+    h('summary', {}, referencesTitle(refs)),
     h('ul', { 'aria-label': 'All uses found' }, ...refs.map((r) => h('li', {}, citeLink(r, `${r.path}:${r.startLine}`), ' ', h('code', {}, r.text)))),
   );
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { DEFAULT_MAX_BLOCKS, openGate, type GateOptions, type GateScorer } from '../../core/gate/index.js';
 import { defaultReasonerSpec, openReasoner, REASONER_BACKENDS, type Reasoner, type ReasonerSpec } from '../../core/reason/index.js';
 import { ASK_MODES, CancelledError, UserError, type AskMode, type AskResult } from '../../core/types.js';
-import { checkQuestion, type AskOptions } from '../../core/ask/index.js';
+import { checkQuestion, referencesTitle, type AskOptions } from '../../core/ask/index.js';
 import type { Engine } from '../../core/engine.js';
 import { AskRequest, RpcErrorCode, TraceNotification, WarningNotification, type AskParams } from '../../core/protocol.js';
 import { ResponseError, type CancellationToken, type MessageConnection } from 'vscode-jsonrpc/node';
@@ -163,8 +163,7 @@ export const askCommand: Command = async (argv, io) => {
     // A uses question lists every use found, also those past what the answer could cite.
     const refs = result.references ?? [];
     if (refs.length) {
-      const files = new Set(refs.map((r) => r.path)).size;
-      io.stdout.write(`\nAll ${refs.length} uses found, in ${files} file${files === 1 ? '' : 's'}:\n${refs.map((r) => `  ${r.path}:${r.startLine}: ${r.text}`).join('\n')}\n`);
+      io.stdout.write(`\n${referencesTitle(refs)}:\n${refs.map((r) => `  ${r.path}:${r.startLine}: ${r.text}`).join('\n')}\n`);
     }
     const s = result.stats;
     if (result.interpreted) io.stderr.write(`engram: read the question as: ${result.interpreted}\n`);

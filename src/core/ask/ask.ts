@@ -138,6 +138,7 @@ class AskRun {
   /** What a uses question asks for, and the blocks that mention its name (see mentionsOf). */
   private readonly asked: UsesQuestion | null;
   private mentioned: SearchHit[] | null = null;
+  private owned: ReadonlySet<string> | null = null;
 
   constructor(
     private readonly ctx: AskContext,
@@ -253,7 +254,10 @@ class AskRun {
     const name = this.asked?.name;
     if (!name || this.overBudget()) return;
     const started = performance.now();
-    const rest = (await this.mentionsOf(name)).filter((h) => !read.has(h.blockId));
+    // A method's uses are its name's: those in files that name its class are read first.
+    const owned = await this.classFiles();
+    const unread = (await this.mentionsOf(name)).filter((h) => !read.has(h.blockId));
+    const rest = owned ? [...unread.filter((h) => owned.has(h.path)), ...unread.filter((h) => !owned.has(h.path))] : unread;
     const step = this.step + 1;
     const ms = performance.now() - started;
     for (let at = 0; at < rest.length; at += USES_PAGE) {
@@ -409,6 +413,7 @@ class AskRun {
    */
   private async referencesOf(asked: UsesQuestion): Promise<Reference[]> {
     const blocks = [...(await this.mentionsOf(asked.name)), ...this.spans.filter((s) => !isProse(s.path))];
+    const owned = await this.classFiles();
     const out: Reference[] = [];
     const seen = new Set<string>();
     for (const b of blocks) {
@@ -420,10 +425,22 @@ class AskRun {
         const key = `${b.path}:${u.line}`;
         if (seen.has(key)) continue;
         seen.add(key);
-        out.push({ path: b.path, startLine: u.line, endLine: u.line, text: u.text });
+        out.push({ path: b.path, startLine: u.line, endLine: u.line, text: u.text, ...(owned?.has(b.path) ? { namesClass: true } : {}) });
       }
     }
-    return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.startLine - b.startLine));
+    const byPlace = (a: Reference, b: Reference): number => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.startLine - b.startLine);
+    return out.sort((a, b) => Number(Boolean(b.namesClass)) - Number(Boolean(a.namesClass)) || byPlace(a, b));
+  }
+
+  /**
+   * For a method asked with its class (`Pool.close`): the files whose index terms hold the class's
+   * name (`Pool`, a `pool` variable), where its uses most likely are. Null for other questions.
+   */
+  private async classFiles(): Promise<ReadonlySet<string> | null> {
+    const owner = this.asked?.owner;
+    if (!owner) return null;
+    this.owned ??= new Set(((await this.ctx.store.mentioning(owner, USES_MENTIONS)) ?? []).map((h) => h.path));
+    return this.owned;
   }
 
   /** The blocks whose index terms hold `name`, in path order, in scope and not excluded; prose mentions a name without using it. Looked up once. */

@@ -12,6 +12,8 @@ export interface UsesQuestion {
    * imports, or subclasses (`class Y(X)`, `extends X`, `implements X`), which are all it takes.
    */
   kind: 'use' | 'call' | 'raise' | 'import' | 'extend';
+  /** The class a method is asked of (`close` of `Pool`): its uses are the name's, and those in files naming the class come first. */
+  owner?: string;
 }
 
 /** One line that uses the name. */
@@ -21,7 +23,7 @@ export interface Use {
   text: string;
 }
 
-const ASKS = /^\s*where\s+is\s+(?:the\s+[a-z]+\s+)?`([^`]+)`(?:\s+of\s+the\s+class\s+`[^`]+`)?\s+(used|called|raised|imported)\s*\?\s*$/i;
+const ASKS = /^\s*where\s+is\s+(?:the\s+[a-z]+\s+)?`([^`]+)`(?:\s+of\s+the\s+class\s+`([^`]+)`)?\s+(used|called|raised|imported)\s*\?\s*$/i;
 const EXTENDS = /^\s*which\s+classes\s+extend\s+(?:the\s+[a-z]+\s+)?`([^`]+)`\s*\?\s*$/i;
 const KIND = { used: 'use', called: 'call', raised: 'raise', imported: 'import' } as const;
 // A class head naming bases: `class Y(A, B):`, `class Y extends A implements B {`, `interface Y extends A`.
@@ -38,9 +40,11 @@ export const USES_PER_BLOCK = 12;
 export function usesQuestion(question: string): UsesQuestion | null {
   const m = ASKS.exec(question);
   const sub = m ? null : EXTENDS.exec(question);
-  const name = (m ?? sub)?.[1]?.trim().split(/[.#:]/).pop();
+  const parts = (m ?? sub)?.[1]?.trim().split(/[.#:]+/) ?? [];
+  const name = parts.pop();
   if (!name) return null;
-  return { name, kind: m ? KIND[m[2]!.toLowerCase() as keyof typeof KIND] : 'extend' };
+  const owner = m?.[2]?.trim() ?? parts.pop();
+  return { name, kind: m ? KIND[m[3]!.toLowerCase() as keyof typeof KIND] : 'extend', ...(owner ? { owner } : {}) };
 }
 
 /** Whether a use is of the kind asked for (every use is, when any use is asked for). */
