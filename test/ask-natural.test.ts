@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { interpretQuestion, referencesTitle } from '../src/core/ask/index.js';
 import { UserError, type AskResult } from '../src/core/types.js';
-import { shippedEngine, type ShippedEngine } from './support/shipped.js';
+import { shippedEngine, withShippedEngine, type ShippedEngine } from './support/shipped.js';
 
 test('questions in plain words are read as the forms the engine answers', () => {
   const cases: Array<[string, string]> = [
@@ -310,8 +310,7 @@ test('every use in the workspace is found, past what recall ranks; past what the
   for (let i = 0; i < 60; i++) files[`src/a/d${i}.ts`] = `export const sendevent = ${i};\n`;
   for (let i = 0; i < 40; i++) files[`src/handlers/h${i}.ts`] = `import { sendEvent } from '../events';\n\nexport function handle${i}(): void {\n  sendEvent('h${i}');\n}\n`;
   for (let i = 0; i < 120; i++) files[`src/views/v${i}.ts`] = `import { track } from '../events';\n\nexport function view${i}(): void {\n  track('v${i}');\n}\n`;
-  const many = await shippedEngine(files);
-  try {
+  await withShippedEngine(files, async (many) => {
     // More blocks use sendEvent than recall ranks for a uses question (USES_RECALLED): all are read.
     const sent = await many.ask('who calls sendEvent?');
     const places = sent.citations.map((c) => `${c.path}:${c.startLine}`);
@@ -338,9 +337,7 @@ test('every use in the workspace is found, past what recall ranks; past what the
     assert.deepEqual(sent.references?.map((r) => `${r.path}:${r.startLine}`).sort(), expected.sort());
     // Other questions have none.
     assert.equal((await many.ask('where is track defined?')).references, undefined);
-  } finally {
-    await many.close();
-  }
+  });
 });
 
 test('a name too long to be one index term is found in every file that uses it', async () => {
@@ -348,36 +345,30 @@ test('a name too long to be one index term is found in every file that uses it',
   const files: Record<string, string> = { 'lib/ast.js': `function ${long}(node) {\n  return node.range[0] > 0;\n}\nmodule.exports = { ${long} };\n` };
   // More callers than recall's candidates for a uses question (USES_RECALLED).
   for (let i = 0; i < 40; i++) files[`lib/rules/r${i}.js`] = `const { ${long} } = require('../ast');\n\nfunction check${i}(node) {\n  return ${long}(node);\n}\n`;
-  const own = await shippedEngine(files);
-  try {
+  await withShippedEngine(files, async (own) => {
     const r = await own.ask(`who calls ${long}?`);
     assert.deepEqual(
       (r.references ?? []).map((x) => `${x.path}:${x.startLine}`),
       // The export names it too: a reference.
       ['lib/ast.js:4', ...Array.from({ length: 40 }, (_, i) => `lib/rules/r${i}.js:4`).sort()],
     );
-  } finally {
-    await own.close();
-  }
+  });
 });
 
 test("a method asked with its class lists its uses in files that name the class first", async () => {
-  const own = await shippedEngine({
+  await withShippedEngine({
     'net/pool.py': 'class Pool:\n    def close(self):\n        self.closed = True\n\n    def reset(self):\n        self.close()\n',
     'net/app.py': 'from .pool import Pool\n\n\ndef shutdown(pool: Pool):\n    pool.close()\n',
     'aaa/logs.py': 'def end(handler):\n    handler.close()\n',
     'io/files.py': 'def finish(f):\n    f.close()\n',
-  });
-  try {
+  }, async (own) => {
     const r = await own.ask('who calls the close method of the Pool class?');
     assert.deepEqual(
       (r.references ?? []).map((x) => `${x.path}:${x.startLine}${x.namesClass ? ' (names Pool)' : ''}`),
       ['net/app.py:5 (names Pool)', 'net/pool.py:6 (names Pool)', 'aaa/logs.py:2', 'io/files.py:2'],
     );
     assert.equal(referencesTitle(r.references ?? []), 'All 4 uses found, in 4 files (the 2 in files that name its class first)');
-  } finally {
-    await own.close();
-  }
+  });
 });
 
 test('imports and subclasses are their own kinds of use', async () => {
@@ -420,24 +411,21 @@ test('a name the workspace imports but does not define is not answered with its 
 });
 
 test('a definition in a shape of its own is a place; a line that only calls the name is not', async () => {
-  const own = await shippedEngine({
+  await withShippedEngine({
     'lib/parse.js': "'use strict';\n\nexports.parseThing = function (text) {\n  return text.split(',');\n};\n",
     'lib/obj.js': 'const handlers = {\n  onClick: function (e) {\n    return e;\n  },\n};\nmodule.exports = handlers;\n',
     'lib/use.js': "const { parseThing } = require('./parse');\n\nfunction run(t) {\n  return toUnits(parseThing(t));\n}\n",
-  });
-  try {
+  }, async (own) => {
     assert.equal((await own.ask('where is parseThing defined?')).answer, 'lib/parse.js:3');
     assert.equal((await own.ask('where is onClick defined?')).answer, 'lib/obj.js:2');
     const called = await own.ask('where is toUnits defined?');
     assert.equal(called.confidence, 'evidence', called.answer);
     assert.equal(called.answer, 'Not sure (low confidence): the closest evidence is lib/use.js:4: return toUnits(parseThing(t));');
-  } finally {
-    await own.close();
-  }
+  });
 });
 
 test("the reader's span for a question in words no form reads is evidence, not an answer, unless it places a word asked", async () => {
-  const own = await shippedEngine({
+  await withShippedEngine({
     'stats.py': [
       'def count_lines(path):',
       '    """Counts the lines of a file."""',
@@ -455,8 +443,7 @@ test("the reader's span for a question in words no form reads is evidence, not a
       'def tally(values):',
       '    return sum(values)',
     ].join('\n'),
-  });
-  try {
+  }, async (own) => {
     // The reader's spans here are `numlines` and `def is_package`, stated as sure before.
     for (const [q, line] of [['numlines = ?', 'stats.py:3: numlines = 0'], ['tell me what is_package is about', 'stats.py:10: def is_package(name):']] as const) {
       const r = await own.ask(q);
@@ -469,9 +456,7 @@ test("the reader's span for a question in words no form reads is evidence, not a
     assert.equal(placed.interpreted, undefined, 'a wording no form reads');
     assert.equal(placed.confidence, 'answer', placed.answer);
     assert.deepEqual(placed.citations, [{ path: 'stats.py', startLine: 14, endLine: 14 }]);
-  } finally {
-    await own.close();
-  }
+  });
 });
 
 test("a function's parameters are its head as written; a class's, its constructor's; overloads, each", async () => {
@@ -481,7 +466,7 @@ test("a function's parameters are its head as written; a class's, its constructo
   assert.deepEqual(pool.citations, [{ path: 'db/pool.py', startLine: 20, endLine: 20 }]);
   assert.equal((await ask('how do I call open_connection?')).answer, '`open_connection` (db/connect.py:4): def open_connection(host, timeout, retries=3)');
   // A class whose constructor is a block of its own (a long doc comment and body between them).
-  const big = await shippedEngine({
+  await withShippedEngine({
     'lib/store.js': [
       'class BigStore {',
       ...Array.from({ length: 30 }, (_, i) => `  /**\n   * Reads entry ${i} from the disk cache and the remote mirror.\n   */\n  read${i}(key) {\n    return this.cache.get(key + ${i}) ?? this.mirror.fetch(key, ${i});\n  }\n`),
@@ -494,8 +479,7 @@ test("a function's parameters are its head as written; a class's, its constructo
       '}',
     ].join('\n'),
     'lib/plain.js': 'class Plain extends Base {\n  run() {\n    return 1;\n  }\n}\n',
-  });
-  try {
+  }, async (big) => {
     const head = await big.engine.inspect('lib/store.js:1');
     const ctor = await big.engine.inspect('lib/store.js:215');
     assert.notEqual(head.id, ctor.id, 'the constructor is not in the block of the class head');
@@ -503,9 +487,7 @@ test("a function's parameters are its head as written; a class's, its constructo
     assert.equal(r.answer, '`BigStore` (lib/store.js:215): constructor(root, { size = 64, mirror = null } = {})', r.answer);
     // A whole class read with no constructor in it declares none.
     assert.equal((await big.ask('what arguments does Plain take?')).answer, '`Plain` (lib/plain.js:1): class Plain extends Base (declares no constructor)');
-  } finally {
-    await big.close();
-  }
+  });
   assert.equal(
     (await ask('signature of pick')).answer,
     '`pick` (web/pick.ts:2): export function pick<T>(xs: T[]): T; export function pick<T>(xs: T[], n: number): T[]; export function pick<T>(xs: T[], n?: number): T | T[]',
@@ -513,23 +495,20 @@ test("a function's parameters are its head as written; a class's, its constructo
 });
 
 test("what a function returns: its declared type, an arrow's expression, its own return statements (not a nested function's)", async () => {
-  const own = await shippedEngine({
+  await withShippedEngine({
     'a.py': 'def parse(text: str) -> dict:\n    if not text:\n        return {}\n    def helper(x):\n        return x * 2\n    items = [helper(t) for t in text]\n    return dict(items)\n',
     'b.ts': 'export async function fetchAll(\n  urls: string[],\n): Promise<Response[]> {\n  const out = urls.map((u) => {\n    return fetch(u);\n  });\n  return Promise.all(out);\n}\n\nexport const double = (x: number) => x * 2;\n',
-  });
-  try {
+  }, async (own) => {
     const parse = await own.ask('what does parse return?');
     assert.equal(parse.answer, '`parse` (a.py:1) is declared to return `dict`; returns: `{}` (a.py:3), `dict(items)` (a.py:7)');
     assert.deepEqual(parse.citations, [{ path: 'a.py', startLine: 1, endLine: 7 }]);
     assert.equal((await own.ask('what is the return type of fetchAll')).answer, '`fetchAll` (b.ts:1) is declared to return `Promise<Response[]>`; returns: `Promise.all(out)` (b.ts:7)');
     assert.equal((await own.ask('what does double return?')).answer, '`double` (b.ts:10) returns `x * 2`');
-  } finally {
-    await own.close();
-  }
+  });
 });
 
 test('an undocumented class is shown by the members it defines, as evidence; a documented one adds them to how it works', async () => {
-  const own = await shippedEngine({
+  await withShippedEngine({
     'web/cart.ts': [
       'export class Cart {',
       '  private items: string[] = [];',
@@ -550,15 +529,12 @@ test('an undocumented class is shown by the members it defines, as evidence; a d
       '  }',
       '}',
     ].join('\n'),
-  });
-  try {
+  }, async (own) => {
     const cart = await own.ask('what does Cart do?');
     assert.equal(cart.confidence, 'evidence', cart.answer);
     assert.equal(cart.answer, '`Cart` (web/cart.ts:1) has no documentation; it defines `add`, `remove` (in the lines read).');
     assert.equal((await own.ask('how does Offers work?')).answer, '`Offers` (web/cart.ts:14): A list of what is on sale this week. It defines `list` (in the lines read).');
-  } finally {
-    await own.close();
-  }
+  });
 });
 
 test('how a name works: its documentation and the functions its body calls; a class, its documentation and members', async () => {

@@ -204,8 +204,9 @@ export interface AskResult {
   answer: string;
   citations: Citation[];
   /**
-   * A uses question ("who calls X"): every line that uses X in the blocks read, in path and
-   * line order (at most REFERENCES_MAX), also those past what the working memory holds.
+   * A uses question ("who calls X"): every line that uses X in the blocks that mention it and
+   * those read, also past what the working memory holds; in path and line order (a method asked
+   * with its class: those in files naming the class first), at most REFERENCES_MAX.
    */
   references?: Reference[];
   steps: TraceEvent[];

@@ -41,3 +41,13 @@ export async function shippedEngine(files: Record<string, string>): Promise<Ship
     },
   };
 }
+
+/** Runs `use` with a shipped engine over `files`, closed afterwards whatever happens. */
+export async function withShippedEngine<T>(files: Record<string, string>, use: (shipped: ShippedEngine) => Promise<T>): Promise<T> {
+  const shipped = await shippedEngine(files);
+  try {
+    return await use(shipped);
+  } finally {
+    await shipped.close();
+  }
+}

@@ -4,7 +4,7 @@
 // ("Where is the class `LineStart` defined?"). A question is rewritten only when one form
 // matches it whole: a partial guess would steer the gate and the reasoner wrong, so anything
 // else is left as the user wrote it.
-import { CODE_SHAPED, escapeRegExp, STOP_WORDS } from '../compress/identifiers.js';
+import { CODE_SHAPED, escapeRegExp, STOP_WORDS, WORD } from '../compress/identifiers.js';
 
 /** The form a question was read as, and its rewording (the question itself when no form matched). */
 export interface Interpreted {
@@ -194,7 +194,7 @@ export function interpretQuestion(question: string): Interpreted {
 /** Words a question may have at most to be read by its cue words alone. */
 const CUED_WORDS = 9;
 /** Words of a default question that ask, and do not name a parameter. */
-const ASKING_WORDS = new RegExp(String.raw`^(?:defaults?|value|values|by|${PARAM_WORD.replace(/^\(\?:|\)$/g, '')}|parameters|params|arguments|args|options|${KINDS})$`, 'i');
+const ASKING_WORDS = new RegExp(String.raw`^(?:defaults?|values?|by|${PARAM_WORD}|parameters|params|arguments|args|options|${KINDS})$`, 'i');
 // Cue words of each form, checked in this order; a question asking how, why or whether is none of them.
 const NOT_CUED = /^(?:how|why|should|can|could|would|is|are|does|do)\b|\b(?:how|why|should)\b/i;
 /** The forms cue words may read ("how" questions are never cued, so no overview). */
@@ -258,15 +258,10 @@ function codeNames(q: string): Name[] {
   return out;
 }
 
-/**
- * Which of two names is the parameter and which its function, by the surest sign: the function
- * follows "in" or "of", else ends the question after "for", else is possessive ("f's p"); with no
- * sign either way, the first name is the function's ("f: default for p").
- */
 /** The one plain word of a default question besides its code name and the words of asking, if it has exactly one. */
 function plainWord(q: string, named: Name): Name | null {
   const asked = new Set([named.name, named.owner].filter(Boolean).map((w) => w!.toLowerCase()));
-  const words = (q.match(/[\p{L}_$][\p{L}\p{N}_$]*/gu) ?? []).filter((w) => {
+  const words = (q.match(WORD) ?? []).filter((w) => {
     const low = w.toLowerCase();
     return !asked.has(low) && !STOP_WORDS.has(low) && !ASKING_WORDS.test(w) && !CODE_SHAPED.test(w);
   });
@@ -277,6 +272,11 @@ function fullName(n: Name): string {
   return n.owner ? `${n.owner}.${n.name}` : n.name;
 }
 
+/**
+ * Which of two names is the parameter and which its function, by the surest sign: the function
+ * follows "in" or "of", else ends the question after "for", else is possessive ("f's p"); with no
+ * sign either way, the first name is the function's ("f: default for p").
+ */
 function parameterAndFunction(q: string, names: readonly Name[]): [Name, Name] {
   const [a, b] = names as [Name, Name];
   const sign = (n: Name): number => {
