@@ -521,6 +521,40 @@ def load_model(run: Path) -> CompressorModel:
     return model.eval()
 
 
+def run_from_onnx(folder: Path, out: Path) -> dict:
+    """A run folder (train.json with the card's keep threshold + model.pt) holding the weights of a
+    shipped compressor's ONNX, so joint RL can start from it when its training run is not at hand."""
+    from .publish import weights_from_onnx
+    cfg = json.loads((folder / "config.json").read_text())
+    onnx_file = folder / "onnx" / "model.onnx"
+    arch = {k: cfg[k] for k in ("vocab_size", "d_model", "layers", "heads", "ff", "max_len", "dim")}
+    errors = []
+    for newline_id in (0, cfg.get("newline_token", 0)):  # line pooling or not: the file's weights say
+        c = CompressorConfig(**arch, newline_id=newline_id)
+        model = CompressorModel(c)
+        try:
+            model.load_state_dict(weights_from_onnx(model, onnx_file))
+            break
+        except ValueError as e:
+            errors.append(str(e))
+    else:
+        raise ValueError(f"{onnx_file} is not an Engram compressor: {'; '.join(errors)}")
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(11, c.vocab_size, (2, 40), generator=g).numpy()
+    mask = np.ones_like(ids)
+    mask[1, 30:] = 0
+    (k1, e1), (k2, e2) = torch_forward(model.eval())(ids, mask), onnx_forward(onnx_file)(ids, mask)
+    gap = max(float(np.abs(k1 - k2)[mask.astype(bool)].max()), float(np.abs(e1 - e2).max()))
+    if gap > 1e-4:
+        raise ValueError(f"weights read back from {onnx_file} give other outputs (max |delta| {gap:.3g})")
+    out.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), out / "model.pt")
+    info = {"config": asdict(c), "from_onnx": str(onnx_file), "version": folder.name, "steps": 0,
+            "keep_threshold": cfg["keep_threshold"], "onnx_max_abs_diff": gap}
+    (out / "train.json").write_text(json.dumps(info, indent=1) + "\n")
+    return info
+
+
 # ---------------------------------------------------------------- evaluation
 
 
@@ -814,6 +848,9 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--keep-weight", type=float, default=1.0, help="weight of the keep loss against InfoNCE")
     t.add_argument("--init", type=Path, default=None, help="start a fresh run from this run's weights")
     t.add_argument("--line-pool", action="store_true", help="add line pooling after each layer (CompressorConfig)")
+    o = sub.add_parser("from-onnx", help="a run folder with the weights of a shipped compressor (to start joint RL from)")
+    o.add_argument("--model", type=Path, required=True, help="a shipped compressor folder, e.g. ../models/engram-compressor-0.1.0")
+    o.add_argument("--out", type=Path, required=True)
     e = sub.add_parser("eval", help="threshold on validation, figures on test")
     e.add_argument("--data", type=Path, default=Path(".data/compressor"))
     e.add_argument("--run", type=Path, default=Path(".data/compressor/run"))
@@ -834,6 +871,11 @@ def main(argv: list[str] | None = None) -> int:
                                newline_id=ReaderEncoder(DEFAULT_TOKENIZER).nl if a.line_pool else 0)
         res = train(a.data, a.out, cfg, a.budget_s, a.epochs, a.batch_size, a.lr, a.seed, a.device,
                     keep_windows=a.keep_windows, keep_weight=a.keep_weight, init=a.init)
+    elif a.cmd == "from-onnx":
+        try:
+            res = run_from_onnx(a.model, a.out)
+        except (OSError, KeyError, ValueError) as e:
+            raise SystemExit(f"compressor from-onnx: {e}")
     elif a.cmd == "eval":
         res = evaluate(a.data, a.run)
     else:

@@ -44,8 +44,8 @@ from .blocks import chunk_file
 from .publish import update_manifest
 from .qa.feedback import FeedbackData, _read_record, feedback_records
 from .reader import (F_BLOCK, F_KEEP, F_SPAN, MAX_SPAN, Packed, ReaderEncoder, Window, config_of, evaluate,
-                     find_in_line, load_model, normalize, onnx_forward, run_windows, score_rows, span_text,
-                     span_tokens, torch_forward, train)
+                     find_in_line, load_model, normalize, onnx_forward, onnx_gap, run_from_onnx, run_windows, score_rows,
+                     span_text, span_tokens, torch_forward, train)
 from .reader_publish import _qrow, _row, model_card, publish_reader
 
 LOW_CONFIDENCE = "Not sure (low confidence)"  # src/core/reason/extractive.ts: evidence, not an answer
@@ -378,18 +378,6 @@ def _has_weights(run: Path) -> bool:
     return (run / "model.pt").exists() or any(run.glob("model.part*.pt"))
 
 
-def onnx_gap(run: Path, forward) -> float:
-    """Max |Δ| between a run's PyTorch outputs and an ONNX forward on the same random windows."""
-    model = load_model(run)
-    g = torch.Generator().manual_seed(0)
-    ids = torch.randint(11, model.config.vocab_size, (2, 40), generator=g).numpy()
-    mask = np.ones_like(ids)
-    mask[1, 30:] = 0
-    keep = mask.astype(bool)
-    a, b = torch_forward(model, torch.device("cpu"))(ids, mask), forward(ids, mask)
-    return max(float(np.abs((x[keep] - y[keep]) if x.ndim == 2 else (x - y)).max()) for x, y in zip(a, b))
-
-
 def find_base_run(base: Path, data: Path, base_run: Path | None, log=_say) -> tuple[Path, float]:
     """The training run whose weights are the base's ONNX: `base_run` if given (checked), else the
     run the base's finetune.json names, else any run under DATA/reader*/ or DATA/finetune/ whose
@@ -423,8 +411,15 @@ def find_base_run(base: Path, data: Path, base_run: Path | None, log=_say) -> tu
         if gap <= 1e-3:
             log(f"base weights: {run} (outputs match {base.name}'s ONNX within {gap:.1e})")
             return run, gap
-    raise FinetuneError(f"no training run under {data}/reader*/ or {data}/finetune/ matches {base}'s ONNX: "
-                        "pass --base-run DIR (a run folder with train.json and model.pt or model.part*.pt)")
+    # A fresh checkout has the shipped model and none of its runs: its weights are read back from the ONNX.
+    run = data / "finetune" / f"from-onnx-{base.name}"
+    try:
+        gap = run_from_onnx(base, run)["onnx_max_abs_diff"]
+    except (OSError, KeyError, ValueError) as e:
+        raise FinetuneError(f"no training run under {data}/reader*/ or {data}/finetune/ matches {base}'s ONNX, and "
+                            f"its weights could not be read back from it ({e}): pass --base-run DIR") from e
+    log(f"base weights: read back from {base.name}'s ONNX into {run} (outputs match within {gap:.1e})")
+    return run, gap
 
 
 def find_heldout(base: Path, base_run: Path, data: Path, heldout: Path | None) -> Path:

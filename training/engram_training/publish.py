@@ -72,6 +72,40 @@ def export_encoder_onnx(model: torch.nn.Module, onnx_dir: Path, outputs: list[st
     return out
 
 
+def weights_from_onnx(model: torch.nn.Module, path: Path) -> dict[str, torch.Tensor]:
+    """`model`'s state dict read back from an ONNX file that a model of the same architecture
+    exported (export_encoder_onnx), so training can start from a shipped model whose run is gone.
+    Named initializers are taken as they are; a Linear weight that the exporter stored as an
+    anonymous, transposed MatMul constant is named by the bias that its MatMul's output is added to."""
+    import onnx
+    from onnx import numpy_helper
+    graph = onnx.load(str(path)).graph
+    inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    added_to: dict[str, list[str]] = {}
+    for node in graph.node:
+        if node.op_type == "Add":
+            for i in node.input:
+                added_to.setdefault(i, []).extend(x for x in node.input if x != i)
+    want = model.state_dict()
+    weights = dict(inits)
+    for node in graph.node:
+        if node.op_type != "MatMul" or node.input[1] not in inits or node.input[1] in want:
+            continue
+        biases = [b for b in added_to.get(node.output[0], []) if b.endswith(".bias") and b in inits]
+        if len(biases) != 1:
+            raise ValueError(f"{path}: cannot tell which layer the MatMul weight {node.input[1]} belongs to")
+        weights[biases[0][: -len("bias")] + "weight"] = inits[node.input[1]].T
+    state = {}
+    for name, ref in want.items():
+        arr = weights.get(name)
+        if arr is None or tuple(arr.shape) != tuple(ref.shape):
+            found = "missing" if arr is None else f"shape {tuple(arr.shape)}"
+            raise ValueError(f"{path} does not hold this architecture: {name} {tuple(ref.shape)} is {found} "
+                             "(or the exporter stored it once with an equal tensor, as an untrained model's)")
+        state[name] = torch.from_numpy(np.array(arr, copy=True)).to(ref.dtype)
+    return state
+
+
 def export_classifier_onnx(model: torch.nn.Module, onnx_dir: Path, max_len: int, vocab: int) -> dict:
     """input_ids, attention_mask -> logits [B]; fp32 and int8 checked against PyTorch."""
     diffs = export_encoder_onnx(model, onnx_dir, ["logits"], set(), max_len, vocab)

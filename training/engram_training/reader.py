@@ -716,6 +716,36 @@ def load_model(run: Path, device: str = "cpu") -> ReaderModel:
     return model.to(pick_device(device)).eval()
 
 
+def run_from_onnx(folder: Path, out: Path) -> dict:
+    """A run folder (train.json + model.pt) holding the weights of a shipped reader's ONNX
+    (FOLDER/config.json, FOLDER/onnx/model.onnx), so RL and fine-tuning can start from a shipped
+    reader whose training run is not at hand. The recovered model is checked against the ONNX."""
+    from .publish import weights_from_onnx
+    cfg = json.loads((folder / "config.json").read_text())
+    onnx_file = folder / "onnx" / "model.onnx"
+    arch = {k: cfg[k] for k in ("vocab_size", "d_model", "layers", "heads", "ff", "max_len")}
+    errors = []
+    for features in (True, False):  # cards do not say; the file's weights do
+        c = ReaderConfig(**arch, features=features)
+        try:
+            state = weights_from_onnx(ReaderModel(c), onnx_file)
+            break
+        except ValueError as e:
+            errors.append(str(e))
+    else:
+        raise ValueError(f"{onnx_file} is not an Engram reader: {'; '.join(errors)}")
+    out.mkdir(parents=True, exist_ok=True)
+    torch.save(state, out / "model.pt")
+    info = {"config": asdict(c), "from_onnx": str(onnx_file), "version": folder.name, "steps": 0}
+    (out / "train.json").write_text(json.dumps(info, indent=1) + "\n")
+    gap = onnx_gap(out, onnx_forward(onnx_file))
+    if gap > 1e-4:
+        raise ValueError(f"weights read back from {onnx_file} give other outputs (max |delta| {gap:.3g})")
+    info["onnx_max_abs_diff"] = gap
+    (out / "train.json").write_text(json.dumps(info, indent=1) + "\n")
+    return info
+
+
 # ---------------------------------------------------------------- inference (mirrors extractive.ts)
 
 
@@ -815,6 +845,18 @@ def run_windows(windows: list[Window], forward, batch_size: int = 32, questions:
             out[i] = decode_window(windows[i], st[r, :n], en[r, :n], kp[r, :n], float(na[r]), names,
                                    not_answers=() if question_form(q) == "place" else names)
     return out
+
+
+def onnx_gap(run: Path, forward) -> float:
+    """Max |Δ| between a run's PyTorch outputs and an ONNX forward on the same random windows."""
+    model = load_model(run)
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(11, model.config.vocab_size, (2, 40), generator=g).numpy()
+    mask = np.ones_like(ids)
+    mask[1, 30:] = 0
+    keep = mask.astype(bool)
+    a, b = torch_forward(model, torch.device("cpu"))(ids, mask), forward(ids, mask)
+    return max(float(np.abs((x[keep] - y[keep]) if x.ndim == 2 else (x - y)).max()) for x, y in zip(a, b))
 
 
 def torch_forward(model: ReaderModel, dev: torch.device):
@@ -1030,6 +1072,9 @@ def main(argv: list[str] | None = None) -> int:
     h = sub.add_parser("shard", help="split RUN/model.pt into files under 14 MiB")
     h.add_argument("--run", type=Path, required=True)
     h.add_argument("--out", type=Path, required=True)
+    o = sub.add_parser("from-onnx", help="a run folder with the weights of a shipped reader (to start RL or fine-tuning from)")
+    o.add_argument("--model", type=Path, required=True, help="a shipped reader folder, e.g. ../models/reader-0.2.0")
+    o.add_argument("--out", type=Path, required=True)
     e = sub.add_parser("eval", help="span EM, no-answer accuracy, keep recall on held-out repositories")
     e.add_argument("--data", type=Path, default=Path(".data/reader"))
     e.add_argument("--run", type=Path, default=Path(".data/reader/run"))
@@ -1051,6 +1096,11 @@ def main(argv: list[str] | None = None) -> int:
                                init=a.init, warmup=a.warmup, tokenizer=a.tokenizer), indent=1))
     elif a.cmd == "shard":
         print(json.dumps([str(p) for p in save_shards(a.run, a.out)]))
+    elif a.cmd == "from-onnx":
+        try:
+            print(json.dumps(run_from_onnx(a.model, a.out), indent=1))
+        except (OSError, KeyError, ValueError) as e:
+            raise SystemExit(f"reader from-onnx: {e}")
     elif a.cmd == "eval":
         res = evaluate(a.data, a.run, a.tokenizer, device=a.device)
         (a.run / "eval.json").write_text(json.dumps(res, indent=1) + "\n")

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from engram_training.__main__ import main
-from engram_training.finetune import read_feedback_windows
+from engram_training.finetune import find_base_run, read_feedback_windows
 from engram_training.publish import sha256_file
 from engram_training.qa.__main__ import build_qa
 from engram_training.reader import (ReaderConfig, ReaderEncoder, build_data, eval_windows, load_model, onnx_forward,
@@ -197,6 +197,13 @@ def test_tiny_finetune_writes_a_new_version_beside_the_base(tmp_path: Path, caps
         assert line in card
     assert "Answer pairs (DPO): 1 counted, not used" in card and "Per question, as the engine answers" in card
     assert 0 <= entry["eval"]["finetune"]["test_base"]["question_accuracy"] <= 1
+
+    # A fresh checkout has the shipped model and none of its runs: the base's weights come back from its ONNX.
+    fresh = tmp_path / "fresh-data"
+    run0, gap = find_base_run(models / "reader-0.0.1", fresh, None, log=lambda m: None)
+    assert run0 == fresh / "finetune" / "from-onnx-reader-0.0.1" and gap < 1e-4
+    for name, t in load_model(run0).state_dict().items():
+        assert torch.equal(t, load_model(base_run).state_dict()[name]), name
 
     # never over an existing version
     assert main(argv + ["--version", "0.0.2"]) == 1
