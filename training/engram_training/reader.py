@@ -954,20 +954,29 @@ def question_form(question: str) -> str:
     return "value" if re.search(r"\bvalue of\b", question, re.I) else "other"
 
 
+def _answer_line(r: dict, p: dict) -> str | None:
+    """The window line the answer starts on; None when it cites a line outside the window (a
+    generative reasoner can)."""
+    k = p["answer"]["startLine"] - r["startLine"]
+    return r["lines"][k] if 0 <= k < len(r["lines"]) else None
+
+
 def answer_fit(r: dict, p: dict) -> float:
     """For a place or value question, the name prior of the answer's line (a definition of
     what the question names first); 0 otherwise. Mirrors answerFit in extractive.ts."""
     if question_form(r["question"]) == "other":
         return 0.0
-    return line_prior(r["lines"][p["answer"]["startLine"] - r["startLine"]], names_in(r["question"]), NAME_PENALTY,
-                      MENTION_PENALTY)
+    line = _answer_line(r, p)
+    return -math.inf if line is None else line_prior(line, names_in(r["question"]), NAME_PENALTY, MENTION_PENALTY)
 
 
 def located(r: dict, p: dict) -> bool:
     """A place question whose span sits on a line defining a name it asks about: the engine
     states that place whatever the thresholds (the definition is checked by its shape)."""
-    return (bool(p["answer"]) and question_form(r["question"]) == "place"
-            and defines_any(r["lines"][p["answer"]["startLine"] - r["startLine"]], names_in(r["question"])))
+    if not p["answer"] or question_form(r["question"]) != "place":
+        return False
+    line = _answer_line(r, p)
+    return line is not None and defines_any(line, names_in(r["question"]))
 
 
 def stated(r: dict, p: dict, th: dict) -> bool:

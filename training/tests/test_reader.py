@@ -168,6 +168,9 @@ def test_question_name_is_never_a_value_answer_and_definitions_locate(tmp_path: 
     th = {"no_answer": 0.5, "min_score": 0.0}
     sure = {**pred, "noAnswer": 0.1}
     assert stated(row, pred, th) and not stated({**row, "question": "Where is `OTHER` defined?"}, sure, th)
+    # an answer citing a line outside the window (a generative reasoner's) is never stated for a place or value
+    outside = {**sure, "answer": {**sure["answer"], "startLine": 99}}
+    assert not located(row, outside) and not stated(row, outside, th) and not stated({**row, "question": q}, outside, th)
     assert stated({**row, "question": q}, sure, th)
     assert stated({**row, "question": "Which function reads `OTHER`?"}, sure, th)
 

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# RL on a GPU machine, same code as on CPU, from the shipped models (their weights read back from
+# their ONNX, so no training run has to travel). Side by side on the one GPU:
+#   reader     the extractive reader alone (reader_rl train), then `reader eval` of it and of the base;
+#   joint      the reader with the learned compressor choosing what it reads (--joint-compressor);
+#   generative the Qwen2 decoder, supervised (only when GEN_DATA is given; its data is optional).
+# Everything but checkpoints comes back as OUT/runs.tgz.part-* (files under 15 MiB):
+#   cat OUT/runs.tgz.part-* | tar xzf - -C DIR
+# Usage (from the repo root): bash training/scripts/rl_gpu.sh READER_DATA OUT [BUDGET_S] [DEVICE] [GEN_DATA]
+set -euo pipefail
+data="$(realpath "${1:?reader data directory}")"
+out="$(realpath -m "${2:?output directory}")"
+budget="${3:-270}"
+device="${4:-cuda}"
+gen="${5:+$(realpath "$5")}"
+cd "$(dirname "$0")/.."
+runs="$(mktemp -d)"
+mkdir -p "$out"
+export PYTHONPATH="$PWD" PYTHONUNBUFFERED=1
+python3 -c 'import torch, onnx, onnxruntime, tokenizers; print("torch", torch.__version__, torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu")'
+python3 -m engram_training.reader from-onnx --model ../models/reader-0.2.0 --out "$runs/base" >/dev/null
+python3 -m engram_training.compressor from-onnx --model ../models/engram-compressor-0.1.0 --out "$runs/compressor" >/dev/null
+
+evaluate() {  # NAME: reader eval of runs/NAME, its log appended to runs/NAME.log
+  python3 -m engram_training.reader eval --data "$data" --run "$runs/$1" --device "$device" >/dev/null 2>>"$runs/$1.log"
+}
+rl() {  # NAME ARGS...: RL from the base into runs/NAME, then its evaluation
+  local name="$1"
+  shift
+  { python3 -m engram_training.reader_rl train --data "$data" --init "$runs/base" --out "$runs/$name" \
+      --budget-s "$budget" --steps 1000000 --device "$device" "$@" >"$runs/$name.log" 2>&1 && evaluate "$name"; } ||
+    echo "$name failed: $(tail -n 3 "$runs/$name.log")"
+}
+rl reader --windows 16 &
+rl joint --joint-compressor "$runs/compressor" --group 4 --windows 8 --eval-rows 64 &
+{ evaluate base || echo "base eval failed: $(tail -n 3 "$runs/base.log")"; } &
+if [ -n "$gen" ]; then
+  { python3 -m engram_training.generative train --data "$gen" --out "$runs/generative" --device "$device" \
+      --budget-s "$budget" --hidden 256 --layers 4 --intermediate 768 --batch-tokens 32768 --lr 0.002 \
+      >"$runs/generative.log" 2>&1 &&
+    python3 -m engram_training.generative eval --run "$runs/generative" --reader-data "$data" \
+      >>"$runs/generative.log" 2>&1; } || echo "generative failed: $(tail -n 3 "$runs/generative.log")" &
+fi
+wait
+
+for f in "$runs"/*.log; do echo "== $(basename "$f")"; { grep -v '^step ' "$f" || true; } | tail -n 4; done
+# The base comes back from the shipped ONNX; the joint run's reader read compressed windows, so only its
+# compressor and figures come back; checkpoints hold optimizer state.
+rm -f "$runs/base/model.pt" "$runs/joint/model.pt" "$runs/compressor/model.pt"
+tar czf - -C "$runs" --exclude 'ckpt.pt' . | split -b 15m - "$out/runs.tgz.part-"
+ls -la "$out"
