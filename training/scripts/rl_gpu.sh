@@ -2,11 +2,12 @@
 # RL on a GPU machine, same code as on CPU, from the shipped models (their weights read back from
 # their ONNX, so no training run has to travel). Side by side on the one GPU:
 #   reader     the extractive reader alone (reader_rl train), then `reader eval` of it and of the base;
+#   positives  the same with the answer on windows that hold it weighed over "not here";
 #   joint      the reader with the learned compressor choosing what it reads (--joint-compressor);
 #   generative the Qwen2 decoder, supervised (only when GEN_DATA is given; its data is optional).
 # Everything but checkpoints comes back as OUT/runs.tgz.part-* (files under 15 MiB):
 #   cat OUT/runs.tgz.part-* | tar xzf - -C DIR
-# Usage (from the repo root): bash training/scripts/rl_gpu.sh READER_DATA OUT [BUDGET_S] [DEVICE] [GEN_DATA]
+# Usage (from the repo root): [RL_ARGS=...] bash training/scripts/rl_gpu.sh READER_DATA OUT [BUDGET_S] [DEVICE] [GEN_DATA]
 set -euo pipefail
 data="$(realpath "${1:?reader data directory}")"
 out="$(realpath -m "${2:?output directory}")"
@@ -31,8 +32,13 @@ rl() {  # NAME ARGS...: RL from the base into runs/NAME, then its evaluation
       --budget-s "$budget" --steps 1000000 --device "$device" "$@" >"$runs/$name.log" 2>&1 && evaluate "$name"; } ||
     echo "$name failed: $(tail -n 3 "$runs/$name.log")"
 }
-rl reader --windows 16 &
-rl joint --joint-compressor "$runs/compressor" --group 4 --windows 8 --eval-rows 64 &
+# RL_ARGS (e.g. "--kl-coef 0.1 --lr 1e-5") goes to every variant. The first H100 run (defaults: KL 0.01,
+# lr 3e-5) drifted far from the base (KL 7 at the end) and the joint compressor learned to keep nothing;
+# `positives` weighs the answer on windows that hold it over "not here" and makes kept lines cheaper.
+read -r -a extra <<<"${RL_ARGS:-}"
+rl reader --windows 16 "${extra[@]}" &
+rl positives --windows 16 --w-not-here 0.3 --w-token-cost 0.05 "${extra[@]}" &
+rl joint --joint-compressor "$runs/compressor" --group 4 --windows 8 --eval-rows 64 --w-read-cost 0.05 --compressor-lr 3e-5 "${extra[@]}" &
 { evaluate base || echo "base eval failed: $(tail -n 3 "$runs/base.log")"; } &
 if [ -n "$gen" ]; then
   { python3 -m engram_training.generative train --data "$gen" --out "$runs/generative" --device "$device" \
