@@ -854,6 +854,9 @@ def main(argv: list[str] | None = None) -> int:
     e = sub.add_parser("eval", help="threshold on validation, figures on test")
     e.add_argument("--data", type=Path, default=Path(".data/compressor"))
     e.add_argument("--run", type=Path, default=Path(".data/compressor/run"))
+    e.add_argument("--threshold", type=float, default=None,
+                   help="keep logit threshold to score (default: the one keeping --keep-rate of validation tokens)")
+    e.add_argument("--keep-rate", type=float, default=KEEP_RATE)
     x = sub.add_parser("export", help="ONNX fp32+int8, config, tokenizer, card, manifest entry")
     x.add_argument("--data", type=Path, default=Path(".data/compressor"))
     x.add_argument("--run", type=Path, default=Path(".data/compressor/run"))
@@ -877,7 +880,7 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, KeyError, ValueError) as e:
             raise SystemExit(f"compressor from-onnx: {e}")
     elif a.cmd == "eval":
-        res = evaluate(a.data, a.run)
+        res = evaluate(a.data, a.run, threshold=a.threshold, keep_rate=a.keep_rate)
     else:
         res = publish(a.data, a.run, a.out, a.tokenizer_dir, None if a.no_manifest else a.manifest, a.version,
                       a.keep_rate)
