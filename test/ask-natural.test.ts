@@ -424,6 +424,25 @@ test('a definition in a shape of its own is a place; a line that only calls the 
   });
 });
 
+test("a module's default export is the name its file is named after: place, default, documentation, uses", async () => {
+  await withShippedEngine({
+    'lib/debounce.js': "'use strict';\n\n/**\n * Delays calls to fn until wait ms have passed since the last call.\n */\nmodule.exports = function (fn, wait = 100) {\n  let timer = null;\n  return (...args) => {\n    clearTimeout(timer);\n    timer = setTimeout(() => fn(...args), wait);\n  };\n};\n",
+    'lib/is-number/index.js': 'export default (value) => typeof value === "number";\n',
+    'lib/search.js': "const debounce = require('./debounce');\n\nfunction makeSearch(input, run) {\n  return debounce(() => run(input.value), 250);\n}\n\nmodule.exports = { makeSearch };\n",
+    'lib/sum.js': "import isNumber from './is-number';\n\nexport default function sum(xs) {\n  return xs.filter(isNumber).reduce((a, b) => a + b, 0);\n}\n",
+  }, async (own) => {
+    assert.equal((await own.ask('where is debounce defined?')).answer, 'lib/debounce.js:6');
+    assert.equal((await own.ask('where is isNumber defined?')).answer, 'lib/is-number/index.js:1');
+    const wait = await own.ask('what is the default value of wait in debounce?');
+    assert.deepEqual([wait.answer, wait.citations[0]?.startLine], ['100', 6]);
+    assert.match((await own.ask('what does debounce do?')).answer, /^`debounce` \(lib\/debounce\.js:6\): Delays calls to fn/);
+    // The default export's own line is its definition, not a use; `module.exports = { makeSearch }` names no default.
+    const uses = await own.ask('who calls debounce?');
+    assert.deepEqual(uses.references?.map((r) => `${r.path}:${r.startLine}`), ['lib/search.js:4']);
+    assert.notEqual((await own.ask('where is search defined?')).answer, 'lib/search.js:7');
+  });
+});
+
 test("the reader's span for a question in words no form reads is evidence, not an answer, unless it places a word asked", async () => {
   await withShippedEngine({
     'stats.py': [

@@ -182,6 +182,12 @@ test('definesAny tells a definition of a name from a use of it', async () => {
   assert.ok(definesAny('const $el = 1', ['$el']) && !definesAny('const a$el = 1', ['$el']));
   // A binding of what another file defines is no definition.
   assert.ok(!definesAny('const NormalModule = require("./NormalModule");', ['NormalModule']));
+  // A default export defines the name of its file (its folder's for an index file), and only there.
+  for (const line of ['module.exports = function (fn, wait = 100) {', 'exports = module.exports = async (a) => a;', 'export default class {', 'export default x => x * 2;'])
+    assert.ok(definesAny(line, ['debounce'], 'lib/debounce.js') && !definesAny(line, ['debounce']) && !definesAny(line, ['debounce'], 'lib/throttle.js'), line);
+  assert.ok(definesAny('export default (v) => typeof v === "number";', ['isNumber'], 'is-number/index.ts'));
+  for (const line of ['module.exports = { debounce };', 'module.exports = debounce;'])
+    assert.ok(!definesAny(line, ['debounce'], 'lib/debounce.js'), line);
 });
 
 test('a method head spread over lines defines its name; a call spread the same way does not', async () => {

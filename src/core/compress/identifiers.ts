@@ -139,21 +139,49 @@ const HEAD_END = /^\s*(?::[^;={}]*)?\{\s*$/;
  * Whether `line` defines one of `names` (not just uses it), by the shape every supported
  * language shares: declaration words then the name (`export const X`, `def x`, `class X`),
  * an assignment to the name (`X = 3`, `self.x: int = 3`), or a method head (`x(a, b) {`).
- * Mirrors defines_any in training/engram_training/names.py.
+ * Given the line's file, also its default export when the file is named after one of the
+ * names. Mirrors defines_any in training/engram_training/names.py (without files: the QA
+ * generator asks about named definitions only).
  */
-export function definesAny(line: string, names: readonly string[]): boolean {
-  return definer(names)(line);
+export function definesAny(line: string, names: readonly string[], path?: string): boolean {
+  return definer(names, path)(line);
 }
 
 /** A line test that, given the line's index among `lines`, also sees heads spread over lines. */
 export type LineDefiner = (line: string, at?: number, lines?: readonly string[]) => boolean;
 
+/** A function or class bound as a module's default export (`module.exports = function (`, `export default (a) =>`). */
+const DEFAULT_VALUE = String.raw`(?:async\s+)?(?:function\b|class\b|\(|[\p{L}_$][\p{L}\p{N}_$]*\s*=>)`;
+const DEFAULT_EXPORT = new RegExp(
+  String.raw`^\s*(?:exports\s*=\s*)?module\.exports\s*=\s*${DEFAULT_VALUE}|^\s*export\s+default\s+${DEFAULT_VALUE}`,
+  'u',
+);
+
+/**
+ * The name a module's importers give it by convention, compared without case, `-`, `_` and
+ * `.`: its file's stem (`lib/debounce.js`), or its folder's for an index file (`is-number/index.js`
+ * is `isNumber`).
+ */
+function moduleKey(path: string): string {
+  const parts = path.split(/[\\/]/);
+  let stem = (parts.pop() ?? '').replace(/\.[^.]*$/, '');
+  if (stem === 'index' && parts.length) stem = parts.pop()!;
+  return nameKey(stem);
+}
+
+function nameKey(name: string): string {
+  return name.replace(/[-_.]/g, '').toLowerCase();
+}
+
 /**
  * definesAny for many lines: the names' patterns compiled once. Given the line's index in
  * `lines` (as Array.some passes them), a method head spread over lines counts too: `x(` with
- * its parameters on the lines after it, up to `): T {` (`x(` then `a, b);` is a call).
+ * its parameters on the lines after it, up to `): T {` (`x(` then `a, b);` is a call). Given
+ * the lines' file, a default export defines the name its importers bind when the file is
+ * named after it: `module.exports = function (fn, wait)` in `debounce.js` is `debounce`
+ * (`const debounce = require('./debounce')`), which no line names.
  */
-export function definer(names: readonly string[]): LineDefiner {
+export function definer(names: readonly string[], path?: string): LineDefiner {
   const escaped = names.map(escapeRegExp);
   const patterns = escaped.flatMap((e) =>
     [
@@ -163,10 +191,13 @@ export function definer(names: readonly string[]): LineDefiner {
     ].map((p) => new RegExp(p, 'u')),
   );
   const opens = escaped.map((e) => new RegExp(String.raw`^\s*(?:${METHOD_WORDS}\s+)*${e}\s*(?:<[^()]*>)?\(`, 'u'));
+  const exported = path !== undefined && names.some((n) => nameKey(n) === moduleKey(path));
   // `const X = require("./X")` binds X to what another file defines.
   return (line, at, lines) =>
     !isImportLine(line) &&
-    (patterns.some((p) => p.test(line)) || (at !== undefined && lines !== undefined && opens.some((p) => p.test(line)) && spreadHead(lines, at)));
+    (patterns.some((p) => p.test(line)) ||
+      (exported && DEFAULT_EXPORT.test(line)) ||
+      (at !== undefined && lines !== undefined && opens.some((p) => p.test(line)) && spreadHead(lines, at)));
 }
 
 const IMPORT = /^\s*(?:import\b|from\s+\S+\s+import\b|export\s+(?:\*|\{[^}]*\})\s+from\b|(?:const|let|var)\s+.*=\s*require\s*\()/;

@@ -123,7 +123,7 @@ export function hopOf(line: string): string | null {
 export function stepChain(chain: ChainQuestion, memory: string, block: { path: string; startLine: number; text: string }): ChainStep | null {
   const lines = block.text.split('\n');
   const hops = chainSoFar(memory);
-  if (!hops.length) return enterFirst(chain.start, block, lines, headsOf(chain.start, lines));
+  if (!hops.length) return enterFirst(chain.start, block, lines, headsOf(chain.start, lines, block.path));
   const last = hops[hops.length - 1]!;
   // A long body spans blocks: the next one adds its calls to the hop's (`diff` in preact calls
   // `assign` 50 lines past the end of the block holding its head).
@@ -133,7 +133,7 @@ export function stepChain(chain: ChainQuestion, memory: string, block: { path: s
   // A hop entered at a head without calls (an overload signature, or a head that ends its block)
   // is followed into the block that continues it, or entered again at a later head.
   if (!last.calls.length && block.path === last.path) {
-    const again = enterFirst(last.name, block, lines, headsOf(last.name, lines));
+    const again = enterFirst(last.name, block, lines, headsOf(last.name, lines, block.path));
     const hop = again?.hop;
     // Only a later head (an overload's implementation comes after its signatures), and taken when
     // it has calls or its body may go on past this block's end (a signature, `...;`, has none).
@@ -150,7 +150,7 @@ export function stepChain(chain: ChainQuestion, memory: string, block: { path: s
     // A chain goes through top-level functions: not a class being constructed (`Foo(...)`), not a
     // method of some object that happens to share the name (`decoder.decode(`).
     const klass = new RegExp(String.raw`\bclass\s+${escapeRegExp(name)}(?![\p{L}\p{N}_$])`, 'u');
-    const heads = headsOf(name, lines).filter((i) => (indentOf(lines[i]!) === 0 || inModuleBranch(lines, i)) && !klass.test(lines[i]!) && functionHead(lines, i));
+    const heads = headsOf(name, lines, block.path).filter((i) => (indentOf(lines[i]!) === 0 || inModuleBranch(lines, i)) && !klass.test(lines[i]!) && functionHead(lines, i));
     if (!heads.length) continue;
     // The last head: TypeScript's overload signatures come before the implementation.
     if (hops.length === chain.hops) return { facts: [], answer: { name, path: block.path, line: block.startLine + heads[heads.length - 1]! } };
@@ -197,9 +197,9 @@ function insideBody(lines: readonly string[], indent: number): boolean {
   return indentOf(first) > indent || (CLOSER.test(first) && indentOf(first) === indent);
 }
 
-/** Lines of `lines` that define `name`. */
-function headsOf(name: string, lines: readonly string[]): number[] {
-  const defines = definer([name]);
+/** Lines of `lines` (of the file `path`) that define `name`. */
+function headsOf(name: string, lines: readonly string[], path: string): number[] {
+  const defines = definer([name], path);
   return lines.flatMap((l, i) => (defines(l, i, lines) ? [i] : []));
 }
 

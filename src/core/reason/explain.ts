@@ -63,9 +63,9 @@ function nameAsked(form: RegExp, question: string): ExplainQuestion | null {
  * overload signature may carry only a linter directive, its implementation the doc comment), else
  * the first; null when the block defines no such name.
  */
-export function explainedIn(asked: ExplainQuestion, block: { startLine: number; text: string }): Explained | null {
+export function explainedIn(asked: ExplainQuestion, block: { path?: string; startLine: number; text: string }): Explained | null {
   const lines = block.text.split('\n');
-  const defines = definer([asked.name]);
+  const defines = definer([asked.name], block.path);
   let first: Explained | null = null;
   for (let at = 0; at < lines.length; at++) {
     if (!defines(lines[at]!, at, lines)) continue;

@@ -483,7 +483,7 @@ function explainedLead(e: Explained | null, block: { path: string; startLine: nu
 /** A place question's lead: the block's line that defines a name the question asks about, else null. */
 function placeLead(names: readonly string[], block: { path: string; startLine: number; text: string }): Lead | null {
   const lines = block.text.split('\n');
-  const defines = definer(names);
+  const defines = definer(names, block.path);
   const at = lines.findIndex(defines);
   if (at < 0) return null;
   const name = names.find((n) => mentionsAny(lines[at]!, [n])) ?? names[0]!;
@@ -586,7 +586,7 @@ function leadOf(question: string, block: { path: string; startLine: number; text
   const place = questionForm(question) === 'place';
   const names = namesIn(question);
   // "where does debounce get defined?" names no code-shaped word: its plain words are what it places.
-  const located = place && definesAny(first, names.length ? names : placedWords(question));
+  const located = place && definesAny(first, names.length ? names : placedWords(question), block.path);
   // A place or value answer on a line that does not even say the name is evidence at most; so is
   // one on a line importing it (the definition is elsewhere: maybe outside the workspace), and a
   // place on a line that only uses it (a call), unless the line binds it in a shape the

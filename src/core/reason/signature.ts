@@ -35,9 +35,9 @@ export function signatureQuestion(question: string): SignatureQuestion | null {
  * not defined here); a class's constructor in a block of its own, when the chunker named the block
  * after it (`Pool.constructor`).
  */
-export function signaturesIn(asked: SignatureQuestion, block: { startLine: number; text: string; symbols?: readonly string[] }): Signature[] {
+export function signaturesIn(asked: SignatureQuestion, block: { path?: string; startLine: number; text: string; symbols?: readonly string[] }): Signature[] {
   const lines = block.text.split('\n');
-  const defines = definer([asked.name]);
+  const defines = definer([asked.name], block.path);
   const out: Signature[] = [];
   const constructs = (block.symbols ?? []).some((s) => /\.(?:constructor|__init__)$/.test(s) && s.slice(0, s.lastIndexOf('.')).split('.').pop() === asked.name);
   const c = constructs && !lines.some((l, i) => defines(l, i, lines)) ? constructorAt(lines) : -1;
@@ -109,9 +109,9 @@ export function returnsQuestion(question: string): ReturnsQuestion | null {
 }
 
 /** The asked function's returns as its last head in the block (an overload's implementation) declares and states them; null when it has no head here. */
-export function returnsIn(asked: ReturnsQuestion, block: { startLine: number; text: string }): Returned | null {
+export function returnsIn(asked: ReturnsQuestion, block: { path?: string; startLine: number; text: string }): Returned | null {
   const lines = block.text.split('\n');
-  const defines = definer([asked.name]);
+  const defines = definer([asked.name], block.path);
   const heads = lines.flatMap((l, i) => (defines(l, i, lines) ? [i] : []));
   const h = heads[heads.length - 1];
   if (h === undefined) return null;

@@ -55,9 +55,9 @@ export function usesAsAsked(asked: UsesQuestion, text: string): boolean {
 }
 
 /** The block's lines that use the asked name, in line order, at most `max`. */
-export function usesIn(asked: UsesQuestion, block: { startLine: number; text: string }, max = USES_PER_BLOCK): Use[] {
+export function usesIn(asked: UsesQuestion, block: { path?: string; startLine: number; text: string }, max = USES_PER_BLOCK): Use[] {
   const lines = block.text.split('\n');
-  const defines = definer([asked.name]);
+  const defines = definer([asked.name], block.path);
   const mention = new RegExp(escapeRegExp(asked.name));
   const out: Use[] = [];
   let inDocstring = false;

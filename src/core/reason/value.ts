@@ -50,12 +50,12 @@ export function constructorAt(lines: readonly string[], from = 0): number {
 }
 
 /** The value the block gives the asked name, read from its definition; null when the block has none. */
-export function valueIn(asked: ValueQuestion, block: { startLine: number; text: string }): ValueFound | null {
+export function valueIn(asked: ValueQuestion, block: { path?: string; startLine: number; text: string }): ValueFound | null {
   const lines = block.text.split('\n');
   const e = escapeRegExp(asked.name);
   if (asked.parameter || asked.fn) {
     // Without its function, any definition's head (a class's: its constructor's).
-    const head = asked.fn ? definer([asked.fn]) : (line: string) => headName(line) !== null;
+    const head = asked.fn ? definer([asked.fn], block.path) : (line: string) => headName(line) !== null;
     const param = new RegExp(String.raw`(?<![\p{L}\p{N}_$.])${e}\s*(?=[:=])`, 'u');
     for (let h = 0; h < lines.length; h++) {
       if (!head(lines[h]!, h, lines)) continue;
@@ -70,7 +70,7 @@ export function valueIn(asked: ValueQuestion, block: { startLine: number; text: 
     }
     return null;
   }
-  const defines = definer([asked.name]);
+  const defines = definer([asked.name], block.path);
   const assign = new RegExp(String.raw`(?<![\p{L}\p{N}_$])${e}\s*(?::\s*[^=]+)?=(?![=>])\s*`, 'u');
   for (let i = 0; i < lines.length; i++) {
     if (!defines(lines[i]!)) continue;
