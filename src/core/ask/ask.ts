@@ -421,7 +421,7 @@ class AskRun {
       if (out.length >= REFERENCES_MAX) break;
       const lines = await this.source.lines(b.path, b.startLine, b.endLine);
       if (!lines) continue;
-      for (const u of usesIn(asked, { startLine: b.startLine, text: lines.join('\n') }, REFERENCES_MAX - out.length)) {
+      for (const u of usesIn(asked, { path: b.path, startLine: b.startLine, text: lines.join('\n') }, REFERENCES_MAX - out.length)) {
         const key = `${b.path}:${u.line}`;
         if (seen.has(key)) continue;
         seen.add(key);
