@@ -183,7 +183,7 @@ test('definesAny tells a definition of a name from a use of it', async () => {
   // A binding of what another file defines is no definition.
   assert.ok(!definesAny('const NormalModule = require("./NormalModule");', ['NormalModule']));
   // A default export defines the name of its file (its folder's for an index file), and only there.
-  for (const line of ['module.exports = function (fn, wait = 100) {', 'exports = module.exports = async (a) => a;', 'export default class {', 'export default x => x * 2;'])
+  for (const line of ['module.exports = function (fn, wait = 100) {', 'exports = module.exports = async (a) => a;', 'export default class {', 'export default x => x * 2;', 'module.exports = {'])
     assert.ok(definesAny(line, ['debounce'], 'lib/debounce.js') && !definesAny(line, ['debounce']) && !definesAny(line, ['debounce'], 'lib/throttle.js'), line);
   assert.ok(definesAny('export default (v) => typeof v === "number";', ['isNumber'], 'is-number/index.ts'));
   for (const line of ['module.exports = { debounce };', 'module.exports = debounce;'])

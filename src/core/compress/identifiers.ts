@@ -150,8 +150,12 @@ export function definesAny(line: string, names: readonly string[], path?: string
 /** A line test that, given the line's index among `lines`, also sees heads spread over lines. */
 export type LineDefiner = (line: string, at?: number, lines?: readonly string[]) => boolean;
 
-/** A function or class bound as a module's default export (`module.exports = function (`, `export default (a) =>`). */
-const DEFAULT_VALUE = String.raw`(?:async\s+)?(?:function\b|class\b|\(|[\p{L}_$][\p{L}\p{N}_$]*\s*=>)`;
+/**
+ * What a module's default export defines: a function or class (`module.exports = function (`,
+ * `export default (a) =>`), or an object literal written out over the lines after it (a config, an
+ * eslint rule); not `{ a, b }` on one line, which exports names defined elsewhere.
+ */
+const DEFAULT_VALUE = String.raw`(?:(?:async\s+)?(?:function\b|class\b|\(|[\p{L}_$][\p{L}\p{N}_$]*\s*=>)|\{\s*$)`;
 const DEFAULT_EXPORT = new RegExp(
   String.raw`^\s*(?:exports\s*=\s*)?module\.exports\s*=\s*${DEFAULT_VALUE}|^\s*export\s+default\s+${DEFAULT_VALUE}`,
   'u',
