@@ -98,6 +98,24 @@ def write_examples(data: Path, out: Path, tok_json: Path, th: dict, n: int = 12)
     (out / "examples.json").write_text(json.dumps({"dtype": "fp32", "examples": ex}, indent=1) + "\n")
 
 
+def _budget(info: dict) -> str:
+    """The card's training paragraph: a supervised run's (reader.train), an RL run's (reader_rl
+    train), or that the weights were read back from a shipped ONNX (reader from-onnx)."""
+    if "rl" in info:
+        rl, v = info["rl"], info["validation_reward"]
+        return (f"{info['method']} from `{info['init']}`: {info['steps']} steps of {rl['windows']} windows × {rl['group']} "
+                f"samples ({info['windows_seen']} windows), {info['seconds']:.0f} s on {info['device_name']}, AdamW lr "
+                f"{rl['lr']}, KL coefficient {rl['kl_coef']}, ratio clipped to [{1 - rl['clip_low']:.2f}, {1 + rl['clip_high']:.2f}], "
+                f"seed {rl['seed']}; reward weights {info['reward']}. Greedy reward on {v['before']['windows']} validation "
+                f"windows: {v['before']['greedy']['total']} before, {v['after']['greedy']['total']} after.\n")
+    if "from_onnx" in info:
+        return f"None here: the weights of {info['version']}, read back from `{info['from_onnx']}`.\n"
+    losses = ', '.join(f"{k} {v:.3f}" for k, v in (info.get('final_loss') or {}).items())
+    return (f"{info['steps']} steps of batch {info['batch_size']} ({info['examples_seen']} windows seen, {info['epochs_seen']} epochs),\n"
+            f"{info['seconds']:.0f} s on {info['device_name']}, AdamW lr {info['lr']}, cosine schedule, seed {info['seed']}.\n"
+            f"Final training losses: {losses}.\n{_status(info)}")
+
+
 def _status(info: dict) -> str:
     if info.get("epochs_seen", 0) >= 10:
         return ""
@@ -169,10 +187,7 @@ up to {stats.get('rename', {}).get('copies', 1)} more copies (each with probabil
 Training windows: {stats.get('train', {}).get('examples', '?')} ({stats.get('train', {}).get('positives', '?')} holding the answer).
 
 ## Training budget
-{info['steps']} steps of batch {info['batch_size']} ({info['examples_seen']} windows seen, {info['epochs_seen']} epochs),
-{info['seconds']:.0f} s on {info['device_name']}, AdamW lr {info['lr']}, cosine schedule, seed {info['seed']}.
-Final training losses: {', '.join(f"{k} {v:.3f}" for k, v in (info.get('final_loss') or {}).items())}.
-{_status(info)}
+{_budget(info)}
 
 ## Evaluation (held-out test repositories: esprima, rxjs, io-ts, tomli, pyparsing, six)
 Per window, each with its question (8K–128K contexts; no renaming). "Span EM" counts a

@@ -20,6 +20,7 @@ from engram_training.reader_rl import (Action, Compressed, Episode, JointConfig,
                                        compressor_inputs, episode_from_packed, group_advantages, joint_reward,
                                        mean_reward, reward, rl_step, train_rl)
 
+from engram_training.reader_publish import publish_reader
 from test_reader import _tokenizer, _toy_corpus
 
 
@@ -153,6 +154,11 @@ def test_rl_steps_raise_the_reward_and_keep_the_run_loadable(toy: dict, tmp_path
     res = evaluate(data, out, toy["tok"], device="cpu", limit=20)
     assert 0 <= res["validation"]["overall_em"] <= 1
     assert json.loads((out / "train.json").read_text())["config"]["d_model"] == 32
+    # and it exports like a supervised run, its card saying how it was trained
+    models = tmp_path / "models"
+    publish_reader(data, out, models / "reader-0.0.2", toy["tok"].parent, models / "manifest.json", "0.0.2", eval_limit=20)
+    card = (models / "reader-0.0.2" / "README.md").read_text()
+    assert "GRPO" in card and "3 steps of 4 windows × 4 samples" in card and "KL coefficient 0.01" in card
     with pytest.raises(SystemExit):  # other settings never train on this checkpoint
         train_rl(data, out, toy["run"], RLConfig(**{**cfg.__dict__, "lr": 1.0}), wt, device="cpu", tokenizer=toy["tok"],
                  log=lambda m: None)
