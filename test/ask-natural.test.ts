@@ -71,6 +71,11 @@ test('questions in plain words are read as the forms the engine answers', () => 
     ['where is the class Module defined?', 'Where is the class `Module` defined?'],
     // A codebase's own words for its functions.
     ['how does the retry operator work', 'How does the function `retry` work?'],
+    // a kebab-case name is a module's, said with its kind; without one, "built-in" stays a word
+    ['where is the no-unused-vars rule defined?', 'Where is the rule `no-unused-vars` defined?'],
+    ['which file defines the css-loader loader?', 'Where is the loader `css-loader` defined?'],
+    ['what does the no-unused-vars rule do?', 'What does the rule `no-unused-vars` do?'],
+    ['where is the built-in parser defined?', 'where is the built-in parser defined?'],
     ['who uses the cached decorator?', 'Where is the function `cached` used?'],
   ];
   for (const [asked, read] of cases) assert.equal(interpretQuestion(asked).question, read, asked);
@@ -440,6 +445,24 @@ test("a module's default export is the name its file is named after: place, defa
     const uses = await own.ask('who calls debounce?');
     assert.deepEqual(uses.references?.map((r) => `${r.path}:${r.startLine}`), ['lib/search.js:4']);
     assert.notEqual((await own.ask('where is search defined?')).answer, 'lib/search.js:7');
+  });
+});
+
+test('an eslint rule is its file: placed at its export, documented by its file comment, its methods no calls', async () => {
+  const rule = (doc: string, name: string): string =>
+    `/**\n * @fileoverview ${doc}\n */\n"use strict";\n\nconst astUtils = require("./utils/ast-utils");\n\n/** @type {import('../shared/types').Rule} */\nmodule.exports = {\n    meta: { type: "problem" },\n    create(context) {\n        return astUtils.visit(context, "${name}");\n    }\n};\n`;
+  await withShippedEngine({
+    'lib/rules/no-unused-vars.js': rule('Rule to flag declared but unused variables', 'no-unused-vars'),
+    'lib/rules/no-undef.js': rule('Rule to flag references to undeclared variables.', 'no-undef'),
+    'lib/linter.js': 'const rules = { "no-unused-vars": require("./rules/no-unused-vars"), "no-undef": require("./rules/no-undef") };\nmodule.exports = { rules };\n',
+  }, async (own) => {
+    assert.equal((await own.ask('where is the no-unused-vars rule defined?')).answer, 'lib/rules/no-unused-vars.js:9');
+    assert.equal((await own.ask('which file defines the no-undef rule?')).answer, 'lib/rules/no-undef.js:9');
+    const what = await own.ask('what does the no-unused-vars rule do?');
+    assert.equal(what.answer, '`no-unused-vars` (lib/rules/no-unused-vars.js:9): Rule to flag declared but unused variables');
+    assert.deepEqual(what.citations.map((c) => [c.startLine, c.endLine]), [[1, 9]]);
+    // `create(context) {` defines a method of the rule object; `astUtils.visit(...)` is a method call: no function is listed.
+    assert.doesNotMatch((await own.ask('how does the no-undef rule work?')).answer, /`create`/);
   });
 });
 

@@ -4,7 +4,7 @@
 // ("Where is the class `LineStart` defined?"). A question is rewritten only when one form
 // matches it whole: a partial guess would steer the gate and the reasoner wrong, so anything
 // else is left as the user wrote it.
-import { CODE_SHAPED, escapeRegExp, STOP_WORDS, WORD } from '../compress/identifiers.js';
+import { CODE_SHAPED, escapeRegExp, KEBAB_NAME, STOP_WORDS, WORD } from '../compress/identifiers.js';
 
 /** The form a question was read as, and its rewording (the question itself when no form matched). */
 export interface Interpreted {
@@ -15,9 +15,11 @@ export interface Interpreted {
 }
 
 const IDENT = String.raw`[\p{L}_$][\p{L}\p{N}_$]*`;
-// A name: in backticks, or an identifier, maybe qualified (`Class.method`, `mod::f`), maybe with `()`.
-const NAME = '(`[^`\\n]{1,200}`|' + String.raw`${IDENT}(?:(?:\.|::|#)${IDENT})*(?:\(\))?)`;
-const KINDS = 'function|method|class|constant|variable|interface|type|enum|struct|trait|module|component|hook|macro|constructor|property|field|exception|error|operator|decorator|helper';
+// A name: in backticks, or an identifier, maybe qualified (`Class.method`, `mod::f`), maybe with `()`,
+// or a kebab-case name (`no-unused-vars`), which only a kind word makes a name (nameOf).
+const NAME = '(`[^`\\n]{1,200}`|' + String.raw`${KEBAB_NAME.source.slice(1, -1)}|${IDENT}(?:(?:\.|::|#)${IDENT})*(?:\(\))?)`;
+const KINDS =
+  'function|method|class|constant|variable|interface|type|enum|struct|trait|module|component|hook|macro|constructor|property|field|exception|error|operator|decorator|helper|rule|loader|plugin|middleware|command';
 /** Kinds said in a codebase's own words that are functions to the engine ("the retry operator", "the cached decorator"). */
 const FUNCTION_KINDS: ReadonlySet<string> = new Set(['operator', 'decorator', 'helper']);
 const PLAIN_KIND = /^(?:function|method|class)$/u;
@@ -328,6 +330,8 @@ function nameOf(slot: string | undefined, kind: string | undefined, strength: St
   const quoted = slot.startsWith('`');
   const text = bare(slot);
   const parts = text.split(/\.|::|#/).filter(Boolean);
+  // A kebab-case name is a module's (a file's): an eslint rule, a webpack loader, said with its kind.
+  if (KEBAB_NAME.test(text)) return quoted || kind ? { name: text, ...(kind ? { kind } : {}) } : null;
   const name = parts.pop();
   if (!name || !new RegExp(`^${IDENT}$`, 'u').test(name)) return null;
   if (!quoted) {

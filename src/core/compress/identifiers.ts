@@ -47,6 +47,8 @@ export function stem(word: string): string {
 }
 
 const QUOTED = /`([^`\n]{1,200})`/g;
+/** A kebab-case name (`no-unused-vars`, `css-loader`): a file's, so a module's, not an identifier. */
+export const KEBAB_NAME = /^\p{Ll}[\p{Ll}\p{N}]*(?:-[\p{Ll}\p{N}]+)+$/u;
 const ONE_IDENTIFIER = /^\s*[\p{L}_$][\p{L}\p{N}_$]*\s*$/u;
 /** Keywords: never a name, even alone in backticks. Other stop words alone in backticks are (rxjs's `not`, `every`). */
 const KEYWORDS: ReadonlySet<string> = new Set(
@@ -63,6 +65,10 @@ export function namesIn(question: string): string[] {
   const out = new Set<string>();
   for (const m of question.matchAll(QUOTED)) {
     const quoted = m[1]!;
+    if (KEBAB_NAME.test(quoted)) {
+      out.add(quoted);
+      continue;
+    }
     for (const w of quoted.match(WORD) ?? []) {
       const low = w.toLowerCase();
       if (!STOP_WORDS.has(low) || (ONE_IDENTIFIER.test(quoted) && !KEYWORDS.has(low))) out.add(w);
@@ -160,6 +166,11 @@ const DEFAULT_EXPORT = new RegExp(
   String.raw`^\s*(?:exports\s*=\s*)?module\.exports\s*=\s*${DEFAULT_VALUE}|^\s*export\s+default\s+${DEFAULT_VALUE}`,
   'u',
 );
+
+/** Whether `line` binds its module's default export to a function, class or written-out object. */
+export function isDefaultExport(line: string): boolean {
+  return DEFAULT_EXPORT.test(line);
+}
 
 /**
  * The name a module's importers give it by convention, compared without case, `-`, `_` and

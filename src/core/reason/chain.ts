@@ -274,11 +274,17 @@ function calls(line: string, python: boolean, local: ReadonlySet<string> = new S
   if (COMMENT.test(line)) return [];
   // Not what strings and comments say (`// erase the type param (e.g. R)`), nor a nested definition's head.
   const code = codeOnly(line);
-  const out = [...code.matchAll(PLAIN)].flatMap((m) => (HEAD_WORD.test(code.slice(0, m.index)) || local.has(m[1]!) ? [] : [m[1]!]));
+  const head = python ? null : METHOD_HEAD.exec(code)?.indices?.[1]?.[0];
+  const out = [...code.matchAll(PLAIN)].flatMap((m) =>
+    HEAD_WORD.test(code.slice(0, m.index)) || m.index === head || local.has(m[1]!) ? [] : [m[1]!],
+  );
   if (python) for (const m of code.matchAll(MEMBER)) if (!SELF.has(m[1]!) && !local.has(m[1]!)) out.push(m[2]!);
   const language = python ? 'python' : 'other';
   return out.filter((n) => !NOT_CALLS[language].has(n) && !BUILTINS[language].has(n));
 }
+
+// A method's head in a class or an object literal (`create(context) {`, `async *walk(dir) {`): it defines its name.
+const METHOD_HEAD = /^\s*(?:async\s+)?\*?\s*([\p{L}_$][\p{L}\p{N}_$]*)\s*(?:<[^<>()]*>)?\s*\([^()]*\)\s*(?::[^{=]*)?\{/du;
 
 // A word that makes `name(` a definition's head, not a call: `def helper(`, `static create<T>(`.
 const HEAD_WORD = /(?:^|[\s(])(?:function\*?|def|async|static|public|private|protected|override|fn|func)\s+$/;

@@ -106,6 +106,21 @@ export function documentationOf(lines: readonly string[], i: number): Doc | null
   return below.lines.length ? below : null;
 }
 
+/** A JSDoc file tag (`@fileoverview Rule to flag ...`): its text is the module's summary. */
+const FILE_TAG = /^(\s*(?:\/\*\*?|\*)?\s*)@(?:fileoverview|overview|file|module)\b\s*/;
+
+/**
+ * The comment a file opens with (a `"use strict"` or shebang line may come first): it documents the
+ * module, so its default export (`module.exports = {` under a `@fileoverview`). Null without one.
+ */
+export function fileDocumentation(lines: readonly string[]): Doc | null {
+  let j = 0;
+  while (j < lines.length && (!lines[j]!.trim() || /^\s*(?:#!|["']use strict["'];?\s*$)/.test(lines[j]!))) j++;
+  let k = j;
+  while (k < lines.length && COMMENT.test(lines[k]!)) k++;
+  return k > j ? { from: j, lines: lines.slice(j, k).map((l) => l.replace(FILE_TAG, '$1')) } : null;
+}
+
 /** The comment lines right above line i (decorators between them and the head skipped). */
 function docAbove(lines: readonly string[], i: number): Doc {
   let j = i - 1;

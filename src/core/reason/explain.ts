@@ -3,9 +3,9 @@
 // docstring), cited at the definition. Without documentation there is only the definition to
 // show, and the answer says it is evidence, not an explanation. "How does X work?" adds the
 // functions its body calls (see the extractive reasoner's overview).
-import { definer } from '../compress/identifiers.js';
+import { definer, isDefaultExport } from '../compress/identifiers.js';
 import { indentOf } from './chain.js';
-import { documentationOf, headName } from './describe.js';
+import { documentationOf, fileDocumentation, headName } from './describe.js';
 
 export interface ExplainQuestion {
   name: string;
@@ -69,8 +69,13 @@ export function explainedIn(asked: ExplainQuestion, block: { path?: string; star
   let first: Explained | null = null;
   for (let at = 0; at < lines.length; at++) {
     if (!defines(lines[at]!, at, lines)) continue;
-    const doc = documentationOf(lines, at);
-    const summary = doc ? summaryOf(doc.lines) : null;
+    let doc = documentationOf(lines, at);
+    let summary = doc ? summaryOf(doc.lines) : null;
+    // A default export is documented by the comment its file opens with (`@fileoverview ...`).
+    if (!summary && block.startLine === 1 && isDefaultExport(lines[at]!)) {
+      doc = fileDocumentation(lines);
+      summary = doc ? summaryOf(doc.lines) : null;
+    }
     const from = doc ? Math.min(doc.from, at) : at;
     const to = doc ? Math.max(doc.from + doc.lines.length - 1, at) : at;
     const found = { name: asked.name, line: block.startLine + at, head: lines[at]!.trim(), summary, startLine: block.startLine + from, endLine: block.startLine + to, members: membersOf(lines, at) };
