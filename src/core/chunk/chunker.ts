@@ -8,6 +8,7 @@
 // cited source. One exception: a single line too long for the budget is cut into several
 // chunks that all have startLine = endLine = that line, each holding a part of it.
 import { Language, Parser, type Tree } from 'web-tree-sitter';
+import { isDefaultExport, moduleName } from '../compress/identifiers.js';
 import { sha256Hex, stableId } from '../hash.js';
 import { countTokens } from '../tokens.js';
 import { UserError, type Chunk } from '../types.js';
@@ -104,9 +105,15 @@ function parseAndCut(parser: Parser, text: string, L: Lines, budget: number, com
   }
 }
 
+/** Languages whose modules have a default export that importers name (`module.exports =`, `export default`). */
+const DEFAULT_EXPORTING: ReadonlySet<string> = new Set(['javascript', 'typescript', 'tsx']);
+
 function toChunks(path: string, lang: string, L: Lines, pieces: Piece[]): Chunk[] {
   const out: Chunk[] = [];
   const seen = new Set<string>();
+  // A default export is named by its file (`const debounce = require('./debounce')`): that name is its
+  // block's symbol, so the index's terms and recall's search by name find it.
+  const exported = DEFAULT_EXPORTING.has(lang) ? moduleName(path) : null;
   for (const p of pieces) {
     let { start, end } = p;
     if (p.partText === undefined) {
@@ -129,7 +136,7 @@ function toChunks(path: string, lang: string, L: Lines, pieces: Piece[]): Chunk[
       startLine,
       endLine: end + 1,
       lang,
-      symbols: [...new Set(p.symbols)],
+      symbols: [...new Set(exported && source.split('\n').some(isDefaultExport) ? [...p.symbols, exported] : p.symbols)],
       text,
       tokens,
       hash,

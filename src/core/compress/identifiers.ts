@@ -173,15 +173,19 @@ export function isDefaultExport(line: string): boolean {
 }
 
 /**
- * The name a module's importers give it by convention, compared without case, `-`, `_` and
- * `.`: its file's stem (`lib/debounce.js`), or its folder's for an index file (`is-number/index.js`
- * is `isNumber`).
+ * The name a module's importers give it by convention: its file's stem (`lib/debounce.js`:
+ * `debounce`), or its folder's for an index file (`is-number/index.js`: `is-number`).
  */
-function moduleKey(path: string): string {
+export function moduleName(path: string): string {
   const parts = path.split(/[\\/]/);
-  let stem = (parts.pop() ?? '').replace(/\.[^.]*$/, '');
-  if (stem === 'index' && parts.length) stem = parts.pop()!;
-  return nameKey(stem);
+  const stem = (parts.pop() ?? '').replace(/\.[^.]*$/, '');
+  return stem === 'index' && parts.length ? parts.pop()! : stem;
+}
+
+/** Whether the file `path` is named after one of `names`, compared without case, `-`, `_` and `.` (`is-number` is `isNumber`). */
+export function namesModule(names: readonly string[], path: string): boolean {
+  const key = nameKey(moduleName(path));
+  return names.some((n) => nameKey(n) === key);
 }
 
 function nameKey(name: string): string {
@@ -206,7 +210,7 @@ export function definer(names: readonly string[], path?: string): LineDefiner {
     ].map((p) => new RegExp(p, 'u')),
   );
   const opens = escaped.map((e) => new RegExp(String.raw`^\s*(?:${METHOD_WORDS}\s+)*${e}\s*(?:<[^()]*>)?\(`, 'u'));
-  const exported = path !== undefined && names.some((n) => nameKey(n) === moduleKey(path));
+  const exported = path !== undefined && namesModule(names, path);
   // `const X = require("./X")` binds X to what another file defines.
   return (line, at, lines) =>
     !isImportLine(line) &&

@@ -3,7 +3,7 @@
 // whether its path names them, how many of the question's words it holds, and whether
 // it is documentation. Mirrors `features` in training/engram_training/feature_gate.py
 // word for word; test/fixtures/gate-features.json holds the cases both must agree on.
-import { definer, mentionsAny, namesIn, STOP_WORDS, subWords, WORD, type LineDefiner } from '../compress/identifiers.js';
+import { definer, isDefaultExport, mentionsAny, namesIn, namesModule, STOP_WORDS, subWords, WORD, type LineDefiner } from '../compress/identifiers.js';
 import { isProse } from '../chunk/index.js';
 
 /** The features in the order the model reads them (its config.json lists the same). */
@@ -45,10 +45,15 @@ export function gateQuery(question: string, memory: string): GateQuery {
 /** The gate's inputs for one candidate (`rank`: 0-based place in recall's order). */
 export function gateFeatures(q: GateQuery, path: string, text: string, rank: number): number[] {
   const lines = text.split('\n');
+  // A default export in a file named after a name (`module.exports = function` in debounce.js)
+  // says and defines that name, though no line spells it.
+  const exports = lines.some(isDefaultExport);
+  const exported = (n: string): boolean => exports && namesModule([n], path);
   const mentioned = (names: readonly string[]): number =>
-    names.length ? names.filter((n) => mentionsAny(text, [n])).length / names.length : 0;
+    names.length ? names.filter((n) => mentionsAny(text, [n]) || exported(n)).length / names.length : 0;
   // `some` passes each line's index and the lines: heads spread over lines count.
-  const defined = (names: readonly string[], defines: LineDefiner): number => (names.length && lines.some(defines) ? 1 : 0);
+  const defined = (names: readonly string[], defines: LineDefiner): number =>
+    names.length && (lines.some(defines) || names.some(exported)) ? 1 : 0;
   return [
     1 / (1 + rank),
     q.names.length ? 1 : 0,

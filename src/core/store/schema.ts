@@ -2,7 +2,7 @@
 // older store is then moved aside and rebuilt (nothing is lost).
 import { Field, FixedSizeList, Float16, Float64, Int32, Schema, Utf8 } from 'apache-arrow';
 
-export const SCHEMA_VERSION = '4'; // 3: compound identifiers and defined names in `terms`; 4: names with digits whole
+export const SCHEMA_VERSION = '5'; // 3: compound identifiers and defined names in `terms`; 4: names with digits whole; 5: default exports named by their files
 
 export const BLOCKS = 'blocks';
 
