@@ -446,6 +446,17 @@ test("a module's default export is the name its file is named after: place, defa
     assert.deepEqual(uses.references?.map((r) => `${r.path}:${r.startLine}`), ['lib/search.js:4']);
     assert.notEqual((await own.ask('where is search defined?')).answer, 'lib/search.js:7');
   });
+  // Found where tests say the name far more often than the module does (qs's lib/parse.js).
+  const cases = Array.from({ length: 12 }, (_, j) => Array.from({ length: 16 }, (_, i) => `  assert.deepEqual(qs.parse('a${j}=${i}&b=${i}'), { a${j}: '${i}', b: '${i}' });`).join('\n'));
+  const calls = cases.map((c, j) => `test('parse case ${j}', function () {\n${c}\n});\n`).join('\n');
+  await withShippedEngine({
+    'lib/parse.js': "'use strict';\n\nvar utils = require('./utils');\n\nvar parseValues = function (str, options) {\n  return utils.split(str, options.delimiter);\n};\n\nmodule.exports = function (str, opts) {\n  var options = opts || {};\n  return parseValues(str, options);\n};\n",
+    'lib/utils.js': 'exports.split = function (str, d) {\n  return str.split(d || "&");\n};\n',
+    'lib/index.js': "var parse = require('./parse');\n\nmodule.exports = { parse: parse };\n",
+    'test/parse.js': `var qs = require('../lib');\n\n${calls}`,
+  }, async (own) => {
+    assert.equal((await own.ask('where is parse defined?')).answer, 'lib/parse.js:9');
+  });
 });
 
 test('an eslint rule is its file: placed at its export, documented by its file comment, its methods no calls', async () => {
