@@ -433,6 +433,7 @@ test("a module's default export is the name its file is named after: place, defa
   await withShippedEngine({
     'lib/debounce.js': "'use strict';\n\n/**\n * Delays calls to fn until wait ms have passed since the last call.\n */\nmodule.exports = function (fn, wait = 100) {\n  let timer = null;\n  return (...args) => {\n    clearTimeout(timer);\n    timer = setTimeout(() => fn(...args), wait);\n  };\n};\n",
     'lib/is-number/index.js': 'export default (value) => typeof value === "number";\n',
+    'lib/fmt.py': "def fmt(value, *, width: int, fill=' '):\n    return str(value).rjust(width, fill)\n",
     'lib/search.js': "const debounce = require('./debounce');\n\nfunction makeSearch(input, run) {\n  return debounce(() => run(input.value), 250);\n}\n\nmodule.exports = { makeSearch };\n",
     'lib/sum.js': "import isNumber from './is-number';\n\nexport default function sum(xs) {\n  return xs.filter(isNumber).reduce((a, b) => a + b, 0);\n}\n",
   }, async (own) => {
@@ -440,6 +441,12 @@ test("a module's default export is the name its file is named after: place, defa
     assert.equal((await own.ask('where is isNumber defined?')).answer, 'lib/is-number/index.js:1');
     const wait = await own.ask('what is the default value of wait in debounce?');
     assert.deepEqual([wait.answer, wait.citations[0]?.startLine], ['100', 6]);
+    // A parameter its function declares without a default is said to have none, at the head.
+    const fn = await own.ask('what is the default value of fn in debounce?');
+    assert.deepEqual([fn.answer, fn.confidence, fn.citations[0]?.startLine], ['`fn` has no default value: `debounce` declares it without one', 'answer', 6]);
+    const width = await own.ask('what is the default value of the parameter `width` of the function `fmt`?');
+    assert.deepEqual([width.answer, width.citations[0]?.path], ['`width` has no default value: `fmt` declares it without one', 'lib/fmt.py']);
+    assert.equal((await own.ask('what is the default value of the parameter `fill` of the function `fmt`?')).answer, "' '");
     assert.match((await own.ask('what does debounce do?')).answer, /^`debounce` \(lib\/debounce\.js:6\): Delays calls to fn/);
     // The default export's own line is its definition, not a use; `module.exports = { makeSearch }` names no default.
     const uses = await own.ask('who calls debounce?');

@@ -425,7 +425,8 @@ function chainLead(chain: ChainQuestion, memory: string, step: ChainStep | null,
 function valueLead(asked: ValueQuestion, block: { path: string; startLine: number; text: string }): Lead | null {
   const v = valueIn(asked, block);
   if (!v) return null;
-  return { text: v.text, citation: { path: block.path, startLine: v.line, endLine: v.line }, score: 1, confident: true, fit: 0 };
+  const text = v.required ? `\`${asked.name}\` has no default value: \`${asked.fn}\` declares it without one` : v.text;
+  return { text, citation: { path: block.path, startLine: v.line, endLine: v.line }, score: 1, confident: true, fit: 0 };
 }
 
 /** A described question's lead: the block's definition that says most of the description, else null. */

@@ -19,6 +19,8 @@ export interface ValueFound {
   text: string;
   /** 1-based line of the assignment. */
   line: number;
+  /** The asked function takes the parameter without a default (`text` is empty; `line` is its head's). */
+  required?: boolean;
 }
 
 const PARAMETER = /\bparameter\s+`([^`]+)`/i;
@@ -57,6 +59,7 @@ export function valueIn(asked: ValueQuestion, block: { path?: string; startLine:
     // Without its function, any definition's head (a class's: its constructor's).
     const head = asked.fn ? definer([asked.fn], block.path) : (line: string) => headName(line) !== null;
     const param = new RegExp(String.raw`(?<![\p{L}\p{N}_$.])${e}\s*(?=[:=])`, 'u');
+    let required: number | undefined;
     for (let h = 0; h < lines.length; h++) {
       if (!head(lines[h]!, h, lines)) continue;
       const i = parametersHead(lines, h);
@@ -67,8 +70,10 @@ export function valueIn(asked: ValueQuestion, block: { path?: string; startLine:
         const found = defaultFrom(lines, j, end, param);
         if (found) return { text: found.text, line: block.startLine + found.line };
       }
+      // The function named, its head here lists the parameter with no `=`: it has no default (an overload may, read on).
+      required ??= asked.fn && takesWithoutDefault(lines, i, asked.name) ? block.startLine + i : undefined;
     }
-    return null;
+    return required === undefined ? null : { text: '', line: required, required: true };
   }
   const defines = definer([asked.name], block.path);
   const assign = new RegExp(String.raw`(?<![\p{L}\p{N}_$])${e}\s*(?::\s*[^=]+)?=(?![=>])\s*`, 'u');
@@ -79,6 +84,36 @@ export function valueIn(asked: ValueQuestion, block: { path?: string; startLine:
     if (found) return { text: found, line: block.startLine + i };
   }
   return null;
+}
+
+/**
+ * Whether the parameter list opened on lines[at] lists `name` (`name`, `name: T`, `...name`, `*name`)
+ * with no `=` in its entry. Entries are split at the list's own commas (not those inside brackets).
+ */
+function takesWithoutDefault(lines: readonly string[], at: number, name: string): boolean {
+  const close = parametersClose(lines, at);
+  if (close === null) return false;
+  const text = lines.slice(at, close + 1).join('\n');
+  const open = text.indexOf('(');
+  const entries: string[] = [];
+  let depth = 0;
+  let from = open + 1;
+  for (let k = open + 1; k < text.length; k++) {
+    const c = text[k]!;
+    if (OPEN.includes(c) || c === '<') depth++;
+    else if (CLOSE.includes(c) || (c === '>' && text[k - 1] !== '=')) {
+      if (depth === 0) {
+        entries.push(text.slice(from, k));
+        break;
+      }
+      depth--;
+    } else if (c === ',' && depth === 0) {
+      entries.push(text.slice(from, k));
+      from = k + 1;
+    }
+  }
+  const entry = new RegExp(String.raw`^\s*(?:\.\.\.|\*{1,2})?${escapeRegExp(name)}\s*(?:\?\s*)?(?::|$)`, 'u');
+  return entries.some((x) => entry.test(x) && !/=(?!>)/.test(x));
 }
 
 /**
