@@ -252,7 +252,9 @@ test('a parameter default is read past a type annotation with brackets, commas a
   };
   assert.deepEqual(valueIn({ name: 'auth', fn: '_build_request_auth' }, head), { text: 'USE_CLIENT_DEFAULT', line: 443 });
   assert.deepEqual(valueIn({ name: 'retries', fn: '_build_request_auth' }, head), { text: '{"a": 1}', line: 444 });
-  assert.equal(valueIn({ name: 'request', fn: '_build_request_auth' }, head), null, 'no default');
+  // Listed with no default: said so, at the head.
+  assert.deepEqual(valueIn({ name: 'request', fn: '_build_request_auth' }, head), { text: '', line: 440, required: true });
+  assert.equal(valueIn({ name: 'missing', fn: '_build_request_auth' }, head), null, 'not its parameter');
   // A parameter list of a parameter a line, longer than any spread head: the default is read where the list closes.
   const long = ['def _make_iterencode(markers, _default,', ...Array.from({ length: 18 }, (_, i) => `        p${i}=make(${i}),`), '        isinstance=isinstance,', '        ):', '    def _iterencode(o, isinstance=None):', '        return o'];
   assert.deepEqual(valueIn({ name: 'isinstance', fn: '_make_iterencode' }, { startLine: 421, text: long.join('\n') }), { text: 'isinstance', line: 440 });
@@ -265,7 +267,8 @@ test('a parameter default is read past a type annotation with brackets, commas a
     text: ['export function fromFetch<T>(', '  input: string | Request,', '  initWithSelector: RequestInit & {', '    selector?: (response: Response) => ObservableInput<T>;', '  } = {}', '): Observable<Response | T> {'].join('\n'),
   };
   assert.deepEqual(valueIn({ name: 'initWithSelector', fn: 'fromFetch' }, spread), { text: '{}', line: 99 });
-  assert.equal(valueIn({ name: 'input', fn: 'fromFetch' }, spread), null, 'no default');
+  assert.deepEqual(valueIn({ name: 'input', fn: 'fromFetch' }, spread), { text: '', line: 95, required: true });
+  assert.equal(valueIn({ name: 'selector', fn: 'fromFetch' }, spread), null, "a member of a parameter's type is no parameter");
 });
 
 test('a value is read from its definition: constants, and parameter defaults past overload signatures', async () => {
