@@ -47,8 +47,8 @@ export function gateFeatures(q: GateQuery, path: string, text: string, rank: num
   const lines = text.split('\n');
   // A default export in a file named after a name (`module.exports = function` in debounce.js)
   // says and defines that name, though no line spells it.
-  const exports = lines.some(isDefaultExport);
-  const exported = (n: string): boolean => exports && namesModule([n], path);
+  const hasDefaultExport = lines.some(isDefaultExport);
+  const exported = (n: string): boolean => hasDefaultExport && namesModule([n], path);
   const mentioned = (names: readonly string[]): number =>
     names.length ? names.filter((n) => mentionsAny(text, [n]) || exported(n)).length / names.length : 0;
   // `some` passes each line's index and the lines: heads spread over lines count.
