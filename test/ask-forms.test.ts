@@ -269,6 +269,9 @@ test('a parameter default is read past a type annotation with brackets, commas a
   assert.deepEqual(valueIn({ name: 'initWithSelector', fn: 'fromFetch' }, spread), { text: '{}', line: 99 });
   assert.deepEqual(valueIn({ name: 'input', fn: 'fromFetch' }, spread), { text: '', line: 95, required: true });
   assert.equal(valueIn({ name: 'selector', fn: 'fromFetch' }, spread), null, "a member of a parameter's type is no parameter");
+  // An overload signature has no body: the implementation, maybe in another block, may give the default.
+  const overload = { startLine: 10, text: 'export function mergeMapTo<O>(innerObservable: O, concurrent?: number): OperatorFunction<unknown, O>;' };
+  assert.equal(valueIn({ name: 'concurrent', fn: 'mergeMapTo' }, overload), null);
 });
 
 test('a value is read from its definition: constants, and parameter defaults past overload signatures', async () => {
