@@ -734,14 +734,14 @@ def run_from_onnx(folder: Path, out: Path) -> dict:
             errors.append(str(e))
     else:
         raise ValueError(f"{onnx_file} is not an Engram reader: {'; '.join(errors)}")
-    out.mkdir(parents=True, exist_ok=True)
-    torch.save(state, out / "model.pt")
-    info = {"config": asdict(c), "from_onnx": str(onnx_file), "version": folder.name, "steps": 0}
-    (out / "train.json").write_text(json.dumps(info, indent=1) + "\n")
-    gap = onnx_gap(out, onnx_forward(onnx_file))
+    model = ReaderModel(c)
+    model.load_state_dict(state)
+    gap = model_onnx_gap(model.eval(), onnx_forward(onnx_file))
     if gap > 1e-4:
         raise ValueError(f"weights read back from {onnx_file} give other outputs (max |delta| {gap:.3g})")
-    info["onnx_max_abs_diff"] = gap
+    out.mkdir(parents=True, exist_ok=True)
+    torch.save(state, out / "model.pt")
+    info = {"config": asdict(c), "from_onnx": str(onnx_file), "version": folder.name, "steps": 0, "onnx_max_abs_diff": gap}
     (out / "train.json").write_text(json.dumps(info, indent=1) + "\n")
     return info
 
@@ -849,7 +849,11 @@ def run_windows(windows: list[Window], forward, batch_size: int = 32, questions:
 
 def onnx_gap(run: Path, forward) -> float:
     """Max |Δ| between a run's PyTorch outputs and an ONNX forward on the same random windows."""
-    model = load_model(run)
+    return model_onnx_gap(load_model(run), forward)
+
+
+def model_onnx_gap(model: ReaderModel, forward) -> float:
+    """onnx_gap for a model in memory."""
     g = torch.Generator().manual_seed(0)
     ids = torch.randint(11, model.config.vocab_size, (2, 40), generator=g).numpy()
     mask = np.ones_like(ids)

@@ -215,7 +215,7 @@ export function definer(names: readonly string[], path?: string): LineDefiner {
   return (line, at, lines) =>
     !isImportLine(line) &&
     (patterns.some((p) => p.test(line)) ||
-      (exported && DEFAULT_EXPORT.test(line)) ||
+      (exported && isDefaultExport(line)) ||
       (at !== undefined && lines !== undefined && opens.some((p) => p.test(line)) && spreadHead(lines, at)));
 }
 

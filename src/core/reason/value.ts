@@ -86,15 +86,15 @@ export function valueIn(asked: ValueQuestion, block: { path?: string; startLine:
   return null;
 }
 
+// After a head's parameter list: a body's brace or arrow (past a return type), or Python's colon.
+const HAS_BODY = /^[^;]*(?:\{|=>)|^\s*(?:->[^:]*)?:\s*(?:#.*)?$/;
+
 /**
  * Whether the parameter list opened on lines[at] lists `name` (`name`, `name: T`, `...name`, `*name`)
  * with no `=` in its entry, in a head with a body. Entries are split at the list's own commas (not
  * those inside brackets). An overload signature (`): T;`) has no body: its implementation, maybe in
  * another block, may give the default (rxjs's `mergeMapTo`, `concurrent = Infinity`).
  */
-// After a head's parameter list: a body's brace or arrow (past a return type), or Python's colon.
-const HAS_BODY = /^[^;]*(?:\{|=>)|^\s*(?:->[^:]*)?:\s*(?:#.*)?$/;
-
 function takesWithoutDefault(lines: readonly string[], at: number, name: string): boolean {
   const close = parametersClose(lines, at);
   if (close === null) return false;
