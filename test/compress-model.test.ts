@@ -103,6 +103,29 @@ describe('ModelCompressor (tiny fixture)', () => {
     assert.equal(out.compressedTokens, countTokens(out.compressed));
   });
 
+  it('keeps whole lines when the config says keep_unit "line": the lines where a token was kept, each whole', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'engram-compressor-line-'));
+    tmp.push(dir);
+    const lineModel = join(dir, 'line');
+    cpSync(FIXTURE, lineModel, { recursive: true });
+    writeFileSync(join(lineModel, 'config.json'), JSON.stringify({ ...CONFIG, keep_unit: 'line' }));
+    const byLine = await ModelCompressor.load(lineModel, { threads: 1 });
+    try {
+      const c = chunk(CODE, 40);
+      const [tokens] = await model.compress([c]);
+      const [lines] = await byLine.compress([c]);
+      const src = CODE.split('\n');
+      const numbers = (text: string): number[] => text.split('\n').map((l) => Number(/^(\d+)\|/.exec(l)![1]));
+      const kept = numbers(lines!.compressed);
+      // A token kept alone is some line's best; a line kept whole may also have had only a blank token pass.
+      assert.ok(numbers(tokens!.compressed).every((n) => kept.includes(n)));
+      assert.deepEqual(lines!.compressed.split('\n'), kept.map((n) => `${n}| ${src[n - 40]!.trim()}`));
+      assert.ok(!kept.includes(42), 'a blank line is never kept');
+    } finally {
+      await byLine.release();
+    }
+  });
+
   it('reads a long chunk in several windows, with line numbers past the first window', async () => {
     const long = Array.from({ length: 150 }, (_, i) => `  const value${i} = compute(${i}, "item ${i}");`).join('\n');
     const c = chunk(long, 1000);
@@ -175,6 +198,9 @@ describe('ModelCompressor (tiny fixture)', () => {
     cpSync(FIXTURE, noDim, { recursive: true });
     const { dim: _dim, ...rest } = CONFIG;
     writeFileSync(join(noDim, 'config.json'), JSON.stringify(rest));
+    const badUnit = join(dir, 'bad-unit');
+    cpSync(FIXTURE, badUnit, { recursive: true });
+    writeFileSync(join(badUnit, 'config.json'), JSON.stringify({ ...CONFIG, keep_unit: 'word' }));
     const badJson = join(dir, 'bad-json');
     cpSync(FIXTURE, badJson, { recursive: true });
     writeFileSync(join(badJson, 'config.json'), '{"model_type": "engram-comp');
@@ -183,6 +209,7 @@ describe('ModelCompressor (tiny fixture)', () => {
       [wrongType, /model_type is "engram-reader", expected "engram-compressor"/],
       [broken, /model\.onnx/],
       [noDim, /"dim" must be a number/],
+      [badUnit, /"keep_unit" must be "token" or "line", got "word"/],
       [badJson, /invalid JSON/],
       [join(dir, 'missing'), /model folder not found/],
     ];

@@ -60,6 +60,9 @@ KS = (4, 8, 16)
 KEEP_RATE = 0.25  # the paper's compression ratio 4
 IGNORE = -1
 LABEL_RULES = ("names", "lines")  # "names": rules 1-4 (0.1.0); "lines": whole-line labels (module docstring)
+# What the text form keeps: "token" (0.1.0): each token whose keep logit reaches the threshold; "line": each whole
+# line whose best token does (so a kept literal or signature is never cut inside, as the "lines" labels mean).
+KEEP_UNITS = ("token", "line")
 
 # ---------------------------------------------------------------- model
 
@@ -610,6 +613,25 @@ def predict_split(d: dict, forward) -> dict:
     return {"keeps": keeps, "chunk_emb": chunk_embeddings(d, wemb), "q_emb": qemb}
 
 
+def line_scores(ids: np.ndarray, keep: np.ndarray, valid: np.ndarray, newline_id: int) -> np.ndarray:
+    """Each valid token's logit replaced by the best valid logit of its source line (keep unit "line")."""
+    nl = ids == newline_id
+    line = np.cumsum(nl) - nl  # a newline token ends its line
+    out = keep.astype(np.float32).copy()
+    for ln in np.unique(line[valid]):
+        at = valid & (line == ln)
+        out[at] = keep[at].max()
+    return out
+
+
+def unit_keeps(d: dict, keeps: list[np.ndarray], unit: str, newline_id: int) -> list[np.ndarray]:
+    """The logits the keep rule compares with the threshold, per window, for a keep unit."""
+    if unit == "token":
+        return keeps
+    wins = [w for c in d["chunks"] for w in c["windows"]]
+    return [line_scores(w["ids"].astype(np.int64), k, w["keep"] >= 0, newline_id) for w, k in zip(wins, keeps)]
+
+
 def keep_figures(d: dict, keeps: list[np.ndarray], threshold: float) -> dict:
     wins = [w for c in d["chunks"] for w in c["windows"]]
     lab = np.concatenate([w["keep"] for w in wins])
@@ -648,19 +670,23 @@ def recall_figures(d: dict, q_emb: np.ndarray, chunk_emb: np.ndarray) -> dict:
 
 
 def evaluate(data: Path, run: Path | None = None, forward=None, threshold: float | None = None,
-             keep_rate: float = KEEP_RATE) -> dict:
-    """keep_threshold chosen on validation (about KEEP_RATE of the tokens kept), figures on test;
-    a given `threshold` is used as it is (a run whose keep rate RL chose: reader_rl --joint-compressor)."""
+             keep_rate: float = KEEP_RATE, unit: str = "token") -> dict:
+    """keep_threshold chosen on validation (about KEEP_RATE of the tokens kept, by the keep unit's rule), figures
+    on test; a given `threshold` is used as it is (a run whose keep rate RL chose: reader_rl --joint-compressor)."""
     fwd = forward or torch_forward(load_model(run))  # type: ignore[arg-type]
+    nl = ReaderEncoder(DEFAULT_TOKENIZER).nl
     val = load_split(data, "validation")
     pv = predict_split(val, fwd)
+    kv = unit_keeps(val, pv["keeps"], unit, nl)
     valid = np.concatenate([w["keep"] for c in val["chunks"] for w in c["windows"]]) >= 0
-    logits = np.concatenate(pv["keeps"])[valid]
+    logits = np.concatenate(kv)[valid]
     th = threshold if threshold is not None else float(np.quantile(logits, 1 - keep_rate)) if len(logits) else 0.0
     test = load_split(data, "test")
     pt = predict_split(test, fwd)
-    out = {"keep_threshold": round(th, 4), "keep_rate": keep_rate, "validation": keep_figures(val, pv["keeps"], th),
-           "test": {**keep_figures(test, pt["keeps"], th), "recall": recall_figures(test, pt["q_emb"], pt["chunk_emb"])}}
+    out = {"keep_threshold": round(th, 4), "keep_rate": keep_rate, "keep_unit": unit,
+           "validation": keep_figures(val, kv, th),
+           "test": {**keep_figures(test, unit_keeps(test, pt["keeps"], unit, nl), th),
+                    "recall": recall_figures(test, pt["q_emb"], pt["chunk_emb"])}}
     if run is not None:
         (run / "eval.json").write_text(json.dumps(out, indent=1) + "\n")
     return out
@@ -669,10 +695,16 @@ def evaluate(data: Path, run: Path | None = None, forward=None, threshold: float
 # ---------------------------------------------------------------- text form (the contract)
 
 
-def text_form(w: Window, keep: np.ndarray, threshold: float) -> str:
-    """`N| ` + kept tokens' source text per line, a single space where tokens were dropped between them."""
+def text_form(w: Window, keep: np.ndarray, threshold: float, unit: str = "token") -> str:
+    """`N| ` + kept tokens' source text per line, a single space where tokens were dropped between them;
+    keep unit "line": `N| ` + the whole line (trimmed) when its best token reaches the threshold."""
     out = []
     for k, line in enumerate(w.lines):
+        if unit == "line":
+            best = max((float(keep[t]) for t in range(len(w.ids)) if w.line_of[t] == k and w.spanable[t]), default=None)
+            if best is not None and best >= threshold and line.strip():
+                out.append(f"{w.start_line + k}| {line.strip()}")
+            continue
         raw = line.encode()
         parts: list[str] = []
         gap = False
@@ -703,7 +735,11 @@ def export_onnx(model: CompressorModel, onnx_dir: Path) -> dict:
     return export_encoder_onnx(model, onnx_dir, OUTPUTS, {"keep_logits"}, c.max_len, c.vocab_size)
 
 
-def compressor_config(model: CompressorModel, threshold: float, tokenizer_json: Path) -> dict:
+KEEP_RULES = {"token": "keep a token when keep_logits >= keep_threshold (a logit)",
+              "line": "keep a whole line when the largest keep_logits of its tokens >= keep_threshold (a logit)"}
+
+
+def compressor_config(model: CompressorModel, threshold: float, tokenizer_json: Path, unit: str = "token") -> dict:
     from tokenizers import Tokenizer
     tok = Tokenizer.from_file(str(tokenizer_json))
     c = model.config
@@ -711,15 +747,15 @@ def compressor_config(model: CompressorModel, threshold: float, tokenizer_json: 
             "d_model": c.d_model, "layers": c.layers, "heads": c.heads, "ff": c.ff, "max_len": c.max_len,
             "line_max_tokens": LINE_MAX, "dim": c.dim,
             "special_tokens": {t: tok.token_to_id(t) for t in ("<s>", "<question>", "<block>")},
-            "newline_token": tok.token_to_id("\u010a"), "keep_threshold": threshold,
-            "keep_rule": "keep a token when keep_logits >= keep_threshold (a logit)",
+            "newline_token": tok.token_to_id("\u010a"), "keep_threshold": threshold, "keep_unit": unit,
+            "keep_rule": KEEP_RULES[unit],
             "inputs": "chunk: <block> LINE \\n LINE \\n ... (each line tokenized alone, <= line_max_tokens); "
                       "question: <question> QUESTION (<= max_len - 1)",
             "outputs": OUTPUTS}
 
 
 def publish(data: Path, run: Path, out: Path, tokenizer_dir: Path, manifest: Path | None, version: str = "0.1.0",
-            keep_rate: float = KEEP_RATE) -> dict:
+            keep_rate: float = KEEP_RATE, unit: str = "token") -> dict:
     """ONNX, config, tokenizer, card into `out`; a manifest entry unless `manifest` is None (a trial export)."""
     model = load_model(run)
     info = json.loads((run / "train.json").read_text())
@@ -728,17 +764,17 @@ def publish(data: Path, run: Path, out: Path, tokenizer_dir: Path, manifest: Pat
     copy_tokenizer(tokenizer_dir, out)
     # Figures of the shipped fp32 file through onnxruntime; int8 for comparison.
     fixed = info.get("keep_threshold")  # set by RL (reader_rl --joint-compressor): its policy's keep rule
-    ev = evaluate(data, None, onnx_forward(out / "onnx" / "model.onnx"), fixed, keep_rate)
-    ev8 = evaluate(data, None, onnx_forward(out / "onnx" / "model_quantized.onnx"), fixed, keep_rate)
+    ev = evaluate(data, None, onnx_forward(out / "onnx" / "model.onnx"), fixed, keep_rate, unit)
+    ev8 = evaluate(data, None, onnx_forward(out / "onnx" / "model_quantized.onnx"), fixed, keep_rate, unit)
     (run / "eval_onnx.json").write_text(json.dumps({"fp32": ev, "int8": ev8}, indent=1) + "\n")
-    (out / "config.json").write_text(json.dumps(compressor_config(model, ev["keep_threshold"], tokenizer_dir / "tokenizer.json"), indent=1) + "\n")
+    (out / "config.json").write_text(json.dumps(compressor_config(model, ev["keep_threshold"], tokenizer_dir / "tokenizer.json", unit), indent=1) + "\n")
     n_params = sum(p.numel() for p in model.parameters())
     stats = json.loads((data / "stats.json").read_text()) if (data / "stats.json").exists() else {}
     (out / "README.md").write_text(model_card(version, model, info, ev, ev8, parity, stats, n_params))
     t = ev["test"]
     entry = {"name": "engram-compressor", "role": "compressor", "version": version, "path": out.name,
              "eval": {"test": {k: t[k] for k in ("compression_ratio", "evidence_tokens_kept", "answer_tokens_kept")},
-                      "recall": t["recall"], "keep_threshold": ev["keep_threshold"], "onnxParity": parity,
+                      "recall": t["recall"], "keep_threshold": ev["keep_threshold"], "keep_unit": unit, "onnxParity": parity,
                       "parameters": n_params}}
     if manifest is not None:
         update_manifest(manifest, entry, manifest.parent)
@@ -766,7 +802,7 @@ Trained from scratch by `training/` (`python -m engram_training.compressor`).
   `embedding` [batch, {c.dim}] (masked mean of the final states, linear, L2-normalised).
 - Input: a chunk is `<block>` then each source line tokenized alone (<= 64 tokens) and the newline
   token, in windows of whole lines; a question is `<question>` then its tokens. A chunk's vector is the
-  normalised mean of its windows' vectors. Keep a token when `keep_logits >= {ev['keep_threshold']}` (config.json
+  normalised mean of its windows' vectors. {_keep_sentence(ev)} (config.json `keep_unit` and
   `keep_threshold`, a logit, chosen on validation so that about {ev.get('keep_rate', KEEP_RATE):.0%} of tokens are kept).
 - Files: `onnx/model.onnx` (fp32), `onnx/model_quantized.onnx` (int8 dynamic quantization).
   ONNX vs PyTorch max |delta|: fp32 keep_logits {parity['fp32']['keep_logits']:.1e}, embedding {parity['fp32']['embedding']:.1e};
@@ -809,6 +845,12 @@ Recall of the evidence chunk(s) among all chunks of the question's context, {r['
 
 int8 embedding: {', '.join(f"recall@{k} {r8[f'recall@{k}']}" for k in KS)}.
 """
+
+
+def _keep_sentence(ev: dict) -> str:
+    if ev.get("keep_unit", "token") == "line":
+        return f"Keep a whole line when the largest `keep_logits` of its tokens is >= {ev['keep_threshold']}"
+    return f"Keep a token when `keep_logits >= {ev['keep_threshold']}`"
 
 
 def _rl_note(info: dict) -> str:
@@ -857,6 +899,7 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--threshold", type=float, default=None,
                    help="keep logit threshold to score (default: the one keeping --keep-rate of validation tokens)")
     e.add_argument("--keep-rate", type=float, default=KEEP_RATE)
+    e.add_argument("--keep-unit", choices=KEEP_UNITS, default="token", help="what the text form keeps: tokens or whole lines")
     x = sub.add_parser("export", help="ONNX fp32+int8, config, tokenizer, card, manifest entry")
     x.add_argument("--data", type=Path, default=Path(".data/compressor"))
     x.add_argument("--run", type=Path, default=Path(".data/compressor/run"))
@@ -866,6 +909,7 @@ def main(argv: list[str] | None = None) -> int:
     x.add_argument("--version", default="0.1.0")
     x.add_argument("--keep-rate", type=float, default=KEEP_RATE, help="share of validation tokens kept (sets keep_threshold)")
     x.add_argument("--no-manifest", action="store_true", help="a trial export: leave the manifest alone")
+    x.add_argument("--keep-unit", choices=KEEP_UNITS, default="token", help="what the text form keeps: tokens or whole lines")
     a = ap.parse_args(argv)
     if a.cmd == "data":
         res = build_data(a.corpus, a.qa, a.out, a.tokenizer, a.max_contexts, a.labels)
@@ -880,10 +924,10 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, KeyError, ValueError) as e:
             raise SystemExit(f"compressor from-onnx: {e}")
     elif a.cmd == "eval":
-        res = evaluate(a.data, a.run, threshold=a.threshold, keep_rate=a.keep_rate)
+        res = evaluate(a.data, a.run, threshold=a.threshold, keep_rate=a.keep_rate, unit=a.keep_unit)
     else:
         res = publish(a.data, a.run, a.out, a.tokenizer_dir, None if a.no_manifest else a.manifest, a.version,
-                      a.keep_rate)
+                      a.keep_rate, a.keep_unit)
         res = {k: v for k, v in res.items() if k != "eval"} | {"test": res["eval"]["test"]}
     print(json.dumps(res, indent=1))
     return 0

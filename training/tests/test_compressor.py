@@ -12,7 +12,7 @@ import torch
 
 from engram_training.compressor import (
     CompressorConfig, build_data, chunk_windows, evaluate, label_window, load_model, signature_lines,
-                                        publish, question_ids, text_form, train)
+                                        line_scores, publish, question_ids, text_form, train)
 from engram_training.publish import sha256_file
 from engram_training.qa.__main__ import build_qa
 from engram_training.reader import DEFAULT_TOKENIZER, ReaderEncoder
@@ -63,6 +63,12 @@ def test_labels_keep_definitions_evidence_and_constants_and_drop_filler() -> Non
     keep3, _, _ = label_window(w, set(), {}, {"download", "data"}, "lines")
     text3 = {ln: "".join(p) for ln, p in _kept(w, keep3).items()}
     assert text3 == {10: "MAX_RETRIES5", 12: "deffetch_pageurltimeout30"}
+    # keep unit "line": a line is kept whole (trimmed, punctuation and all) when its best token reaches the threshold
+    assert text_form(w, keep3.astype(np.float32), 0.5, "line").split("\n") == [
+        f"10| {CHUNK[0].strip()}", f"12| {CHUNK[2].strip()}"]
+    scores = line_scores(np.array(w.ids), keep3.astype(np.float32), keep3 >= 0, enc.nl)
+    on12 = [t for t in range(len(w.ids)) if w.line_of[t] == 2 and w.spanable[t]]
+    assert all(scores[t] == 1 for t in on12) and all(scores[t] == 0 for t in range(len(w.ids)) if w.line_of[t] == 1 and w.spanable[t])
     q = question_ids(enc, "Where is `fetch_page` defined?")
     assert q[0] == enc.sp["<question>"] and len(q) > 3
     # a long chunk becomes windows of whole lines of at most 256 tokens

@@ -4,7 +4,9 @@
 // "engram-compressor", onnx/model.onnx and onnx/model_quantized.onnx, tokenizer.json).
 //
 // Text form: one line per source line with a kept token, `N| ` then the kept tokens'
-// exact source text, a single space where tokens were dropped between them.
+// exact source text, a single space where tokens were dropped between them. A model whose
+// config.json says `"keep_unit": "line"` keeps whole lines instead: each line whose best
+// token reaches the threshold (its labels were whole lines: a literal is never cut inside).
 import { basename, join } from 'node:path';
 import { EncoderModel, type EncoderRow } from '../models/encoder.js';
 import { pickOnnxFile, readModelFolder } from '../models/layout.js';
@@ -46,7 +48,10 @@ interface CompressorConfig {
   newline: number;
   /** A logit: a token is kept when its keep_logits >= this (config.json keep_rule). */
   keepThreshold: number;
+  keepUnit: KeepUnit;
 }
+
+type KeepUnit = 'token' | 'line';
 
 interface ChunkWindow extends LineWindow {
   chunk: number;
@@ -136,6 +141,8 @@ export class ModelCompressor implements Compressor {
     const vectors = chunks.map(() => new Float32Array(this.dim));
     // kept byte ranges per chunk line: chunk -> line index -> [b0, b1) in token order
     const kept = chunks.map(() => new Map<number, Array<[number, number]>>());
+    // keep unit "line": the best logit per chunk line
+    const best = chunks.map(() => new Map<number, number>());
     order.forEach((wi, r) => {
       const w = windows[wi]!;
       const o = outs[r]!;
@@ -145,13 +152,22 @@ export class ModelCompressor implements Compressor {
       for (let d = 0; d < this.dim; d++) v[d]! += emb[d]!;
       const keep = o.keep_logits!.data;
       const byLine = kept[w.chunk]!;
+      const bestOf = best[w.chunk]!;
       for (let t = 0; t < w.ids.length; t++) {
-        if (!w.spanable[t] || !(keep[t]! >= this.cfg.keepThreshold)) continue;
+        if (!w.spanable[t]) continue;
         const line = w.first + w.lineOf[t]!;
+        if (this.cfg.keepUnit === 'line') {
+          bestOf.set(line, Math.max(bestOf.get(line) ?? -Infinity, keep[t]!));
+          continue;
+        }
+        if (!(keep[t]! >= this.cfg.keepThreshold)) continue;
         const ranges = byLine.get(line) ?? [];
         ranges.push([w.b0[t]!, w.b1[t]!]);
         byLine.set(line, ranges);
       }
+    });
+    best.forEach((bestOf, i) => {
+      for (const [line, logit] of bestOf) if (logit >= this.cfg.keepThreshold) kept[i]!.set(line, [[0, Buffer.byteLength(lines[i]![line]!, 'utf8')]]);
     });
     return chunks.map((chunk, i) => {
       const compressed = textForm(chunk.startLine, lines[i]!, kept[i]!);
@@ -224,6 +240,12 @@ function normalise(v: Float32Array): Float32Array {
   return v;
 }
 
+function keepUnit(v: unknown, file: string): KeepUnit {
+  if (v === undefined) return 'token';
+  if (v === 'token' || v === 'line') return v;
+  throw new UserError(`${file}: "keep_unit" must be "token" or "line", got ${JSON.stringify(v)}`);
+}
+
 function parseConfig(c: Record<string, unknown>, file: string): CompressorConfig {
   if (c.model_type !== 'engram-compressor') {
     throw new UserError(`${file}: model_type is ${JSON.stringify(c.model_type)}, expected "engram-compressor"`);
@@ -241,6 +263,7 @@ function parseConfig(c: Record<string, unknown>, file: string): CompressorConfig
     block: num('special_tokens.<block>', sp['<block>']),
     newline: num('newline_token'),
     keepThreshold: num('keep_threshold'),
+    keepUnit: keepUnit(c.keep_unit, file),
   };
   if (!Number.isInteger(cfg.dim) || cfg.dim < 1) throw new UserError(`${file}: "dim" must be a positive integer`);
   if (!Number.isInteger(cfg.maxLen) || cfg.maxLen < 2) throw new UserError(`${file}: "max_len" must be an integer >= 2`);
