@@ -811,12 +811,7 @@ Trained from scratch by `training/` (`python -m engram_training.compressor`).
 ## Data and labels
 Chunks (training/engram_training/blocks.py `chunk_file`, <= 512 estimated tokens) of the files of the
 QA contexts (training/README.md sections 1-2), split by repository; test and validation repositories
-are never seen in training. Keep labels, per token (it must have a letter, digit, `_` or `$`;
-punctuation-only tokens, whitespace, newlines and closing braces are never kept): tokens on QA
-evidence lines; identifiers and literals of definition lines and signatures (names, parameters,
-defaults; keywords excepted); names defined in the repository that several chunks mention (at most
-a fifth of them); names and literals of constant-like assignments, and the names of other
-top-level assignments. Comment text counts only on evidence lines.
+are never seen in training. {_LABELS[stats.get('train', {}).get('label_rule', 'names')]}
 Label rule: `{stats.get('train', {}).get('label_rule', 'names')}` (module docstring).
 Label keep rate: train {stats.get('train', {}).get('keep_label_rate', '?')}, test {stats.get('test', {}).get('keep_label_rate', '?')}.
 Recall vector: InfoNCE (temperature 0.05, in-batch negatives, both directions) between each train
@@ -825,7 +820,7 @@ Train: {info['train_questions']} questions, {info['train_windows']} chunk window
 
 ## Training budget
 {info['steps']} steps (batch {info['batch_size']} questions + {info.get('keep_windows', info['batch_size'] // 2)} random windows for the keep loss),
-{info['epochs_seen']} epochs over the questions, {info['seconds']:.0f} s on {info['device_name']} (2 shared cores),
+{info['epochs_seen']} epochs over the questions, {info['seconds']:.0f} s on {info['device_name']}{" (2 shared cores)" if info['device_name'] == "cpu" else ""},
 AdamW lr {info['lr']}, cosine schedule, seed {info['seed']}{f", from {info['init']}" if info.get('init') else ""}.
 Loss: {info.get('keep_weight', 1.0)} x BCE on keep + InfoNCE.{" Line pooling after each layer (CompressorConfig.newline_id)." if c.newline_id else ""}
 Final losses: {', '.join(f"{k} {val:.3f}" for k, val in (info.get('final_loss') or {}).items())}.
@@ -845,6 +840,20 @@ Recall of the evidence chunk(s) among all chunks of the question's context, {r['
 
 int8 embedding: {', '.join(f"recall@{k} {r8[f'recall@{k}']}" for k in KS)}.
 """
+
+
+_LABELS = {
+    "names": """Keep labels, per token (it must have a letter, digit, `_` or `$`;
+punctuation-only tokens, whitespace, newlines and closing braces are never kept): tokens on QA
+evidence lines; identifiers and literals of definition lines and signatures (names, parameters,
+defaults; keywords excepted); names defined in the repository that several chunks mention (at most
+a fifth of them); names and literals of constant-like assignments, and the names of other
+top-level assignments. Comment text counts only on evidence lines.""",
+    "lines": """Keep labels, whole lines (every token with a letter, digit, `_` or `$`
+of the line): QA evidence lines; definition lines and signatures with their continuation lines and the
+first worded line of their doc comment; constant-like assignments whose value starts with a literal.
+Nothing that depends on other chunks or on a part of a word.""",
+}
 
 
 def _keep_sentence(ev: dict) -> str:
@@ -891,7 +900,7 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--init", type=Path, default=None, help="start a fresh run from this run's weights")
     t.add_argument("--line-pool", action="store_true", help="add line pooling after each layer (CompressorConfig)")
     o = sub.add_parser("from-onnx", help="a run folder with the weights of a shipped compressor (to start joint RL from)")
-    o.add_argument("--model", type=Path, required=True, help="a shipped compressor folder, e.g. ../models/engram-compressor-0.1.0")
+    o.add_argument("--model", type=Path, required=True, help="a shipped compressor folder, e.g. ../models/engram-compressor-0.2.0")
     o.add_argument("--out", type=Path, required=True)
     e = sub.add_parser("eval", help="threshold on validation, figures on test")
     e.add_argument("--data", type=Path, default=Path(".data/compressor"))
