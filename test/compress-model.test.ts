@@ -13,6 +13,7 @@ import { ModelCompressor, openCompressor, StructuralCompressor } from '../src/co
 import { Engine } from '../src/core/engine.js';
 import { readSettings, serverLaunch } from '../src/extension/settings.js';
 import { sha256Hex } from '../src/core/hash.js';
+import { listModels } from '../src/core/models/registry.js';
 import { countTokens } from '../src/core/tokens.js';
 import { CancelledError, UserError, type Chunk } from '../src/core/types.js';
 import { memoryIO, type MemoryIO } from './support/cli-io.js';
@@ -225,6 +226,14 @@ describe('ModelCompressor (tiny fixture)', () => {
     assert.ok((await openCompressor(undefined, { onWarning: (m) => none.push(m) })) instanceof StructuralCompressor);
     assert.ok((await openCompressor('structural')) instanceof StructuralCompressor);
     assert.deepEqual(none, []);
+  });
+
+  it('is listed as a compressor, not a reasoner, from a model folder outside the manifest, and found by its name', async () => {
+    const found = listModels({ shippedDir: join(FIXTURE, 'none'), cacheDir: join(FIXTURE, 'none'), userDirs: [FIXTURE] });
+    assert.deepEqual(found.map((m) => [m.name, m.role]), [['tiny-compressor', 'compressor']]);
+    const c = await openCompressor('tiny-compressor', { registry: { userDirs: [FIXTURE] } });
+    assert.ok(c instanceof ModelCompressor);
+    await c.release();
   });
 });
 

@@ -48,6 +48,8 @@ export interface RegistryOptions {
 }
 
 const ROLES: readonly ModelRole[] = ['compressor', 'gate', 'reasoner'];
+/** Engram's own model types outside the manifest (a cache or ENGRAM_MODEL_PATHS folder); any other decoder is a reasoner. */
+const ROLE_OF_TYPE: Readonly<Record<string, ModelRole>> = { 'engram-compressor': 'compressor', 'engram-feature-gate': 'gate' };
 
 /** models/ next to the package.json of the installed engram package. */
 export function shippedModelsDir(): string {
@@ -148,7 +150,7 @@ function describe(dir: string, name: string | null, source: InstalledModel['sour
     if (existsSync(join(dir, 'config.json'))) {
       const cfg = readJson(join(dir, 'config.json'));
       m.architecture = typeof cfg.model_type === 'string' ? cfg.model_type : null;
-      if (!m.role && m.architecture) m.role = 'reasoner';
+      if (!m.role && m.architecture) m.role = ROLE_OF_TYPE[m.architecture] ?? 'reasoner';
     }
     const src = join(dir, SOURCE_FILE);
     if (existsSync(src)) {
