@@ -82,6 +82,7 @@ describe('ModelCompressor (tiny fixture)', () => {
   before(async () => {
     model = await ModelCompressor.load(FIXTURE, { threads: 1 });
   });
+  const byModel = (c: Chunk) => model.compress([c]);
   after(async () => {
     await model.release();
     for (const d of tmp) rmSync(d, { recursive: true, force: true });
@@ -124,6 +125,25 @@ describe('ModelCompressor (tiny fixture)', () => {
       assert.ok(!kept.includes(42), 'a blank line is never kept');
     } finally {
       await byLine.release();
+    }
+  });
+
+  it('takes the structural rules\' recall vectors when the config says recall_vector "hashing", and the model\'s text form', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'engram-compressor-hashing-'));
+    tmp.push(dir);
+    const hashing = join(dir, 'hashing');
+    cpSync(FIXTURE, hashing, { recursive: true });
+    writeFileSync(join(hashing, 'config.json'), JSON.stringify({ ...CONFIG, recall_vector: 'hashing' }));
+    const hybrid = await ModelCompressor.load(hashing, { threads: 1 });
+    try {
+      const rules = new StructuralCompressor({ dim: CONFIG.dim });
+      const c = chunk(CODE, 40);
+      const [[mine], [theirs], [model]] = await Promise.all([hybrid.compress([c]), rules.compress([c]), byModel(c)]);
+      assert.deepEqual([...mine!.vector], [...theirs!.vector]);
+      assert.equal(mine!.compressed, model!.compressed);
+      assert.deepEqual([...(await hybrid.embedQuery('retry delay'))], [...(await rules.embedQuery('retry delay'))]);
+    } finally {
+      await hybrid.release();
     }
   });
 
@@ -202,6 +222,9 @@ describe('ModelCompressor (tiny fixture)', () => {
     const badUnit = join(dir, 'bad-unit');
     cpSync(FIXTURE, badUnit, { recursive: true });
     writeFileSync(join(badUnit, 'config.json'), JSON.stringify({ ...CONFIG, keep_unit: 'word' }));
+    const badRecall = join(dir, 'bad-recall');
+    cpSync(FIXTURE, badRecall, { recursive: true });
+    writeFileSync(join(badRecall, 'config.json'), JSON.stringify({ ...CONFIG, recall_vector: 'bm25' }));
     const badJson = join(dir, 'bad-json');
     cpSync(FIXTURE, badJson, { recursive: true });
     writeFileSync(join(badJson, 'config.json'), '{"model_type": "engram-comp');
@@ -211,6 +234,7 @@ describe('ModelCompressor (tiny fixture)', () => {
       [broken, /model\.onnx/],
       [noDim, /"dim" must be a number/],
       [badUnit, /"keep_unit" must be "token" or "line", got "word"/],
+      [badRecall, /"recall_vector" must be "model" or "hashing", got "bm25"/],
       [badJson, /invalid JSON/],
       [join(dir, 'missing'), /model folder not found/],
     ];

@@ -739,7 +739,11 @@ KEEP_RULES = {"token": "keep a token when keep_logits >= keep_threshold (a logit
               "line": "keep a whole line when the largest keep_logits of its tokens >= keep_threshold (a logit)"}
 
 
-def compressor_config(model: CompressorModel, threshold: float, tokenizer_json: Path, unit: str = "token") -> dict:
+RECALL_VECTORS = ("model", "hashing")  # the engine's recall vectors: the embedding head's, or the structural rules'
+
+
+def compressor_config(model: CompressorModel, threshold: float, tokenizer_json: Path, unit: str = "token",
+                      recall: str = "model") -> dict:
     from tokenizers import Tokenizer
     tok = Tokenizer.from_file(str(tokenizer_json))
     c = model.config
@@ -748,6 +752,7 @@ def compressor_config(model: CompressorModel, threshold: float, tokenizer_json: 
             "line_max_tokens": LINE_MAX, "dim": c.dim,
             "special_tokens": {t: tok.token_to_id(t) for t in ("<s>", "<question>", "<block>")},
             "newline_token": tok.token_to_id("\u010a"), "keep_threshold": threshold, "keep_unit": unit,
+            "recall_vector": recall,
             "keep_rule": KEEP_RULES[unit],
             "inputs": "chunk: <block> LINE \\n LINE \\n ... (each line tokenized alone, <= line_max_tokens); "
                       "question: <question> QUESTION (<= max_len - 1)",
@@ -755,7 +760,7 @@ def compressor_config(model: CompressorModel, threshold: float, tokenizer_json: 
 
 
 def publish(data: Path, run: Path, out: Path, tokenizer_dir: Path, manifest: Path | None, version: str = "0.1.0",
-            keep_rate: float = KEEP_RATE, unit: str = "token") -> dict:
+            keep_rate: float = KEEP_RATE, unit: str = "token", recall: str = "model") -> dict:
     """ONNX, config, tokenizer, card into `out`; a manifest entry unless `manifest` is None (a trial export)."""
     model = load_model(run)
     info = json.loads((run / "train.json").read_text())
@@ -767,14 +772,14 @@ def publish(data: Path, run: Path, out: Path, tokenizer_dir: Path, manifest: Pat
     ev = evaluate(data, None, onnx_forward(out / "onnx" / "model.onnx"), fixed, keep_rate, unit)
     ev8 = evaluate(data, None, onnx_forward(out / "onnx" / "model_quantized.onnx"), fixed, keep_rate, unit)
     (run / "eval_onnx.json").write_text(json.dumps({"fp32": ev, "int8": ev8}, indent=1) + "\n")
-    (out / "config.json").write_text(json.dumps(compressor_config(model, ev["keep_threshold"], tokenizer_dir / "tokenizer.json", unit), indent=1) + "\n")
+    (out / "config.json").write_text(json.dumps(compressor_config(model, ev["keep_threshold"], tokenizer_dir / "tokenizer.json", unit, recall), indent=1) + "\n")
     n_params = sum(p.numel() for p in model.parameters())
     stats = json.loads((data / "stats.json").read_text()) if (data / "stats.json").exists() else {}
-    (out / "README.md").write_text(model_card(version, model, info, ev, ev8, parity, stats, n_params))
+    (out / "README.md").write_text(model_card(version, model, info, ev, ev8, parity, stats, n_params, recall))
     t = ev["test"]
     entry = {"name": "engram-compressor", "role": "compressor", "version": version, "path": out.name,
              "eval": {"test": {k: t[k] for k in ("compression_ratio", "evidence_tokens_kept", "answer_tokens_kept")},
-                      "recall": t["recall"], "keep_threshold": ev["keep_threshold"], "keep_unit": unit, "onnxParity": parity,
+                      "recall": t["recall"], "keep_threshold": ev["keep_threshold"], "keep_unit": unit, "recall_vector": recall, "onnxParity": parity,
                       "parameters": n_params}}
     if manifest is not None:
         update_manifest(manifest, entry, manifest.parent)
@@ -782,7 +787,7 @@ def publish(data: Path, run: Path, out: Path, tokenizer_dir: Path, manifest: Pat
 
 
 def model_card(version: str, model: CompressorModel, info: dict, ev: dict, ev8: dict, parity: dict, stats: dict,
-               n_params: int) -> str:
+               n_params: int, recall: str = "model") -> str:
     c = model.config
     t, t8, v = ev["test"], ev8["test"], ev["validation"]
     r = t["recall"]
@@ -804,6 +809,7 @@ Trained from scratch by `training/` (`python -m engram_training.compressor`).
   token, in windows of whole lines; a question is `<question>` then its tokens. A chunk's vector is the
   normalised mean of its windows' vectors. {_keep_sentence(ev)} (config.json `keep_unit` and
   `keep_threshold`, a logit, chosen on validation so that about {ev.get('keep_rate', KEEP_RATE):.0%} of tokens are kept).
+- Recall: {_RECALL[recall]}
 - Files: `onnx/model.onnx` (fp32), `onnx/model_quantized.onnx` (int8 dynamic quantization).
   ONNX vs PyTorch max |delta|: fp32 keep_logits {parity['fp32']['keep_logits']:.1e}, embedding {parity['fp32']['embedding']:.1e};
   int8 keep_logits {parity['int8']['keep_logits']:.1e}, embedding {parity['int8']['embedding']:.1e}.
@@ -853,6 +859,14 @@ top-level assignments. Comment text counts only on evidence lines.""",
 of the line): QA evidence lines; definition lines and signatures with their continuation lines and the
 first worded line of their doc comment; constant-like assignments whose value starts with a literal.
 Nothing that depends on other chunks or on a part of a word.""",
+}
+
+
+_RECALL = {
+    "model": "the engine ranks chunks by the `embedding` head (config.json `recall_vector`: `model`).",
+    "hashing": "the engine ranks chunks by the structural rules' hashed word vectors (config.json `recall_vector`:\n"
+               "  `hashing`): they rank near-twin definitions better than this model's `embedding` head (figures below);\n"
+               "  the model gives the text form.",
 }
 
 
@@ -919,6 +933,8 @@ def main(argv: list[str] | None = None) -> int:
     x.add_argument("--keep-rate", type=float, default=KEEP_RATE, help="share of validation tokens kept (sets keep_threshold)")
     x.add_argument("--no-manifest", action="store_true", help="a trial export: leave the manifest alone")
     x.add_argument("--keep-unit", choices=KEEP_UNITS, default="token", help="what the text form keeps: tokens or whole lines")
+    x.add_argument("--recall-vector", choices=RECALL_VECTORS, default="model",
+                   help="the engine's recall vectors: the model's embedding head, or the structural rules' hashing")
     a = ap.parse_args(argv)
     if a.cmd == "data":
         res = build_data(a.corpus, a.qa, a.out, a.tokenizer, a.max_contexts, a.labels)
@@ -936,7 +952,7 @@ def main(argv: list[str] | None = None) -> int:
         res = evaluate(a.data, a.run, threshold=a.threshold, keep_rate=a.keep_rate, unit=a.keep_unit)
     else:
         res = publish(a.data, a.run, a.out, a.tokenizer_dir, None if a.no_manifest else a.manifest, a.version,
-                      a.keep_rate, a.keep_unit)
+                      a.keep_rate, a.keep_unit, a.recall_vector)
         res = {k: v for k, v in res.items() if k != "eval"} | {"test": res["eval"]["test"]}
     print(json.dumps(res, indent=1))
     return 0

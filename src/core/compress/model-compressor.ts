@@ -7,6 +7,8 @@
 // exact source text, a single space where tokens were dropped between them. A model whose
 // config.json says `"keep_unit": "line"` keeps whole lines instead: each line whose best
 // token reaches the threshold (its labels were whole lines: a literal is never cut inside).
+// `"recall_vector": "hashing"` takes the recall vectors of chunks and questions from the
+// structural rules (hashing.ts) instead of the model's embedding head.
 import { basename, join } from 'node:path';
 import { EncoderModel, type EncoderRow } from '../models/encoder.js';
 import { pickOnnxFile, readModelFolder } from '../models/layout.js';
@@ -16,6 +18,8 @@ import { ModelTokenizer } from '../models/tokenizer.js';
 import { countTokens } from '../tokens.js';
 import { CancelledError, UserError, type Chunk, type Compressed } from '../types.js';
 import type { Compressor } from './compressor.js';
+import { hashedVector } from './hashing.js';
+import { hashingChunkVector } from './structural.js';
 
 export interface ModelCompressorOptions {
   /** Which ONNX file: 'fp32' (default; outputs do not depend on batch mates) or 'int8' (smaller, faster). */
@@ -49,9 +53,11 @@ interface CompressorConfig {
   /** A logit: a token is kept when its keep_logits >= this (config.json keep_rule). */
   keepThreshold: number;
   keepUnit: KeepUnit;
+  recallVector: RecallVector;
 }
 
 type KeepUnit = 'token' | 'line';
+type RecallVector = 'model' | 'hashing';
 
 interface ChunkWindow extends LineWindow {
   chunk: number;
@@ -116,7 +122,7 @@ export class ModelCompressor implements Compressor {
     const compressor = new ModelCompressor(model, tok, tokBytes, cfg, info);
     // One run now, so a graph that loads but cannot run (or has another dim) fails here, not mid-index.
     try {
-      await compressor.embedQuery('probe');
+      await compressor.modelEmbedding('probe');
     } catch (err) {
       await model.release();
       throw new UserError(`the compressor ${file} does not run: ${(err as Error).message}`);
@@ -171,11 +177,17 @@ export class ModelCompressor implements Compressor {
     });
     return chunks.map((chunk, i) => {
       const compressed = textForm(chunk.startLine, lines[i]!, kept[i]!);
-      return { compressed, compressedTokens: countTokens(compressed), vector: normalise(vectors[i]!) };
+      const vector = this.cfg.recallVector === 'hashing' ? hashingChunkVector(chunk, this.dim) : normalise(vectors[i]!);
+      return { compressed, compressedTokens: countTokens(compressed), vector };
     });
   }
 
   async embedQuery(text: string): Promise<Float32Array> {
+    return this.cfg.recallVector === 'hashing' ? hashedVector({ text }, this.dim) : this.modelEmbedding(text);
+  }
+
+  /** The model's own embedding of a question. */
+  private async modelEmbedding(text: string): Promise<Float32Array> {
     const c = this.cfg;
     const ids = [c.question, ...(text ? this.tok.encode(text, false) : []).slice(0, c.maxLen - 1)];
     const [out] = await this.model.runBatch([row(ids)]);
@@ -246,6 +258,12 @@ function keepUnit(v: unknown, file: string): KeepUnit {
   throw new UserError(`${file}: "keep_unit" must be "token" or "line", got ${JSON.stringify(v)}`);
 }
 
+function recallVector(v: unknown, file: string): RecallVector {
+  if (v === undefined) return 'model';
+  if (v === 'model' || v === 'hashing') return v;
+  throw new UserError(`${file}: "recall_vector" must be "model" or "hashing", got ${JSON.stringify(v)}`);
+}
+
 function parseConfig(c: Record<string, unknown>, file: string): CompressorConfig {
   if (c.model_type !== 'engram-compressor') {
     throw new UserError(`${file}: model_type is ${JSON.stringify(c.model_type)}, expected "engram-compressor"`);
@@ -264,6 +282,7 @@ function parseConfig(c: Record<string, unknown>, file: string): CompressorConfig
     newline: num('newline_token'),
     keepThreshold: num('keep_threshold'),
     keepUnit: keepUnit(c.keep_unit, file),
+    recallVector: recallVector(c.recall_vector, file),
   };
   if (!Number.isInteger(cfg.dim) || cfg.dim < 1) throw new UserError(`${file}: "dim" must be a positive integer`);
   if (!Number.isInteger(cfg.maxLen) || cfg.maxLen < 2) throw new UserError(`${file}: "max_len" must be an integer >= 2`);

@@ -198,6 +198,14 @@ export function compressText(chunk: Chunk, ratio: number): { compressed: string;
   return { compressed, compressedTokens };
 }
 
+/**
+ * The rules' recall vector of a chunk: its words hashed (hashing.ts), its symbols and path boosted.
+ * Also what a learned compressor configured with `"recall_vector": "hashing"` gives.
+ */
+export function hashingChunkVector(chunk: Chunk, dim: number): Float32Array {
+  return hashedVector({ text: chunk.text, boosted: boostsOf(chunk) }, dim);
+}
+
 /** Path segments and symbols boost the vector: they name what a chunk is about. */
 function boostsOf(chunk: Chunk): Array<{ name: string; weight: number }> {
   const out: Array<{ name: string; weight: number }> = [];
@@ -226,7 +234,7 @@ export class StructuralCompressor implements Compressor {
       if (signal?.aborted) throw new CancelledError();
       const chunk = chunks[i]!;
       const { compressed, compressedTokens } = compressText(chunk, this.ratio);
-      const vector = hashedVector({ text: chunk.text, boosted: boostsOf(chunk) }, this.dim);
+      const vector = hashingChunkVector(chunk, this.dim);
       out.push({ compressed, compressedTokens, vector });
       // let other work (progress, cancellation) run during very large batches
       if (i % 256 === 255) await new Promise<void>((resolve) => setImmediate(resolve));
