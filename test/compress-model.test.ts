@@ -252,6 +252,26 @@ describe('ModelCompressor (tiny fixture)', () => {
     assert.deepEqual(none, []);
   });
 
+  it('ships engram-compressor: whole lines, at least one a block, the rules\' recall vectors', async () => {
+    const c = await openCompressor('engram-compressor');
+    assert.ok(c instanceof ModelCompressor, c.id);
+    try {
+      assert.match(c.id, /^engram-compressor@\d+\.\d+\.\d+$/);
+      const src = CODE.split('\n');
+      const small = chunk('let total = 0;\ntotal += 1;', 7);
+      const [out, tiny] = await c.compress([chunk(CODE, 1), small]);
+      for (const line of out!.compressed.split('\n')) {
+        const m = /^(\d+)\| (.*)$/.exec(line)!;
+        assert.equal(m[2], src[Number(m[1]) - 1]!.trim());
+      }
+      assert.match(tiny!.compressed, /^(7\| let total = 0;|8\| total \+= 1;)$/, 'a block keeps at least one line');
+      const [rules] = await new StructuralCompressor({ dim: c.dim }).compress([chunk(CODE, 1)]);
+      assert.deepEqual([...out!.vector], [...rules!.vector]);
+    } finally {
+      await c.release();
+    }
+  });
+
   it('is listed as a compressor, not a reasoner, from a model folder outside the manifest, and found by its name', async () => {
     const found = listModels({ shippedDir: join(FIXTURE, 'none'), cacheDir: join(FIXTURE, 'none'), userDirs: [FIXTURE] });
     assert.deepEqual(found.map((m) => [m.name, m.role]), [['tiny-compressor', 'compressor']]);

@@ -5,7 +5,7 @@ import { existsSync, readFileSync, appendFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createMessageConnection, ResponseError, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import { exportFeedback, FeedbackStore, parseFeedbackInput, toTrainingRows, type FeedbackInput } from '../src/core/feedback/index.js';
-import { ExportFeedbackRequest, FeedbackRequest, IndexRequest, RpcErrorCode, SearchRequest } from '../src/core/protocol.js';
+import { ExportFeedbackRequest, FeedbackRequest, IndexRequest, InspectRequest, RpcErrorCode, SearchRequest } from '../src/core/protocol.js';
 import { UserError } from '../src/core/types.js';
 import { CLI, engram, sampleFiles, tempRepo, writeFiles } from './support/repo.js';
 
@@ -132,7 +132,10 @@ test('serve --stdio stores feedback with block text from the store and exports i
     assert.equal(record.repo, repo);
     assert.ok(record.models.compressor && record.models.compressor !== 'client cannot override');
     assert.equal(record.models.reasoner, 'openai:qwen@http://127.0.0.1:1/v1');
-    assert.match(record.blocks[0]?.text ?? '', /RETRY_BASE_MS/);
+    // The block's text form as the store holds it (whichever compressor made it), not the client's.
+    const stored = await rpc.sendRequest(InspectRequest, { target: hit.blockId });
+    assert.ok(stored.compressed.length > 0);
+    assert.equal(record.blocks[0]?.text, stored.compressed);
     await assert.rejects(rpc.sendRequest(FeedbackRequest, { question: 'q' } as FeedbackInput), (e: unknown) => e instanceof ResponseError && e.code === RpcErrorCode.UserError);
     const report = await rpc.sendRequest(ExportFeedbackRequest, { out: join(dir, 'export') });
     assert.deepEqual(report.files.map((f) => f.name), ['kto', 'gate']);

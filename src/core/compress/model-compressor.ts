@@ -6,7 +6,8 @@
 // Text form: one line per source line with a kept token, `N| ` then the kept tokens'
 // exact source text, a single space where tokens were dropped between them. A model whose
 // config.json says `"keep_unit": "line"` keeps whole lines instead: each line whose best
-// token reaches the threshold (its labels were whole lines: a literal is never cut inside).
+// token reaches the threshold (its labels were whole lines: a literal is never cut inside),
+// and at least the chunk's best line.
 // `"recall_vector": "hashing"` takes the recall vectors of chunks and questions from the
 // structural rules (hashing.ts) instead of the model's embedding head.
 import { basename, join } from 'node:path';
@@ -173,7 +174,11 @@ export class ModelCompressor implements Compressor {
       }
     });
     best.forEach((bestOf, i) => {
-      for (const [line, logit] of bestOf) if (logit >= this.cfg.keepThreshold) kept[i]!.set(line, [[0, Buffer.byteLength(lines[i]![line]!, 'utf8')]]);
+      const whole = (line: number): void => void kept[i]!.set(line, [[0, Buffer.byteLength(lines[i]![line]!, 'utf8')]]);
+      for (const [line, logit] of bestOf) if (logit >= this.cfg.keepThreshold) whole(line);
+      // A block always says something: with no line over the threshold, its best line (else the
+      // editor shows an empty memory chunk and a text-form reasoner reads nothing).
+      if (kept[i]!.size === 0 && bestOf.size > 0) whole([...bestOf].reduce((a, b) => (b[1] > a[1] ? b : a))[0]);
     });
     return chunks.map((chunk, i) => {
       const compressed = textForm(chunk.startLine, lines[i]!, kept[i]!);
