@@ -82,7 +82,15 @@ describe('ModelCompressor (tiny fixture)', () => {
   before(async () => {
     model = await ModelCompressor.load(FIXTURE, { threads: 1 });
   });
-  const byModel = (c: Chunk) => model.compress([c]);
+  /** A copy of the fixture model in a temp folder, its config.json replaced when given (an object, or raw text). */
+  function fixtureCopy(name: string, config?: Record<string, unknown> | string): string {
+    const dir = mkdtempSync(join(tmpdir(), 'engram-compressor-'));
+    tmp.push(dir);
+    const copy = join(dir, name);
+    cpSync(FIXTURE, copy, { recursive: true });
+    if (config !== undefined) writeFileSync(join(copy, 'config.json'), typeof config === 'string' ? config : JSON.stringify(config));
+    return copy;
+  }
   after(async () => {
     await model.release();
     for (const d of tmp) rmSync(d, { recursive: true, force: true });
@@ -106,12 +114,7 @@ describe('ModelCompressor (tiny fixture)', () => {
   });
 
   it('keeps whole lines when the config says keep_unit "line": the lines where a token was kept, each whole', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'engram-compressor-line-'));
-    tmp.push(dir);
-    const lineModel = join(dir, 'line');
-    cpSync(FIXTURE, lineModel, { recursive: true });
-    writeFileSync(join(lineModel, 'config.json'), JSON.stringify({ ...CONFIG, keep_unit: 'line' }));
-    const byLine = await ModelCompressor.load(lineModel, { threads: 1 });
+    const byLine = await ModelCompressor.load(fixtureCopy('line', { ...CONFIG, keep_unit: 'line' }), { threads: 1 });
     try {
       const c = chunk(CODE, 40);
       const [tokens] = await model.compress([c]);
@@ -129,18 +132,13 @@ describe('ModelCompressor (tiny fixture)', () => {
   });
 
   it('takes the structural rules\' recall vectors when the config says recall_vector "hashing", and the model\'s text form', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'engram-compressor-hashing-'));
-    tmp.push(dir);
-    const hashing = join(dir, 'hashing');
-    cpSync(FIXTURE, hashing, { recursive: true });
-    writeFileSync(join(hashing, 'config.json'), JSON.stringify({ ...CONFIG, recall_vector: 'hashing' }));
-    const hybrid = await ModelCompressor.load(hashing, { threads: 1 });
+    const hybrid = await ModelCompressor.load(fixtureCopy('hashing', { ...CONFIG, recall_vector: 'hashing' }), { threads: 1 });
     try {
       const rules = new StructuralCompressor({ dim: CONFIG.dim });
       const c = chunk(CODE, 40);
-      const [[mine], [theirs], [model]] = await Promise.all([hybrid.compress([c]), rules.compress([c]), byModel(c)]);
+      const [[mine], [theirs], [own]] = await Promise.all([hybrid.compress([c]), rules.compress([c]), model.compress([c])]);
       assert.deepEqual([...mine!.vector], [...theirs!.vector]);
-      assert.equal(mine!.compressed, model!.compressed);
+      assert.equal(mine!.compressed, own!.compressed);
       assert.deepEqual([...(await hybrid.embedQuery('retry delay'))], [...(await rules.embedQuery('retry delay'))]);
     } finally {
       await hybrid.release();
@@ -209,25 +207,14 @@ describe('ModelCompressor (tiny fixture)', () => {
   it('rejects a wrong or corrupt folder with a clear UserError, and openCompressor falls back to structural', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'engram-compressor-bad-'));
     tmp.push(dir);
-    const wrongType = join(dir, 'wrong-type');
-    cpSync(FIXTURE, wrongType, { recursive: true });
-    writeFileSync(join(wrongType, 'config.json'), JSON.stringify({ ...CONFIG, model_type: 'engram-reader' }));
-    const broken = join(dir, 'broken-onnx');
-    cpSync(FIXTURE, broken, { recursive: true });
+    const wrongType = fixtureCopy('wrong-type', { ...CONFIG, model_type: 'engram-reader' });
+    const broken = fixtureCopy('broken-onnx');
     writeFileSync(join(broken, 'onnx', 'model.onnx'), 'not an onnx graph');
-    const noDim = join(dir, 'no-dim');
-    cpSync(FIXTURE, noDim, { recursive: true });
     const { dim: _dim, ...rest } = CONFIG;
-    writeFileSync(join(noDim, 'config.json'), JSON.stringify(rest));
-    const badUnit = join(dir, 'bad-unit');
-    cpSync(FIXTURE, badUnit, { recursive: true });
-    writeFileSync(join(badUnit, 'config.json'), JSON.stringify({ ...CONFIG, keep_unit: 'word' }));
-    const badRecall = join(dir, 'bad-recall');
-    cpSync(FIXTURE, badRecall, { recursive: true });
-    writeFileSync(join(badRecall, 'config.json'), JSON.stringify({ ...CONFIG, recall_vector: 'bm25' }));
-    const badJson = join(dir, 'bad-json');
-    cpSync(FIXTURE, badJson, { recursive: true });
-    writeFileSync(join(badJson, 'config.json'), '{"model_type": "engram-comp');
+    const noDim = fixtureCopy('no-dim', rest);
+    const badUnit = fixtureCopy('bad-unit', { ...CONFIG, keep_unit: 'word' });
+    const badRecall = fixtureCopy('bad-recall', { ...CONFIG, recall_vector: 'bm25' });
+    const badJson = fixtureCopy('bad-json', '{"model_type": "engram-comp');
 
     const cases: Array<[string, RegExp]> = [
       [wrongType, /model_type is "engram-reader", expected "engram-compressor"/],

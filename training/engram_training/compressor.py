@@ -63,6 +63,7 @@ LABEL_RULES = ("names", "lines")  # "names": rules 1-4 (0.1.0); "lines": whole-l
 # What the text form keeps: "token" (0.1.0): each token whose keep logit reaches the threshold; "line": each whole
 # line whose best token does (so a kept literal or signature is never cut inside, as the "lines" labels mean).
 KEEP_UNITS = ("token", "line")
+RECALL_VECTORS = ("model", "hashing")  # the engine's recall vectors: the embedding head's, or the structural rules'
 
 # ---------------------------------------------------------------- model
 
@@ -617,10 +618,10 @@ def line_scores(ids: np.ndarray, keep: np.ndarray, valid: np.ndarray, newline_id
     """Each valid token's logit replaced by the best valid logit of its source line (keep unit "line")."""
     nl = ids == newline_id
     line = np.cumsum(nl) - nl  # a newline token ends its line
+    best = np.full(int(line.max()) + 1 if len(line) else 0, -np.inf, dtype=np.float32)
+    np.maximum.at(best, line[valid], keep[valid])
     out = keep.astype(np.float32).copy()
-    for ln in np.unique(line[valid]):
-        at = valid & (line == ln)
-        out[at] = keep[at].max()
+    out[valid] = best[line[valid]]
     return out
 
 
@@ -697,12 +698,16 @@ def evaluate(data: Path, run: Path | None = None, forward=None, threshold: float
 
 def text_form(w: Window, keep: np.ndarray, threshold: float, unit: str = "token") -> str:
     """`N| ` + kept tokens' source text per line, a single space where tokens were dropped between them;
-    keep unit "line": `N| ` + the whole line (trimmed) when its best token reaches the threshold."""
+    keep unit "line": `N| ` + the whole line (trimmed) when its best token reaches the threshold (the engine
+    also keeps a chunk's best line when none does)."""
+    best: dict[int, float] = {}
+    for t in range(len(w.ids) if unit == "line" else 0):
+        if w.spanable[t]:
+            best[w.line_of[t]] = max(best.get(w.line_of[t], -math.inf), float(keep[t]))
     out = []
     for k, line in enumerate(w.lines):
         if unit == "line":
-            best = max((float(keep[t]) for t in range(len(w.ids)) if w.line_of[t] == k and w.spanable[t]), default=None)
-            if best is not None and best >= threshold and line.strip():
+            if best.get(k, -math.inf) >= threshold and line.strip():
                 out.append(f"{w.start_line + k}| {line.strip()}")
             continue
         raw = line.encode()
@@ -737,9 +742,6 @@ def export_onnx(model: CompressorModel, onnx_dir: Path) -> dict:
 
 KEEP_RULES = {"token": "keep a token when keep_logits >= keep_threshold (a logit)",
               "line": "keep a whole line when the largest keep_logits of its tokens >= keep_threshold (a logit)"}
-
-
-RECALL_VECTORS = ("model", "hashing")  # the engine's recall vectors: the embedding head's, or the structural rules'
 
 
 def compressor_config(model: CompressorModel, threshold: float, tokenizer_json: Path, unit: str = "token",
@@ -779,8 +781,8 @@ def publish(data: Path, run: Path, out: Path, tokenizer_dir: Path, manifest: Pat
     t = ev["test"]
     entry = {"name": "engram-compressor", "role": "compressor", "version": version, "path": out.name,
              "eval": {"test": {k: t[k] for k in ("compression_ratio", "evidence_tokens_kept", "answer_tokens_kept")},
-                      "recall": t["recall"], "keep_threshold": ev["keep_threshold"], "keep_unit": unit, "recall_vector": recall, "onnxParity": parity,
-                      "parameters": n_params}}
+                      "recall": t["recall"], "keep_threshold": ev["keep_threshold"], "keep_unit": unit,
+                      "recall_vector": recall, "onnxParity": parity, "parameters": n_params}}
     if manifest is not None:
         update_manifest(manifest, entry, manifest.parent)
     return {"out": str(out), "parity": parity, "parameters": n_params, "eval": ev}

@@ -53,12 +53,10 @@ interface CompressorConfig {
   newline: number;
   /** A logit: a token is kept when its keep_logits >= this (config.json keep_rule). */
   keepThreshold: number;
-  keepUnit: KeepUnit;
-  recallVector: RecallVector;
+  keepUnit: 'token' | 'line';
+  recallVector: 'model' | 'hashing';
 }
 
-type KeepUnit = 'token' | 'line';
-type RecallVector = 'model' | 'hashing';
 
 interface ChunkWindow extends LineWindow {
   chunk: number;
@@ -257,16 +255,12 @@ function normalise(v: Float32Array): Float32Array {
   return v;
 }
 
-function keepUnit(v: unknown, file: string): KeepUnit {
-  if (v === undefined) return 'token';
-  if (v === 'token' || v === 'line') return v;
-  throw new UserError(`${file}: "keep_unit" must be "token" or "line", got ${JSON.stringify(v)}`);
-}
-
-function recallVector(v: unknown, file: string): RecallVector {
-  if (v === undefined) return 'model';
-  if (v === 'model' || v === 'hashing') return v;
-  throw new UserError(`${file}: "recall_vector" must be "model" or "hashing", got ${JSON.stringify(v)}`);
+/** A config field with a few allowed values, the first of them when it is absent. */
+function oneOf<T extends string>(c: Record<string, unknown>, key: string, allowed: readonly [T, ...T[]], file: string): T {
+  const v = c[key];
+  if (v === undefined) return allowed[0];
+  if ((allowed as readonly unknown[]).includes(v)) return v as T;
+  throw new UserError(`${file}: "${key}" must be ${allowed.map((a) => `"${a}"`).join(' or ')}, got ${JSON.stringify(v)}`);
 }
 
 function parseConfig(c: Record<string, unknown>, file: string): CompressorConfig {
@@ -286,8 +280,8 @@ function parseConfig(c: Record<string, unknown>, file: string): CompressorConfig
     block: num('special_tokens.<block>', sp['<block>']),
     newline: num('newline_token'),
     keepThreshold: num('keep_threshold'),
-    keepUnit: keepUnit(c.keep_unit, file),
-    recallVector: recallVector(c.recall_vector, file),
+    keepUnit: oneOf(c, 'keep_unit', ['token', 'line'], file),
+    recallVector: oneOf(c, 'recall_vector', ['model', 'hashing'], file),
   };
   if (!Number.isInteger(cfg.dim) || cfg.dim < 1) throw new UserError(`${file}: "dim" must be a positive integer`);
   if (!Number.isInteger(cfg.maxLen) || cfg.maxLen < 2) throw new UserError(`${file}: "max_len" must be an integer >= 2`);
