@@ -24,7 +24,7 @@ test('index, status, search and inspect a real folder through the CLI', () => {
     assert.ok(status.blocks >= 3);
     assert.ok(status.tokens > 0 && status.storeBytes > 0);
     assert.equal(typeof status.updatedAt, 'string');
-    assert.match(status.compressor, /^structural@/);
+    assert.match(status.compressor, /^engram-compressor@/, 'the shipped learned compressor by default');
 
     const search = engram(['search', '--json', ...common, 'retry base delay']);
     assert.equal(search.code, 0, search.stderr);

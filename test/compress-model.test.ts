@@ -131,6 +131,18 @@ describe('ModelCompressor (tiny fixture)', () => {
     }
   });
 
+  it('keeps every unindented constant with a literal value when the config says force_keep "literals", whatever the model scores', async () => {
+    // A threshold no token reaches: the model alone would keep only each block's best line.
+    const forced = await ModelCompressor.load(fixtureCopy('forced', { ...CONFIG, keep_unit: 'line', keep_threshold: 1e9, force_keep: 'literals' }), { threads: 1 });
+    try {
+      const text = ['export const RETRY_BASE_MS = 250;', 'CACHE_TTL = 300', 'function f() {', '  const local = 5;', '  return local;', '}', "export const NAME = 'x'; // why"].join('\n');
+      const [out] = await forced.compress([chunk(text, 10)]);
+      assert.deepEqual(out!.compressed.split('\n'), ['10| export const RETRY_BASE_MS = 250;', '11| CACHE_TTL = 300', "16| export const NAME = 'x'; // why"]);
+    } finally {
+      await forced.release();
+    }
+  });
+
   it('takes the structural rules\' recall vectors when the config says recall_vector "hashing", and the model\'s text form', async () => {
     const hybrid = await ModelCompressor.load(fixtureCopy('hashing', { ...CONFIG, recall_vector: 'hashing' }), { threads: 1 });
     try {
@@ -214,6 +226,7 @@ describe('ModelCompressor (tiny fixture)', () => {
     const noDim = fixtureCopy('no-dim', rest);
     const badUnit = fixtureCopy('bad-unit', { ...CONFIG, keep_unit: 'word' });
     const badRecall = fixtureCopy('bad-recall', { ...CONFIG, recall_vector: 'bm25' });
+    const badForce = fixtureCopy('bad-force', { ...CONFIG, force_keep: 'all' });
     const badJson = fixtureCopy('bad-json', '{"model_type": "engram-comp');
 
     const cases: Array<[string, RegExp]> = [
@@ -222,6 +235,7 @@ describe('ModelCompressor (tiny fixture)', () => {
       [noDim, /"dim" must be a number/],
       [badUnit, /"keep_unit" must be "token" or "line", got "word"/],
       [badRecall, /"recall_vector" must be "model" or "hashing", got "bm25"/],
+      [badForce, /"force_keep" must be "none" or "literals", got "all"/],
       [badJson, /invalid JSON/],
       [join(dir, 'missing'), /model folder not found/],
     ];
@@ -234,12 +248,38 @@ describe('ModelCompressor (tiny fixture)', () => {
       assert.match(warnings[0]!, /using the structural compressor/);
     }
     const none: string[] = [];
-    assert.ok((await openCompressor(undefined, { onWarning: (m) => none.push(m) })) instanceof StructuralCompressor);
-    assert.ok((await openCompressor('structural')) instanceof StructuralCompressor);
+    assert.ok((await openCompressor('structural', { onWarning: (m) => none.push(m) })) instanceof StructuralCompressor);
     assert.deepEqual(none, []);
   });
 
-  it('ships engram-compressor: whole lines, at least one a block, the rules\' recall vectors', async () => {
+  it('opens the installed compressor model by default; the rules when there is none or it is broken', async () => {
+    const shipped = await openCompressor(undefined);
+    const empty = await openCompressor('');
+    try {
+      assert.ok(shipped instanceof ModelCompressor && empty instanceof ModelCompressor);
+      assert.match(shipped.id, /^engram-compressor@/);
+    } finally {
+      await Promise.all([(shipped as ModelCompressor).release(), (empty as ModelCompressor).release()]);
+    }
+    const nowhere = join(FIXTURE, 'none');
+    const warnings: string[] = [];
+    const bare = await openCompressor(undefined, { registry: { shippedDir: nowhere, cacheDir: nowhere, userDirs: [] }, onWarning: (m) => warnings.push(m) });
+    assert.ok(bare instanceof StructuralCompressor, 'no compressor model installed');
+    assert.equal(warnings.length, 0, 'no model is not a problem');
+
+    // A shipped compressor whose file is gone: a warning, and the rules index on.
+    const models = mkdtempSync(join(tmpdir(), 'engram-shipped-'));
+    tmp.push(models);
+    cpSync(FIXTURE, join(models, 'tiny'), { recursive: true });
+    const files = [{ path: 'onnx/gone.onnx', sha256: '0'.repeat(64) }];
+    writeFileSync(join(models, 'manifest.json'), JSON.stringify({ models: [{ name: 'tiny-compressor', role: 'compressor', version: '0.0.1', path: 'tiny', files }] }));
+    const broken = await openCompressor(undefined, { registry: { shippedDir: models, cacheDir: nowhere, userDirs: [] }, onWarning: (m) => warnings.push(m) });
+    assert.ok(broken instanceof StructuralCompressor);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /compressor "tiny-compressor" is not usable \(missing onnx\/gone\.onnx\); using the structural compressor/);
+  });
+
+  it('ships engram-compressor: whole lines, at least one a block, constants with their values, the rules\' recall vectors', async () => {
     const c = await openCompressor('engram-compressor');
     assert.ok(c instanceof ModelCompressor, c.id);
     try {
@@ -252,6 +292,7 @@ describe('ModelCompressor (tiny fixture)', () => {
         assert.equal(m[2], src[Number(m[1]) - 1]!.trim());
       }
       assert.match(tiny!.compressed, /^(7\| let total = 0;|8\| total \+= 1;)$/, 'a block keeps at least one line');
+      assert.match(out!.compressed, /^2\| export const RETRY_BASE_MS = 250;$/m, 'a constant with its value');
       const [rules] = await new StructuralCompressor({ dim: c.dim }).compress([chunk(CODE, 1)]);
       assert.deepEqual([...out!.vector], [...rules!.vector]);
     } finally {
@@ -281,7 +322,7 @@ describe('engram index --compressor DIR', () => {
     const store = join(dir, 'store');
     // first with the structural compressor
     let io = cliIO(dir);
-    assert.equal(await main(['index', '--repo', repo, '--store', store, '--json'], io), 0, io.err());
+    assert.equal(await main(['index', '--repo', repo, '--store', store, '--json', '--compressor', 'structural'], io), 0, io.err());
 
     io = cliIO(dir);
     assert.equal(await main(['index', '--repo', repo, '--store', store, '--json', '--compressor', FIXTURE], io), 0, io.err());
@@ -316,7 +357,7 @@ describe('engram index --compressor DIR', () => {
     // a relative folder resolves against the command's cwd
     assert.equal(await main(['index', '--repo', repo, '--store', store, '--json', '--compressor', 'broken'], io), 0, io.err());
     assert.match(io.err(), /warning: compressor ".*broken" is not usable .*using the structural compressor/);
-    const engine = await Engine.open({ repo, store });
+    const engine = await Engine.open({ repo, store, compressor: 'structural' });
     try {
       const hits = await engine.search('RETRY_BASE_MS', 3);
       assert.ok(hits.length > 0);
@@ -330,7 +371,7 @@ describe('engram index --compressor DIR', () => {
 it('the editor setting engram.index.compressor reaches the engine command line', () => {
   const paths = { execPath: '/usr/bin/code', cli: '/ext/bin/engram.js', repo: '/ws', defaultStore: '/st', feedbackFile: '/g/f.jsonl' };
   const plain = serverLaunch(readSettings(() => undefined), paths, {});
-  assert.ok(!plain.args.includes('--compressor'), 'structural by default');
+  assert.ok(!plain.args.includes('--compressor'), 'the engine\'s default (the installed compressor model)');
   const set = serverLaunch(readSettings((k) => (k === 'index.compressor' ? ' /m/engram-compressor-0.1.0 ' : undefined)), paths, {});
   assert.equal(set.args[set.args.indexOf('--compressor') + 1], '/m/engram-compressor-0.1.0');
 });

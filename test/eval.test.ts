@@ -110,7 +110,7 @@ test('engram eval scores accuracy, citations, gate recall@k, latency and memory'
   // Both answers are confident; only the port question's citations touch its evidence.
   assert.equal(report.confidentRate, 1);
   assert.equal(report.evidenceHitRate, 0.5);
-  // The evidence lines are constants, which the structural compressor keeps whole; it drops body statements.
+  // The evidence lines are constants, which the compressor keeps whole; it drops body statements.
   assert.equal(report.evidenceKept, 1);
   assert.ok((report.blockWordsKept as number) > 0 && (report.blockWordsKept as number) < 1, String(report.blockWordsKept));
   for (const k of ['msPerQuestion', 'peakRssMb', 'readyRssMb'] as const) assert.ok(typeof report[k] === 'number' && (report[k] as number) > 0);

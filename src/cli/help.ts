@@ -9,7 +9,7 @@ export const COMMON_USAGE = `options (every command):
   --max-file-bytes N    skip larger files (default 1000000)
   --include-secrets     index .env files, keys and credentials too (off by default)
   --follow-symlinks     allow symlinks that leave the workspace
-  --compressor NAME|DIR structural (default) or a compressor model ($ENGRAM_COMPRESSOR)
+  --compressor NAME|DIR a compressor model (default: engram-compressor) or structural ($ENGRAM_COMPRESSOR)
   --verbose             stack traces on errors
 `;
 

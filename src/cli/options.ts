@@ -61,7 +61,8 @@ export function engineOptions(values: CommonValues, io: CliIO): EngineOptions {
 
 /** `structural`, a model name, or a model folder (resolved against the command's cwd). */
 function compressorSpec(value: string | undefined, io: CliIO): string | undefined {
-  if (value === undefined || isStructural(value)) return value;
+  if (!value) return undefined;
+  if (isStructural(value)) return value;
   const dir = resolve(io.cwd, value);
   return existsSync(dir) ? dir : value;
 }

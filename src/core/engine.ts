@@ -25,9 +25,10 @@ export interface EngineOptions {
   allowSymlinksOutside?: boolean;
   includeSecrets?: boolean;
   /**
-   * `structural` (default), an installed compressor model's name, or a model folder. A model
-   * that is missing or fails to load falls back to structural with a warning. Another compressor
-   * than the store's recompresses its blocks on the next index run.
+   * An installed compressor model's name, a model folder, or `structural` (the rules); default:
+   * the installed compressor model (the shipped engram-compressor). A model that is missing or
+   * fails to load falls back to structural with a warning. Another compressor than the store's
+   * recompresses its blocks on the next index run.
    */
   compressor?: string;
   onWarning?: (message: string) => void;

@@ -18,7 +18,7 @@ export interface EngramSettings {
   memoryBudget: number;
   excludes: string[];
   maxFileBytes: number;
-  /** `structural` (empty: the default) or a compressor model's name or folder. */
+  /** A compressor model's name or folder, or `structural` (empty: the installed model, engram-compressor). */
   compressor: string;
   storageLocation: string;
   feedbackEnabled: boolean;

@@ -80,8 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--out", type=Path, default=Path(".data/eval"))
     ev.add_argument("--gate", default=None, help="the engine's gate: none (recall ranking) or a gate folder "
                                                  "(default: the installed one)")
-    ev.add_argument("--compressor", default=None, help="the engine's compressor: structural (default) or a compressor "
-                                                       "model's name or folder")
+    ev.add_argument("--compressor", default=None, help="the engine's compressor: the installed compressor model (default), "
+                                                       "structural, or a compressor model's name or folder")
     ev.add_argument("--phrasing", choices=("template", "natural", "heldout", "heldout2"), default="template",
                     help="natural: the questions reworded in plain words, without backticks (accuracy by wording in the "
                          "report); heldout, heldout2: other wordings, written after the engine's rules, to measure how far they "

@@ -64,6 +64,7 @@ LABEL_RULES = ("names", "lines")  # "names": rules 1-4 (0.1.0); "lines": whole-l
 # line whose best token does (so a kept literal or signature is never cut inside, as the "lines" labels mean).
 KEEP_UNITS = ("token", "line")
 RECALL_VECTORS = ("model", "hashing")  # the engine's recall vectors: the embedding head's, or the structural rules'
+FORCE_KEEP = ("none", "literals")  # "literals": the engine also keeps every unindented `NAME = literal` line
 
 # ---------------------------------------------------------------- model
 
@@ -745,7 +746,7 @@ KEEP_RULES = {"token": "keep a token when keep_logits >= keep_threshold (a logit
 
 
 def compressor_config(model: CompressorModel, threshold: float, tokenizer_json: Path, unit: str = "token",
-                      recall: str = "model") -> dict:
+                      recall: str = "model", force: str = "none") -> dict:
     from tokenizers import Tokenizer
     tok = Tokenizer.from_file(str(tokenizer_json))
     c = model.config
@@ -754,7 +755,7 @@ def compressor_config(model: CompressorModel, threshold: float, tokenizer_json: 
             "line_max_tokens": LINE_MAX, "dim": c.dim,
             "special_tokens": {t: tok.token_to_id(t) for t in ("<s>", "<question>", "<block>")},
             "newline_token": tok.token_to_id("\u010a"), "keep_threshold": threshold, "keep_unit": unit,
-            "recall_vector": recall,
+            "recall_vector": recall, "force_keep": force,
             "keep_rule": KEEP_RULES[unit],
             "inputs": "chunk: <block> LINE \\n LINE \\n ... (each line tokenized alone, <= line_max_tokens); "
                       "question: <question> QUESTION (<= max_len - 1)",
@@ -762,7 +763,7 @@ def compressor_config(model: CompressorModel, threshold: float, tokenizer_json: 
 
 
 def publish(data: Path, run: Path, out: Path, tokenizer_dir: Path, manifest: Path | None, version: str = "0.1.0",
-            keep_rate: float = KEEP_RATE, unit: str = "token", recall: str = "model") -> dict:
+            keep_rate: float = KEEP_RATE, unit: str = "token", recall: str = "model", force: str = "none") -> dict:
     """ONNX, config, tokenizer, card into `out`; a manifest entry unless `manifest` is None (a trial export)."""
     model = load_model(run)
     info = json.loads((run / "train.json").read_text())
@@ -774,22 +775,22 @@ def publish(data: Path, run: Path, out: Path, tokenizer_dir: Path, manifest: Pat
     ev = evaluate(data, None, onnx_forward(out / "onnx" / "model.onnx"), fixed, keep_rate, unit)
     ev8 = evaluate(data, None, onnx_forward(out / "onnx" / "model_quantized.onnx"), fixed, keep_rate, unit)
     (run / "eval_onnx.json").write_text(json.dumps({"fp32": ev, "int8": ev8}, indent=1) + "\n")
-    (out / "config.json").write_text(json.dumps(compressor_config(model, ev["keep_threshold"], tokenizer_dir / "tokenizer.json", unit, recall), indent=1) + "\n")
+    (out / "config.json").write_text(json.dumps(compressor_config(model, ev["keep_threshold"], tokenizer_dir / "tokenizer.json", unit, recall, force), indent=1) + "\n")
     n_params = sum(p.numel() for p in model.parameters())
     stats = json.loads((data / "stats.json").read_text()) if (data / "stats.json").exists() else {}
-    (out / "README.md").write_text(model_card(version, model, info, ev, ev8, parity, stats, n_params, recall))
+    (out / "README.md").write_text(model_card(version, model, info, ev, ev8, parity, stats, n_params, recall, force))
     t = ev["test"]
     entry = {"name": "engram-compressor", "role": "compressor", "version": version, "path": out.name,
              "eval": {"test": {k: t[k] for k in ("compression_ratio", "evidence_tokens_kept", "answer_tokens_kept")},
                       "recall": t["recall"], "keep_threshold": ev["keep_threshold"], "keep_unit": unit,
-                      "recall_vector": recall, "onnxParity": parity, "parameters": n_params}}
+                      "recall_vector": recall, "force_keep": force, "onnxParity": parity, "parameters": n_params}}
     if manifest is not None:
         update_manifest(manifest, entry, manifest.parent)
     return {"out": str(out), "parity": parity, "parameters": n_params, "eval": ev}
 
 
 def model_card(version: str, model: CompressorModel, info: dict, ev: dict, ev8: dict, parity: dict, stats: dict,
-               n_params: int, recall: str = "model") -> str:
+               n_params: int, recall: str = "model", force: str = "none") -> str:
     c = model.config
     t, t8, v = ev["test"], ev8["test"], ev["validation"]
     r = t["recall"]
@@ -811,7 +812,7 @@ Trained from scratch by `training/` (`python -m engram_training.compressor`).
   token, in windows of whole lines; a question is `<question>` then its tokens. A chunk's vector is the
   normalised mean of its windows' vectors. {_keep_sentence(ev)} (config.json `keep_unit` and
   `keep_threshold`, a logit, chosen on validation so that about {ev.get('keep_rate', KEEP_RATE):.0%} of tokens are kept).
-- Recall: {_RECALL[recall]}
+- Recall: {_RECALL[recall]}{_FORCE[force]}
 - Files: `onnx/model.onnx` (fp32), `onnx/model_quantized.onnx` (int8 dynamic quantization).
   ONNX vs PyTorch max |delta|: fp32 keep_logits {parity['fp32']['keep_logits']:.1e}, embedding {parity['fp32']['embedding']:.1e};
   int8 keep_logits {parity['int8']['keep_logits']:.1e}, embedding {parity['int8']['embedding']:.1e}.
@@ -863,6 +864,13 @@ first worded line of their doc comment; constant-like assignments whose value st
 Nothing that depends on other chunks or on a part of a word.""",
 }
 
+
+_FORCE = {
+    "none": "",
+    "literals": "\n- Forced lines (config.json `force_keep`: `literals`): the engine also keeps every unindented constant with\n"
+                "  a literal value (`NAME = 250`, the structural rules' Literal lines), whatever the model scores; the module\n"
+                "  figures below are the model's own keeps.",
+}
 
 _RECALL = {
     "model": "the engine ranks chunks by the `embedding` head (config.json `recall_vector`: `model`).",
@@ -916,7 +924,7 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--init", type=Path, default=None, help="start a fresh run from this run's weights")
     t.add_argument("--line-pool", action="store_true", help="add line pooling after each layer (CompressorConfig)")
     o = sub.add_parser("from-onnx", help="a run folder with the weights of a shipped compressor (to start joint RL from)")
-    o.add_argument("--model", type=Path, required=True, help="a shipped compressor folder, e.g. ../models/engram-compressor-0.2.0")
+    o.add_argument("--model", type=Path, required=True, help="a shipped compressor folder, e.g. ../models/engram-compressor-0.2.1")
     o.add_argument("--out", type=Path, required=True)
     e = sub.add_parser("eval", help="threshold on validation, figures on test")
     e.add_argument("--data", type=Path, default=Path(".data/compressor"))
@@ -937,6 +945,8 @@ def main(argv: list[str] | None = None) -> int:
     x.add_argument("--keep-unit", choices=KEEP_UNITS, default="token", help="what the text form keeps: tokens or whole lines")
     x.add_argument("--recall-vector", choices=RECALL_VECTORS, default="model",
                    help="the engine's recall vectors: the model's embedding head, or the structural rules' hashing")
+    x.add_argument("--force-keep", choices=FORCE_KEEP, default="none",
+                   help="lines the engine keeps whatever the model scores: none, or unindented constants with a literal value")
     a = ap.parse_args(argv)
     if a.cmd == "data":
         res = build_data(a.corpus, a.qa, a.out, a.tokenizer, a.max_contexts, a.labels)
@@ -954,7 +964,7 @@ def main(argv: list[str] | None = None) -> int:
         res = evaluate(a.data, a.run, threshold=a.threshold, keep_rate=a.keep_rate, unit=a.keep_unit)
     else:
         res = publish(a.data, a.run, a.out, a.tokenizer_dir, None if a.no_manifest else a.manifest, a.version,
-                      a.keep_rate, a.keep_unit, a.recall_vector)
+                      a.keep_rate, a.keep_unit, a.recall_vector, a.force_keep)
         res = {k: v for k, v in res.items() if k != "eval"} | {"test": res["eval"]["test"]}
     print(json.dumps(res, indent=1))
     return 0

@@ -38,7 +38,7 @@ class EvalSettings:
     seed: int = 0
     split: str = "test"
     gate: str | None = None  # the engine's installed gate; "none" ranks by recall alone; or a gate folder
-    compressor: str | None = None  # the engine's default (structural); or a compressor model's name or folder
+    compressor: str | None = None  # the engine's default (the installed engram-compressor); structural; or a model's name or folder
     phrasing: str = "template"  # "natural" / "heldout": the questions reworded in plain words (qa/phrasing.py)
 
 
@@ -273,9 +273,10 @@ def markdown(report: dict) -> str:
     head += ["confident", "confident and wrong"] if has_conf else []
     head += ["gate recall@8", "evidence kept in text form", "all words kept"] if has_kept else []
     head += ["s / question"]
+    compressor = s.get("compressor") or "the engine's default"
     lines = [f"Engine end-to-end on held-out {s['split']} repositories: model `{Path(report['model']).name}`, "
              f"{s['per_size']} questions per size (balanced by kind), gate {s.get('gate') or 'installed'}, "
-             f"compressor {s.get('compressor') or 'structural'}, {report['date']}.",
+             f"compressor {compressor}, {report['date']}.",
              "Accuracy: the engine's verdict (a confident answer containing the expected one); kind cells: "
              "accuracy (questions). Citation precision: cited spans overlapping the evidence (answerable questions);",
              "evidence hit rate: answerable questions with a citation, confident or not, on the evidence; "

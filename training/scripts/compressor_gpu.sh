@@ -17,7 +17,7 @@ runs="$(mktemp -d)"
 mkdir -p "$out"
 export PYTHONPATH="$PWD" PYTHONUNBUFFERED=1
 python3 -c 'import torch, onnx, onnxruntime, tokenizers; print("torch", torch.__version__, torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu")'
-python3 -m engram_training.compressor from-onnx --model ../models/engram-compressor-0.2.0 --out "$runs/base" >/dev/null
+python3 -m engram_training.compressor from-onnx --model ../models/engram-compressor-0.2.1 --out "$runs/base" >/dev/null
 
 variant() {  # NAME ARGS...: train into runs/NAME
   local name="$1"

@@ -20,7 +20,7 @@ mkdir -p "$out"
 export PYTHONPATH="$PWD" PYTHONUNBUFFERED=1
 python3 -c 'import torch, onnx, onnxruntime, tokenizers; print("torch", torch.__version__, torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu")'
 python3 -m engram_training.reader from-onnx --model ../models/reader-0.2.0 --out "$runs/base" >/dev/null
-python3 -m engram_training.compressor from-onnx --model ../models/engram-compressor-0.2.0 --out "$runs/compressor" >/dev/null
+python3 -m engram_training.compressor from-onnx --model ../models/engram-compressor-0.2.1 --out "$runs/compressor" >/dev/null
 
 evaluate() {  # NAME: reader eval of runs/NAME, its log appended to runs/NAME.log
   python3 -m engram_training.reader eval --data "$data" --run "$runs/$1" --device "$device" >/dev/null 2>>"$runs/$1.log"

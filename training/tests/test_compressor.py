@@ -11,7 +11,7 @@ import onnxruntime as ort
 import torch
 
 from engram_training.compressor import (
-    CompressorConfig, build_data, chunk_windows, evaluate, label_window, load_model, signature_lines,
+    CompressorConfig, build_data, compressor_config, chunk_windows, evaluate, label_window, load_model, signature_lines,
                                         line_scores, publish, question_ids, text_form, train)
 from engram_training.publish import sha256_file
 from engram_training.qa.__main__ import build_qa
@@ -131,6 +131,9 @@ def test_tiny_train_and_export_follow_the_contract(tmp_path: Path) -> None:
     assert conf["model_type"] == "engram-compressor" and conf["outputs"] == ["keep_logits", "embedding"]
     assert conf["max_len"] == 256 and conf["line_max_tokens"] == 64 and conf["dim"] == 64
     assert set(conf["special_tokens"]) == {"<s>", "<question>", "<block>"}
+    assert (conf["keep_unit"], conf["recall_vector"], conf["force_keep"]) == ("token", "model", "none")
+    lines = compressor_config(load_model(run), 0.5, tok / "tokenizer.json", "line", "hashing", "literals")
+    assert (lines["keep_unit"], lines["recall_vector"], lines["force_keep"]) == ("line", "hashing", "literals")
     # ONNX reads a real chunk window like PyTorch; the embedding has unit length
     enc = ReaderEncoder(tok / "tokenizer.json")
     text = (corpus / "repos" / "pypi__rtoy0@1" / "pkg" / "m0.py").read_text().split("\n")[:30]

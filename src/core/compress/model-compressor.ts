@@ -10,6 +10,10 @@
 // and at least the chunk's best line.
 // `"recall_vector": "hashing"` takes the recall vectors of chunks and questions from the
 // structural rules (hashing.ts) instead of the model's embedding head.
+// `"force_keep": "literals"` also keeps every unindented constant with a literal value
+// (`export const RETRY_BASE_MS = 250;`, `CACHE_TTL = 300`), as the rules classify lines:
+// the value a question asks for, which a small model scores unevenly across languages
+// (LLMLingua-2's force tokens serve the same end).
 import { basename, join } from 'node:path';
 import { EncoderModel, type EncoderRow } from '../models/encoder.js';
 import { pickOnnxFile, readModelFolder } from '../models/layout.js';
@@ -20,6 +24,7 @@ import { countTokens } from '../tokens.js';
 import { CancelledError, UserError, type Chunk, type Compressed } from '../types.js';
 import type { Compressor } from './compressor.js';
 import { hashedVector } from './hashing.js';
+import { LineClass, classify } from './lines.js';
 import { hashingChunkVector } from './structural.js';
 
 export interface ModelCompressorOptions {
@@ -55,6 +60,7 @@ interface CompressorConfig {
   keepThreshold: number;
   keepUnit: 'token' | 'line';
   recallVector: 'model' | 'hashing';
+  forceKeep: 'none' | 'literals';
 }
 
 
@@ -174,6 +180,11 @@ export class ModelCompressor implements Compressor {
     best.forEach((bestOf, i) => {
       const whole = (line: number): void => void kept[i]!.set(line, [[0, Buffer.byteLength(lines[i]![line]!, 'utf8')]]);
       for (const [line, logit] of bestOf) if (logit >= this.cfg.keepThreshold) whole(line);
+      if (this.cfg.forceKeep === 'literals') {
+        lines[i]!.forEach((text, line) => {
+          if (isTopLevelLiteral(text)) whole(line);
+        });
+      }
       // A block always says something: with no line over the threshold, its best line (else the
       // editor shows an empty memory chunk and a text-form reasoner reads nothing).
       if (kept[i]!.size === 0 && bestOf.size > 0) whole([...bestOf].reduce((a, b) => (b[1] > a[1] ? b : a))[0]);
@@ -214,6 +225,11 @@ export class ModelCompressor implements Compressor {
     }
     return t;
   }
+}
+
+/** An unindented `NAME = literal` line (the rules' Literal class): a constant or config value. */
+function isTopLevelLiteral(text: string): boolean {
+  return text.length > 0 && text.trimStart() === text && classify(text.trimEnd(), false) === LineClass.Literal;
 }
 
 function row(ids: number[]): EncoderRow {
@@ -282,6 +298,7 @@ function parseConfig(c: Record<string, unknown>, file: string): CompressorConfig
     keepThreshold: num('keep_threshold'),
     keepUnit: oneOf(c, 'keep_unit', ['token', 'line'], file),
     recallVector: oneOf(c, 'recall_vector', ['model', 'hashing'], file),
+    forceKeep: oneOf(c, 'force_keep', ['none', 'literals'], file),
   };
   if (!Number.isInteger(cfg.dim) || cfg.dim < 1) throw new UserError(`${file}: "dim" must be a positive integer`);
   if (!Number.isInteger(cfg.maxLen) || cfg.maxLen < 2) throw new UserError(`${file}: "max_len" must be an integer >= 2`);

@@ -1,7 +1,8 @@
-// Picks the compressor an engine runs: `structural` (the default) or a learned one named by
-// its model name or folder. A learned one that is missing or fails to load never stops
-// indexing: the engine warns and runs the structural compressor instead.
-import { findModel, type RegistryOptions } from '../models/registry.js';
+// Picks the compressor an engine runs: by default the installed learned compressor (the
+// shipped engram-compressor), or the one named by model name or folder, or `structural`,
+// the rules. A learned one that is missing or fails to load never stops indexing: the
+// engine warns and runs the structural compressor instead.
+import { findModel, listModels, type InstalledModel, type RegistryOptions } from '../models/registry.js';
 import type { Compressor } from './compressor.js';
 import { ModelCompressor, type ModelCompressorOptions } from './model-compressor.js';
 import { StructuralCompressor } from './structural.js';
@@ -15,18 +16,25 @@ export interface OpenCompressorOptions extends ModelCompressorOptions {
 
 /** True for the names of the built-in rule-based compressor. */
 export function isStructural(spec: string | undefined): boolean {
-  return spec === undefined || spec === '' || spec === 'structural' || spec.startsWith('structural@');
+  return spec === 'structural' || (spec?.startsWith('structural@') ?? false);
 }
 
-/** `structural`, an installed compressor model's name (e.g. engram-compressor), or a model folder. */
+/**
+ * `structural`, an installed compressor model's name (e.g. engram-compressor), or a model
+ * folder; undefined or empty takes the installed model with role 'compressor' (the shipped
+ * one comes first), and the rules when there is none.
+ */
 export async function openCompressor(spec: string | undefined, opts: OpenCompressorOptions = {}): Promise<Compressor> {
   if (isStructural(spec)) return new StructuralCompressor();
-  const name = spec as string;
+  const registry = { env: opts.env, ...opts.registry };
+  let model: InstalledModel | undefined;
   try {
-    const model = findModel(name, { env: opts.env, ...opts.registry });
+    model = spec ? findModel(spec, registry) : listModels(registry).find((m) => m.role === 'compressor');
+    if (!model) return new StructuralCompressor();
+    if (model.problem) throw new Error(model.problem);
     return await ModelCompressor.load(model.dir, { ...opts, ...(model.version ? { version: model.version } : {}) });
   } catch (err) {
-    opts.onWarning?.(`compressor "${name}" is not usable (${(err as Error).message}); using the structural compressor`);
+    opts.onWarning?.(`compressor "${spec || model?.name}" is not usable (${(err as Error).message}); using the structural compressor`);
     return new StructuralCompressor();
   }
 }
