@@ -402,3 +402,36 @@ test('lexical search ranks rows written since the last optimize, not table order
   assert.equal(hits[0]?.path, 'best.ts');
   assert.ok(hits.every((h, i) => i === 0 || hits[i - 1]!.score >= h.score), 'sorted by score');
 });
+
+test('reads running while optimize() compacts and removes old versions still answer', async (t) => {
+  // optimize() deletes the data files of every older version; a query in flight on one of
+  // them must read the latest version instead of failing (the watcher's index runs end in
+  // optimize() while the editor searches and asks).
+  const store = await MemoryStore.open(tempDir(t), { dim: DIM });
+  t.after(() => store.close());
+  const query = await compressor.embedQuery('retry delay');
+  const failures: string[] = [];
+  let reads = 0;
+  for (let round = 0; round < 24; round++) {
+    for (let i = 0; i < 6; i++) await store.writeFiles([await fileWrite(`r${round}/f${i}.ts`, RETRY)]);
+    let optimizing = true;
+    const readers = Array.from({ length: 8 }, async () => {
+      while (optimizing) {
+        reads++;
+        try {
+          await store.searchLexical('retry delay', 5);
+          await store.searchVector(query, 5);
+          await store.stats();
+        } catch (err) {
+          failures.push(String(err).slice(0, 300));
+        }
+      }
+    });
+    await store.optimize();
+    optimizing = false;
+    await Promise.all(readers);
+  }
+  assert.ok(reads > 12, `reads ran during the optimizations (${reads})`);
+  assert.deepEqual(failures, []);
+  assert.equal((await store.stats()).files, 144);
+});

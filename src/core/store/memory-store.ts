@@ -63,6 +63,10 @@ export const META_COMPRESSOR = 'compressor';
 
 type Row = Record<string, unknown>;
 
+const READ_ATTEMPTS = 4;
+/** LanceDB's error for a data or index file that is gone (`Not found: …`, `Object at location … not found`). */
+const VANISHED_FILE = /lance error:[\s\S]*not found/i;
+
 function str(row: Row, key: string): string {
   const v = row[key];
   return typeof v === 'string' ? v : v === null || v === undefined ? '' : String(v);
@@ -220,6 +224,26 @@ export class MemoryStore {
     }
   }
 
+  /**
+   * Runs a read again when a concurrent optimize() (this process's, or the writer's) deleted the
+   * files of the version it was reading: LanceDB reads data files lazily, and the cleanup keeps no
+   * old versions (the store stays small). The next attempt reads the latest version.
+   */
+  private async retrying<T>(read: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await read();
+      } catch (err) {
+        if (attempt >= READ_ATTEMPTS || !VANISHED_FILE.test(String(err))) throw err;
+        await new Promise((r) => setTimeout(r, 10 * attempt));
+      }
+    }
+  }
+
+  private rows(query: { toArray(): Promise<unknown[]> }): Promise<Row[]> {
+    return this.retrying(async () => (await query.toArray()) as Row[]);
+  }
+
   private writable(): void {
     if (this.closed) throw new Error('the store is closed');
     if (this.readOnly) throw new Error(`the store ${this.dir} was opened read-only`);
@@ -234,8 +258,8 @@ export class MemoryStore {
     this.live();
     const columns = ['path', 'size', 'mtimeMs', 'hash', 'skip', 'blocks', 'tokens'];
     const rows: Row[] = [];
-    if (paths === undefined) rows.push(...((await this.t.files.query().select(columns).toArray()) as Row[]));
-    else for (const p of pieces([...new Set(paths)], IN_LIST)) rows.push(...((await this.t.files.query().where(sqlIn('path', p)).select(columns).toArray()) as Row[]));
+    if (paths === undefined) rows.push(...(await this.rows(this.t.files.query().select(columns))));
+    else for (const p of pieces([...new Set(paths)], IN_LIST)) rows.push(...(await this.rows(this.t.files.query().where(sqlIn('path', p)).select(columns))));
     const out = new Map<string, FileRecord>();
     for (const r of rows) {
       const rec = recordOf(r);
@@ -312,7 +336,7 @@ export class MemoryStore {
   async recover(): Promise<number> {
     this.writable();
     const owners = new Map<string, string>();
-    for (const r of (await this.t.files.query().select(['path', 'hash', 'wid']).toArray()) as Row[]) {
+    for (const r of await this.rows(this.t.files.query().select(['path', 'hash', 'wid']))) {
       owners.set(str(r, 'path'), `${str(r, 'hash')}\0${str(r, 'wid')}`);
     }
     // a write id is shared by every file of one writeFiles call, so orphans are (wid, path) pairs
@@ -342,11 +366,12 @@ export class MemoryStore {
     this.live();
     const out = new Map<string, Compressed>();
     for (const hs of pieces([...new Set(hashes)], IN_LIST)) {
-      const rows = (await this.t.blocks
-        .query()
-        .where(`${sqlEq('model', model)} AND ${sqlIn('hash', hs)}`)
-        .select(['hash', 'compressed', 'compressedTokens', 'vector'])
-        .toArray()) as Row[];
+      const rows = await this.rows(
+        this.t.blocks
+          .query()
+          .where(`${sqlEq('model', model)} AND ${sqlIn('hash', hs)}`)
+          .select(['hash', 'compressed', 'compressedTokens', 'vector']),
+      );
       for (const r of rows) {
         const h = str(r, 'hash');
         if (!out.has(h)) out.set(h, { compressed: str(r, 'compressed'), compressedTokens: num(r, 'compressedTokens'), vector: vectorOf(r) });
@@ -364,7 +389,7 @@ export class MemoryStore {
     this.live();
     const out = new Map<string, MemoryBlock>();
     for (const p of pieces([...new Set(ids)], IN_LIST)) {
-      for (const r of (await this.t.blocks.query().where(sqlIn('id', p)).toArray()) as Row[]) {
+      for (const r of await this.rows(this.t.blocks.query().where(sqlIn('id', p)))) {
         const b = blockOf(r);
         out.set(b.id, b);
       }
@@ -374,7 +399,7 @@ export class MemoryStore {
 
   async blocksForPath(path: string): Promise<MemoryBlock[]> {
     this.live();
-    const rows = (await this.t.blocks.query().where(sqlEq('path', path)).toArray()) as Row[];
+    const rows = await this.rows(this.t.blocks.query().where(sqlEq('path', path)));
     return rows.map(blockOf).sort(byPathLine);
   }
 
@@ -386,7 +411,7 @@ export class MemoryStore {
       .map((r) => r.path)
       .sort();
     for (const page of pieces(paths, PAGE_PATHS)) {
-      const rows = (await this.t.blocks.query().where(sqlIn('path', page)).toArray()) as Row[];
+      const rows = await this.rows(this.t.blocks.query().where(sqlIn('path', page)));
       const blocks = rows.map(blockOf).sort(byPathLine);
       for (const b of blocks) yield b;
     }
@@ -397,13 +422,14 @@ export class MemoryStore {
     this.live();
     if (vector.length !== this.dim) throw new Error(`query vector has ${vector.length} dimensions; the store holds ${this.dim}`);
     if (k <= 0) return [];
-    const rows = (await this.t.blocks
-      .query()
-      .nearestTo(vector)
-      .distanceType('dot')
-      .limit(k)
-      .select(['id', 'path', 'startLine', 'endLine', '_distance'])
-      .toArray()) as Row[];
+    const rows = await this.rows(
+      this.t.blocks
+        .query()
+        .nearestTo(vector)
+        .distanceType('dot')
+        .limit(k)
+        .select(['id', 'path', 'startLine', 'endLine', '_distance']),
+    );
     return rows.map((r) => hitOf(r, 1 - num(r, '_distance')));
   }
 
@@ -444,12 +470,13 @@ export class MemoryStore {
     const terms = nameTerms(name);
     if (!terms.length) return null;
     if (limit <= 0) return [];
-    const rows = (await this.t.blocks
-      .query()
-      .fullTextSearch(new lancedb.MatchQuery(terms.join(' '), 'terms', { operator: lancedb.Operator.And }))
-      .limit(limit)
-      .select(['id', 'path', 'startLine', 'endLine', '_score'])
-      .toArray()) as Row[];
+    const rows = await this.rows(
+      this.t.blocks
+        .query()
+        .fullTextSearch(new lancedb.MatchQuery(terms.join(' '), 'terms', { operator: lancedb.Operator.And }))
+        .limit(limit)
+        .select(['id', 'path', 'startLine', 'endLine', '_score']),
+    );
     return rows.map((r) => hitOf(r, num(r, '_score'))).sort(byPathLine);
   }
 
@@ -458,24 +485,25 @@ export class MemoryStore {
     this.live();
     const terms = queryTerms(query);
     if (terms.length === 0 || k <= 0) return [];
-    return (await this.t.blocks
-      .query()
-      .fullTextSearch(new lancedb.MatchQuery(terms.join(' '), 'terms', { operator: lancedb.Operator.Or }))
-      .limit(Math.max(k * LEXICAL_OVERFETCH, 200))
-      .select(['id', 'path', 'startLine', 'endLine', '_score', ...columns])
-      .toArray()) as Row[];
+    return await this.rows(
+      this.t.blocks
+        .query()
+        .fullTextSearch(new lancedb.MatchQuery(terms.join(' '), 'terms', { operator: lancedb.Operator.Or }))
+        .limit(Math.max(k * LEXICAL_OVERFETCH, 200))
+        .select(['id', 'path', 'startLine', 'endLine', '_score', ...columns]),
+    );
   }
 
   async blocksNeedingModel(model: string, limit: number): Promise<MemoryBlock[]> {
     this.live();
     if (limit <= 0) return [];
-    const rows = (await this.t.blocks.query().where(`\`model\` <> ${sqlString(model)}`).limit(limit).toArray()) as Row[];
+    const rows = await this.rows(this.t.blocks.query().where(`\`model\` <> ${sqlString(model)}`).limit(limit));
     return rows.map(blockOf);
   }
 
   async getMeta(key: string): Promise<string | null> {
     this.live();
-    const rows = (await this.t.meta.query().where(sqlEq('key', key)).limit(1).toArray()) as Row[];
+    const rows = await this.rows(this.t.meta.query().where(sqlEq('key', key)).limit(1));
     return rows[0] ? str(rows[0], 'value') : null;
   }
 
@@ -505,12 +533,12 @@ export class MemoryStore {
     }
     let compressor = await this.getMeta(META_COMPRESSOR);
     if (compressor === null) {
-      const any = (await this.t.blocks.query().select(['model']).limit(1).toArray()) as Row[];
+      const any = await this.rows(this.t.blocks.query().select(['model']).limit(1));
       compressor = any[0] ? str(any[0], 'model') : null;
     }
     return {
       files: indexed,
-      blocks: await this.t.blocks.countRows(),
+      blocks: await this.retrying(() => this.t.blocks.countRows()),
       tokens,
       skipped,
       storeBytes: isUri(this.dir) ? 0 : dirBytes(this.dir),
