@@ -178,6 +178,11 @@ describe('ModelCompressor (tiny fixture)', () => {
       assert.ok(Math.abs(norm(o.vector) - 1) < 1e-4);
     }
     assertExactText(b, both[0]!.compressed);
+    // An index batch of many chunks (run a group at a time) gives each chunk's own result, in order.
+    const many = Array.from({ length: 150 }, (_, i) => (i % 2 ? chunk(CODE, 1 + i) : chunk('def add(a, b):\n    return a + b\n', 1 + i, 'src/b.py')));
+    const batch = await model.compress(many);
+    assert.equal(batch.length, many.length);
+    for (const i of [0, 63, 64, 65, 149]) assert.equal(batch[i]!.compressed, (await model.compress([many[i]!]))[0]!.compressed, `chunk ${i}`);
   });
 
   it('embeds questions into unit vectors of the same dim', async () => {
@@ -323,6 +328,11 @@ describe('engram index --compressor DIR', () => {
     // first with the structural compressor
     let io = cliIO(dir);
     assert.equal(await main(['index', '--repo', repo, '--store', store, '--json', '--compressor', 'structural'], io), 0, io.err());
+    // The default (the shipped compressor) ranks by the rules' vectors: recall does not suffer meanwhile.
+    io = cliIO(dir);
+    assert.equal(await main(['search', '--repo', repo, '--store', store, '--json', 'RETRY_BASE_MS'], io), 0, io.err());
+    assert.match(io.err(), /were made by structural@2; this engine runs engram-compressor@[\d.]+ .*recall is the same meanwhile/);
+    assert.ok((JSON.parse(io.out()) as { results: unknown[] }).results.length > 0);
 
     io = cliIO(dir);
     assert.equal(await main(['index', '--repo', repo, '--store', store, '--json', '--compressor', FIXTURE], io), 0, io.err());

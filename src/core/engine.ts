@@ -82,7 +82,10 @@ export class Engine {
     // Queries are embedded by this engine's compressor: say so when the blocks were made by another.
     const made = await store.getMeta(META_COMPRESSOR);
     if (made !== null && made !== compressor.id) {
-      options.onWarning?.(`the blocks in ${storeDir} were made by ${made}; this engine runs ${compressor.id} (--compressor): the next index run recompresses them, and until then recall is weaker`);
+      // From the rules to a learned compressor that ranks by their vectors (the upgrade to the default).
+      const sameVectors = compressor.recallVectors === 'hashing' && made.startsWith('structural@');
+      const until = sameVectors ? 'recall is the same meanwhile (the same recall vectors)' : 'until then recall is weaker';
+      options.onWarning?.(`the blocks in ${storeDir} were made by ${made}; this engine runs ${compressor.id} (--compressor): the next index run recompresses them, and ${until}`);
     }
     const indexer = new Indexer({ scanner, chunker, compressor, store, maxTokens: options.maxTokens ?? 512 });
     return new Engine(repo, storeDir, scanner, compressor, store, indexer);

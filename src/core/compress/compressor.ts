@@ -6,6 +6,8 @@ export interface Compressor {
   readonly id: string;
   /** Vector dimension. */
   readonly dim: number;
+  /** Whose recall vectors it gives: 'hashing' (the structural rules'), or the model's id. */
+  readonly recallVectors: string;
   /** One result per chunk, in the same order. Throws CancelledError when `signal` aborts. */
   compress(chunks: readonly Chunk[], signal?: AbortSignal): Promise<Compressed[]>;
   /** Embeds a question into the same space as block vectors (for recall). */

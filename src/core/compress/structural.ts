@@ -216,6 +216,7 @@ function boostsOf(chunk: Chunk): Array<{ name: string; weight: number }> {
 
 export class StructuralCompressor implements Compressor {
   readonly id = 'structural@2';
+  readonly recallVectors = 'hashing';
   readonly dim: number;
   readonly ratio: number;
 
