@@ -44,8 +44,9 @@ try {
     ['no-op re-index', `${(warm.ms / 1000).toFixed(2)} s`],
     ['skipped', JSON.stringify(status.skipped)],
   ];
-  if (!args['skip-live']) rows.push(...(await live(Number(args.edits))));
+  // Before the live part, which edits the corpus and switches branches.
   const other = args.compressor !== 'none' ? await otherRows(args.compressor) : [];
+  if (!args['skip-live']) rows.push(...(await live(Number(args.edits))));
   console.log("\nEngram index benchmark (the engine's default compressor)");
   for (const [k, v] of rows) console.log(`  ${k.padEnd(28)} ${v}`);
   if (other.length) {
