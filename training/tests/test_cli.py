@@ -130,15 +130,17 @@ def test_eval_runs_the_engine_on_each_context(tmp_path: Path, capsys: pytest.Cap
     assert os.stat(repo / f).st_ino == os.stat(corpus / "repos" / ctx["repo"] / f).st_ino
     md = (out / "report.md").read_text()
     assert md in stdout and "| 1k | gated | 5 |" in md and "| 1k | memagent | 5 |" in md
-    assert "compressor structural" in md and "evidence kept in text form" in md
+    assert "compressor the engine's default" in md and "evidence kept in text form" in md
+    assert "using the structural" not in (out / ctx_id / "engine.log").read_text()  # the default: the shipped model
     # Another compressor indexes and answers: the same questions, its own text form.
-    learned = tmp_path / "eval-learned"
-    assert main([*argv[:-1], str(learned), "--modes", "gated", "--compressor", "engram-compressor"]) == 0
-    again = json.loads((learned / "report.json").read_text())
-    assert again["settings"]["compressor"] == "engram-compressor"
+    rules = tmp_path / "eval-rules"
+    assert main([*argv[:-1], str(rules), "--modes", "gated", "--compressor", "structural"]) == 0
+    again = json.loads((rules / "report.json").read_text())
+    assert again["settings"]["compressor"] == "structural"
     assert [q["id"] for q in again["perQuestion"]] == [q["id"] for q in report["perQuestion"] if q["mode"] == "gated"]
-    log = (learned / ctx_id / "engine.log").read_text()
-    assert "index --repo" in log and "--compressor engram-compressor" in log and "using the structural" not in log
+    log = (rules / ctx_id / "engine.log").read_text()
+    assert "index --repo" in log and "--compressor structural" in log
+    assert "compressor structural" in (rules / "report.md").read_text()
     with pytest.raises(SystemExit, match="no model"):
         main([*argv[:2], str(tmp_path / "nowhere"), *argv[3:]])
 
