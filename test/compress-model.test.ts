@@ -333,11 +333,18 @@ describe('engram index --compressor DIR', () => {
     assert.equal(await main(['search', '--repo', repo, '--store', store, '--json', 'RETRY_BASE_MS'], io), 0, io.err());
     assert.match(io.err(), /were made by structural@2; this engine runs engram-compressor@[\d.]+ .*recall is the same meanwhile/);
     assert.ok((JSON.parse(io.out()) as { results: unknown[] }).results.length > 0);
+    // And back: blocks made by the default, searched with the rules (the store records whose vectors it holds).
+    const byDefault = join(dir, 'store-default');
+    io = cliIO(dir);
+    assert.equal(await main(['index', '--repo', repo, '--store', byDefault, '--json'], io), 0, io.err());
+    io = cliIO(dir);
+    assert.equal(await main(['search', '--repo', repo, '--store', byDefault, '--json', '--compressor', 'structural', 'RETRY_BASE_MS'], io), 0, io.err());
+    assert.match(io.err(), /were made by engram-compressor@[\d.]+; this engine runs structural@2 .*recall is the same meanwhile/);
 
     io = cliIO(dir);
     assert.equal(await main(['index', '--repo', repo, '--store', store, '--json', '--compressor', FIXTURE], io), 0, io.err());
     assert.doesNotMatch(io.err(), /not usable/);
-    assert.match(io.err(), /warning: the blocks in .* were made by structural@2; this engine runs tiny-compressor@0\.0\.1/);
+    assert.match(io.err(), /warning: the blocks in .* were made by structural@2; this engine runs tiny-compressor@0\.0\.1 .*until then recall is weaker/);
 
     io = cliIO(dir);
     assert.equal(await main(['search', '--repo', repo, '--store', store, '--json', '--compressor', FIXTURE, 'RETRY_BASE_MS backoff'], io), 0, io.err());

@@ -8,7 +8,7 @@ import { recall } from './gate/recall.js';
 import { Gate } from './gate/gate.js';
 import { ask, checkQuestion, evaluate, interpretQuestion, SourceLines, type AskOptions, type EvalReport, type QaItem, type QuestionReport, type WordsKept } from './ask/index.js';
 import { Scanner } from './scan/index.js';
-import { defaultStoreDir, MemoryStore, META_COMPRESSOR, type StoreStats } from './store/index.js';
+import { defaultStoreDir, MemoryStore, META_COMPRESSOR, META_RECALL_VECTORS, type StoreStats } from './store/index.js';
 import { Indexer, type IndexReport, type IndexRunOptions } from './sync/indexer.js';
 import { WorkspaceWatcher, type WatchOptions } from './sync/watcher.js';
 import { UserError, type AskResult, type Citation, type MemoryBlock, type SearchHit } from './types.js';
@@ -82,8 +82,9 @@ export class Engine {
     // Queries are embedded by this engine's compressor: say so when the blocks were made by another.
     const made = await store.getMeta(META_COMPRESSOR);
     if (made !== null && made !== compressor.id) {
-      // From the rules to a learned compressor that ranks by their vectors (the upgrade to the default).
-      const sameVectors = compressor.recallVectors === 'hashing' && made.startsWith('structural@');
+      // Stores from before the recallVectors meta: only the rules' vectors are known by the maker's id.
+      const vectors = (await store.getMeta(META_RECALL_VECTORS)) ?? (made.startsWith('structural@') ? 'hashing' : made);
+      const sameVectors = vectors === compressor.recallVectors;
       const until = sameVectors ? 'recall is the same meanwhile (the same recall vectors)' : 'until then recall is weaker';
       options.onWarning?.(`the blocks in ${storeDir} were made by ${made}; this engine runs ${compressor.id} (--compressor): the next index run recompresses them, and ${until}`);
     }

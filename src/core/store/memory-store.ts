@@ -60,6 +60,8 @@ const META_SCHEMA = 'schemaVersion';
 const META_DIM = 'dim';
 const META_UPDATED = 'updatedAt';
 export const META_COMPRESSOR = 'compressor';
+/** Whose recall vectors the blocks hold (Compressor.recallVectors of the compressor that made them). */
+export const META_RECALL_VECTORS = 'recallVectors';
 
 type Row = Record<string, unknown>;
 

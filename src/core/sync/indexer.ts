@@ -8,7 +8,7 @@
 //   before (another branch, a revert, a copy) is never compressed twice.
 import type { Chunker } from '../chunk/index.js';
 import type { Compressor } from '../compress/index.js';
-import { META_COMPRESSOR, termsOf, type BlockInput, type MemoryStore } from '../store/index.js';
+import { META_COMPRESSOR, META_RECALL_VECTORS, termsOf, type BlockInput, type MemoryStore } from '../store/index.js';
 import { isSkipped, type Scanner } from '../scan/index.js';
 import {
   CancelledError,
@@ -103,6 +103,7 @@ export class Indexer {
 
     await this.processFiles(changed, phase, report, options);
     await store.setMeta(META_COMPRESSOR, compressor.id);
+    await store.setMeta(META_RECALL_VECTORS, compressor.recallVectors);
     // A full run ends with the search indexes covering everything it wrote.
     await this.finish(report, started, report.filesIndexed + report.filesDeleted > 0);
     return report;
