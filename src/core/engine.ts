@@ -3,7 +3,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { Chunker } from './chunk/index.js';
-import { anchoredLines, keptWords, ModelCompressor, openCompressor, type Compressor } from './compress/index.js';
+import { anchoredLines, isStructural, keptWords, ModelCompressor, openCompressor, type Compressor } from './compress/index.js';
 import { recall } from './gate/recall.js';
 import { Gate } from './gate/gate.js';
 import { ask, checkQuestion, evaluate, interpretQuestion, SourceLines, type AskOptions, type EvalReport, type QaItem, type QuestionReport, type WordsKept } from './ask/index.js';
@@ -83,7 +83,7 @@ export class Engine {
     const made = await store.getMeta(META_COMPRESSOR);
     if (made !== null && made !== compressor.id) {
       // Stores from before the recallVectors meta: only the rules' vectors are known by the maker's id.
-      const vectors = (await store.getMeta(META_RECALL_VECTORS)) ?? (made.startsWith('structural@') ? 'hashing' : made);
+      const vectors = (await store.getMeta(META_RECALL_VECTORS)) ?? (isStructural(made) ? 'hashing' : made);
       const sameVectors = vectors === compressor.recallVectors;
       const until = sameVectors ? 'recall is the same meanwhile (the same recall vectors)' : 'until then recall is weaker';
       options.onWarning?.(`the blocks in ${storeDir} were made by ${made}; this engine runs ${compressor.id} (--compressor): the next index run recompresses them, and ${until}`);

@@ -487,7 +487,7 @@ export class MemoryStore {
     this.live();
     const terms = queryTerms(query);
     if (terms.length === 0 || k <= 0) return [];
-    return await this.rows(
+    return this.rows(
       this.t.blocks
         .query()
         .fullTextSearch(new lancedb.MatchQuery(terms.join(' '), 'terms', { operator: lancedb.Operator.Or }))
@@ -510,8 +510,14 @@ export class MemoryStore {
   }
 
   async setMeta(key: string, value: string): Promise<void> {
+    await this.setMetas({ [key]: value });
+  }
+
+  /** Several meta values in one commit. */
+  async setMetas(values: Readonly<Record<string, string>>): Promise<void> {
     this.writable();
-    await this.t.meta.mergeInsert('key').whenMatchedUpdateAll().whenNotMatchedInsertAll().execute([{ key, value }]);
+    const rows = Object.entries(values).map(([key, value]) => ({ key, value }));
+    if (rows.length > 0) await this.t.meta.mergeInsert('key').whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(rows);
   }
 
   private async touch(): Promise<void> {

@@ -102,8 +102,7 @@ export class Indexer {
     }
 
     await this.processFiles(changed, phase, report, options);
-    await store.setMeta(META_COMPRESSOR, compressor.id);
-    await store.setMeta(META_RECALL_VECTORS, compressor.recallVectors);
+    await store.setMetas({ [META_COMPRESSOR]: compressor.id, [META_RECALL_VECTORS]: compressor.recallVectors });
     // A full run ends with the search indexes covering everything it wrote.
     await this.finish(report, started, report.filesIndexed + report.filesDeleted > 0);
     return report;
